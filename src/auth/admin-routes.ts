@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import { forbidden } from '../server/errors.ts';
+import type { ApiKeys } from './api-keys.ts';
+import { publicApiKey } from './api-keys.ts';
+import { type Organizations, publicOrganization } from './organizations.ts';
+import type { SearchTokens, SignInput } from './search-tokens.ts';
+
+type Body = Record<string, unknown>;
+const bodyOf = (body: unknown): Body => (body && typeof body === 'object' ? (body as Body) : {});
+
+/** `/api/v1/orgs…`: organizations, their API keys and their search tokens. */
+export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, searchTokens: SearchTokens) {
+  return async (app: FastifyInstance) => {
+    const admin = { config: { privilege: 'admin' as const } };
+    const adminOfOrg = { config: { privilege: 'admin' as const, orgFrom: 'params' as const } };
+
+    app.post('/api/v1/orgs', admin, async (request, reply) => {
+      const body = bodyOf(request.body);
+      const org = await organizations.create({
+        id: body.id as string,
+        name: body.name as string | undefined,
+      });
+      return reply.code(201).send(publicOrganization(org));
+    });
+
+    app.get('/api/v1/orgs', admin, async (request) => {
+      // The master key sees every organization; an admin key only its own.
+      const all = await organizations.list();
+      const visible = request.credential.kind === 'master' ? all : all.filter((o) => o.id === request.org);
+      return { orgs: visible.map(publicOrganization) };
+    });
+
+    app.get('/api/v1/orgs/:org', adminOfOrg, async (request) =>
+      publicOrganization(await organizations.require(request.org)),
+    );
+
+    app.post('/api/v1/orgs/:org/keys', adminOfOrg, async (request, reply) => {
+      const body = bodyOf(request.body);
+      const { key, apiKey } = await apiKeys.create(request.org, {
+        name: body.name as string,
+        privileges: body.privileges as unknown[],
+      });
+      return reply.code(201).send({ ...publicApiKey(apiKey), key });
+    });
+
+    app.get('/api/v1/orgs/:org/keys', adminOfOrg, async (request) => ({
+      keys: (await apiKeys.list(request.org)).map(publicApiKey),
+    }));
+
+    app.delete('/api/v1/orgs/:org/keys/:id', adminOfOrg, async (request) => {
+      const { id } = request.params as { id: string };
+      if (request.credential.kind === 'apiKey' && request.credential.id === id) {
+        throw forbidden('A key cannot revoke itself; use another admin key or the master key');
+      }
+      return publicApiKey(await apiKeys.revoke(request.org, id));
+    });
+
+    app.post('/api/v1/orgs/:org/tokens', adminOfOrg, async (request, reply) => {
+      const body = bodyOf(request.body) as unknown as SignInput;
+      const signed = await searchTokens.sign(request.org, body);
+      return reply.code(201).send(signed);
+    });
+  };
+}

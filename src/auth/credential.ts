@@ -1,0 +1,100 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { forbidden, unauthenticated } from '../server/errors.ts';
+import { type ApiKeys, looksLikeApiKey } from './api-keys.ts';
+import { DEFAULT_ORG } from './organizations.ts';
+import { PRIVILEGES, type Privilege } from './privileges.ts';
+import type { SearchTokens, TokenIdentity } from './search-tokens.ts';
+
+/** Who is calling, and what they may do. Organization always comes from here, never from a body. */
+export type Credential =
+  | { kind: 'master'; id: 'master'; privileges: ReadonlySet<Privilege> }
+  | { kind: 'apiKey'; id: string; org: string; privileges: ReadonlySet<Privilege> }
+  | {
+      kind: 'searchToken';
+      id: string;
+      org: string;
+      privileges: ReadonlySet<Privilege>;
+      identity: TokenIdentity;
+    };
+
+const ALL = new Set<Privilege>(PRIVILEGES);
+/** A search token is handed to browsers: it may push events and nothing else. */
+const SEARCH_TOKEN_PRIVILEGES = new Set<Privilege>(['analytics:write']);
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+export class Authenticator {
+  private readonly masterDigest: Buffer | undefined;
+
+  constructor(
+    masterKey: string | undefined,
+    private readonly apiKeys: ApiKeys,
+    private readonly searchTokens: SearchTokens,
+  ) {
+    this.masterDigest = masterKey ? digest(masterKey) : undefined;
+  }
+
+  /** Resolves a bearer token to a credential; 401 when it is missing or matches nothing. */
+  async authenticate(token: string | undefined): Promise<Credential> {
+    if (!token) {
+      throw unauthenticated(
+        'No credential: send "Authorization: Bearer <API key, search token or master key>" (or access_token for beacons)',
+      );
+    }
+    if (this.masterDigest && timingSafeEqual(digest(token), this.masterDigest)) {
+      return { kind: 'master', id: 'master', privileges: ALL };
+    }
+    if (looksLikeApiKey(token)) {
+      const key = await this.apiKeys.verify(token);
+      if (!key) throw unauthenticated('The API key is unknown, revoked or malformed');
+      return { kind: 'apiKey', id: key.id, org: key.org, privileges: new Set(key.privileges) };
+    }
+    if (token.split('.').length === 3) {
+      const identity = await this.searchTokens.verify(token);
+      return {
+        kind: 'searchToken',
+        id: `token:${identity.username ?? ''}`,
+        org: identity.org,
+        privileges: SEARCH_TOKEN_PRIVILEGES,
+        identity,
+      };
+    }
+    throw unauthenticated('The credential is not a known master key, API key or search token');
+  }
+}
+
+/**
+ * The organization a request acts on. The master key acts on the one it names (or `default`);
+ * any other credential acts on its own, and naming another one is refused.
+ */
+export function resolveOrg(credential: Credential, requested: string | undefined): string {
+  if (credential.kind === 'master') return requested || DEFAULT_ORG;
+  if (requested && requested !== credential.org) {
+    throw forbidden(
+      `This credential belongs to organization ${JSON.stringify(credential.org)} and cannot act on ${JSON.stringify(requested)}`,
+      [
+        {
+          field: 'org',
+          rule: 'credentialOrganization',
+          message: `must be the credential's organization ${JSON.stringify(credential.org)}`,
+          received: requested,
+        },
+      ],
+    );
+  }
+  return credential.org;
+}
+
+export function requirePrivilege(credential: Credential, privilege: Privilege): void {
+  if (!credential.privileges.has(privilege)) {
+    throw forbidden(`This credential lacks the "${privilege}" privilege`, [
+      {
+        field: 'credential',
+        rule: 'privilege',
+        limit: privilege,
+        message: `needs the "${privilege}" privilege`,
+        received: [...credential.privileges],
+      },
+    ]);
+  }
+}

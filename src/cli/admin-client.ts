@@ -1,0 +1,122 @@
+import { publicApiKey } from '../auth/api-keys.ts';
+import { publicOrganization } from '../auth/organizations.ts';
+import type { Privilege } from '../auth/privileges.ts';
+import type { SignInput } from '../auth/search-tokens.ts';
+import type { Config } from '../server/config.ts';
+import { OpenUAError } from '../server/errors.ts';
+import { createServices, type Services } from '../server/services.ts';
+import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
+
+/** What the admin commands need, whether they open the store themselves or ask a running server. */
+export interface AdminClient {
+  createOrg(id: string, name?: string): Promise<unknown>;
+  listOrgs(): Promise<unknown>;
+  createKey(org: string, name: string, privileges: Privilege[]): Promise<{ id: string; key: string }>;
+  listKeys(org: string): Promise<unknown>;
+  revokeKey(org: string, id: string): Promise<unknown>;
+  signToken(org: string, input: SignInput): Promise<{ token: string; expiresAt: Date | string }>;
+  close(): Promise<void>;
+}
+
+/** Works on the data directory directly; only possible while no server holds the DuckDB file. */
+class LocalAdmin implements AdminClient {
+  constructor(private readonly services: Services) {}
+  async createOrg(id: string, name?: string) {
+    return publicOrganization(await this.services.organizations.create({ id, name }));
+  }
+  async listOrgs() {
+    return (await this.services.organizations.list()).map(publicOrganization);
+  }
+  async createKey(org: string, name: string, privileges: Privilege[]) {
+    await this.services.organizations.require(org);
+    const { key, apiKey } = await this.services.apiKeys.create(org, { name, privileges });
+    return { ...publicApiKey(apiKey), key };
+  }
+  async listKeys(org: string) {
+    await this.services.organizations.require(org);
+    return (await this.services.apiKeys.list(org)).map(publicApiKey);
+  }
+  async revokeKey(org: string, id: string) {
+    return publicApiKey(await this.services.apiKeys.revoke(org, id));
+  }
+  signToken(org: string, input: SignInput) {
+    return this.services.searchTokens.sign(org, input);
+  }
+  close() {
+    return this.services.close();
+  }
+}
+
+/** Asks a running server over HTTP with the master key: the way to administer while it serves. */
+class RemoteAdmin implements AdminClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly masterKey: string,
+  ) {}
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(new URL(path, this.baseUrl), {
+      method,
+      headers: {
+        authorization: `Bearer ${this.masterKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = (await response.json()) as T & { message?: string };
+    if (!response.ok) throw new Error(`${response.status}: ${answer.message ?? JSON.stringify(answer)}`);
+    return answer;
+  }
+  createOrg(id: string, name?: string) {
+    return this.call('POST', '/api/v1/orgs', { id, name });
+  }
+  async listOrgs() {
+    return (await this.call<{ orgs: unknown[] }>('GET', '/api/v1/orgs')).orgs;
+  }
+  createKey(org: string, name: string, privileges: Privilege[]) {
+    return this.call<{ id: string; key: string }>('POST', `/api/v1/orgs/${encodeURIComponent(org)}/keys`, {
+      name,
+      privileges,
+    });
+  }
+  async listKeys(org: string) {
+    return (await this.call<{ keys: unknown[] }>('GET', `/api/v1/orgs/${encodeURIComponent(org)}/keys`)).keys;
+  }
+  revokeKey(org: string, id: string) {
+    return this.call('DELETE', `/api/v1/orgs/${encodeURIComponent(org)}/keys/${encodeURIComponent(id)}`);
+  }
+  signToken(org: string, input: SignInput) {
+    return this.call<{ token: string; expiresAt: string }>(
+      'POST',
+      `/api/v1/orgs/${encodeURIComponent(org)}/tokens`,
+      input,
+    );
+  }
+  async close() {}
+}
+
+const isLockError = (error: unknown) => /lock|Conflicting/i.test(String((error as Error)?.message ?? error));
+
+/**
+ * Opens the data directory when it is free. When a server holds it, falls back to that server's HTTP API
+ * with OPENUA_MASTER_KEY (DuckDB lets one process at a time open a file for writing).
+ */
+export async function openAdmin(config: Config, serverUrl: string | undefined): Promise<AdminClient> {
+  const url = serverUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  if (serverUrl) return remote(url, config);
+  try {
+    return new LocalAdmin(await createServices(config, await DuckDBStorage.open(config.dataDir)));
+  } catch (error) {
+    if (!isLockError(error)) throw error;
+    return remote(url, config, `the data directory ${config.dataDir} is in use by a running server`);
+  }
+}
+
+function remote(url: string, config: Config, why?: string): AdminClient {
+  if (!config.masterKey) {
+    throw new OpenUAError(
+      'UNAVAILABLE',
+      `${why ? `${why}; ` : ''}administering ${url} over HTTP needs OPENUA_MASTER_KEY. Set it (for this command and the server), or stop the server and run the command again.`,
+    );
+  }
+  return new RemoteAdmin(url, config.masterKey);
+}

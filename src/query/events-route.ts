@@ -1,0 +1,50 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { invalid } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
+import type { Storage } from '../storage/storage.ts';
+
+export const EVENTS_DEFAULT_LIMIT = 100;
+export const EVENTS_MAX_LIMIT = 10_000;
+
+const EventsQuery = Type.Object({
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+  eventType: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+  org: Type.Optional(Type.String()),
+});
+const checkQuery = compileCheck(EventsQuery);
+
+/**
+ * `GET /api/v1/events`: raw read-back, newest first, filtered on the derived (skew-corrected) time.
+ * The full query API is a later capability; this is for checking what was stored.
+ */
+export function eventsRoute(storage: Storage) {
+  return async (app: FastifyInstance) => {
+    app.get('/api/v1/events', { config: { privilege: 'analytics:read' } }, async (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      const violations = checkQuery(query);
+      const limit = query.limit === undefined ? EVENTS_DEFAULT_LIMIT : Number(query.limit);
+      if (violations.length === 0 && (limit < 1 || limit > EVENTS_MAX_LIMIT)) {
+        violations.push({
+          field: 'limit',
+          rule: 'range',
+          limit: `1..${EVENTS_MAX_LIMIT}`,
+          message: `must be from 1 to ${EVENTS_MAX_LIMIT}`,
+          received: query.limit,
+        });
+      }
+      if (violations.length > 0) throw invalid(violations);
+      const events = await storage.readEvents({
+        org: request.org,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+        eventType: query.eventType,
+        limit,
+      });
+      // Every stored field, dates as ISO strings, customData already normalised.
+      return { events };
+    });
+  };
+}

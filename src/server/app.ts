@@ -1,0 +1,44 @@
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { adminRoutes } from '../auth/admin-routes.ts';
+import { eventsRoute } from '../query/events-route.ts';
+import { uaRoutes } from '../ua/routes.ts';
+import { installAuth } from './auth-hook.ts';
+import { installContentTypes } from './content-types.ts';
+import { installErrorHandler } from './error-handler.ts';
+import type { Services } from './services.ts';
+
+/** Assembles the HTTP server over built services. Closing the app drains the writer and closes storage. */
+export async function buildApp(
+  services: Services,
+  options: { logger?: boolean } = {},
+): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    logger: options.logger === false ? false : { level: config.logLevel },
+    // Per-request log lines would cost more than the event itself; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    // Behind a proxy the protocol decides the visitor cookie's Secure flag.
+    trustProxy: true,
+  });
+  installErrorHandler(app);
+  await installContentTypes(app);
+  await app.register(cookie);
+  // Pages on any origin post events with credentials (the official client uses credentials: 'include'),
+  // so the origin is reflected rather than `*`, which browsers refuse with credentials.
+  await app.register(cors, {
+    origin: true,
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    maxAge: 86_400,
+  });
+  installAuth(app, services.authenticator, services.organizations);
+  await app.register(uaRoutes(services.collector, services.writer, config.queueCapacity));
+  await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
+  await app.register(eventsRoute(services.storage));
+  app.addHook('onClose', () => services.close());
+  return app;
+}

@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** Everything the server reads from its environment, resolved once at start-up. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  masterKey: string | undefined;
+  logLevel: string;
+  /** Largest request body accepted, in bytes; larger bodies get 413. */
+  bodyLimit: number;
+  /** Events waiting for a commit before new ones are shed with 503. */
+  queueCapacity: number;
+  /** Most events one group commit writes in a single transaction. */
+  batchSize: number;
+  /** How long the writer waits to gather more events before a commit, in ms. 0 commits as soon as it is free. */
+  lingerMs: number;
+  /** Minutes without an event after which a visitor's next event opens a new visit. */
+  visitTimeoutMinutes: number;
+}
+
+export class ConfigError extends Error {}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name} must be an integer from ${min} to ${max}; received ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+/** Loads `.env` from the working directory when there is one; real environment variables win over it. */
+export function loadDotEnv(cwd = process.cwd()): void {
+  const file = path.join(cwd, '.env');
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const masterKey = env.OPENUA_MASTER_KEY || undefined;
+  if (masterKey !== undefined && masterKey.length < 16) {
+    throw new ConfigError('OPENUA_MASTER_KEY must be at least 16 characters long');
+  }
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir: path.resolve(env.OPENUA_DATA_DIR || './data'),
+    masterKey,
+    logLevel: env.OPENUA_LOG_LEVEL || env.LOG_LEVEL || 'info',
+    bodyLimit: integer(env, 'OPENUA_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    queueCapacity: integer(env, 'OPENUA_QUEUE_CAPACITY', 50_000, 1, 10_000_000),
+    batchSize: integer(env, 'OPENUA_BATCH_SIZE', 5_000, 1, 1_000_000),
+    lingerMs: integer(env, 'OPENUA_LINGER_MS', 0, 0, 10_000),
+    visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Every error OpenUA answers with is made here, so each code has one meaning and one status.
+ * The body shape is documented in the README ("Errors"):
+ *   {statusCode, code, error, message, violations?: [{field, rule, message, received?, limit?}]}
+ */
+
+export interface Violation {
+  /** Path of the offending field, dotted (`customData.Facet Id`, `outcome`). `''` means the whole body. */
+  field: string;
+  /** The rule that failed: `required`, `maxLength`, `type`, `pattern`, `format`, `minimum`, … */
+  rule: string;
+  message: string;
+  /** The value received, cut to RECEIVED_ECHO_LIMIT characters when it is a long string. */
+  received?: unknown;
+  /** The rule's bound (a length, a range end, a pattern) when it has one. */
+  limit?: unknown;
+}
+
+export const ErrorCodes = {
+  INVALID_REQUEST: { status: 400, error: 'Bad Request' },
+  UNAUTHENTICATED: { status: 401, error: 'Unauthorized' },
+  FORBIDDEN: { status: 403, error: 'Forbidden' },
+  NOT_FOUND: { status: 404, error: 'Not Found' },
+  CONFLICT: { status: 409, error: 'Conflict' },
+  BODY_TOO_LARGE: { status: 413, error: 'Payload Too Large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, error: 'Unsupported Media Type' },
+  OVERLOADED: { status: 503, error: 'Service Unavailable' },
+  UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
+  INTERNAL: { status: 500, error: 'Internal Server Error' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+const RECEIVED_ECHO_LIMIT = 256;
+
+/** Long strings are echoed cut short so an error never becomes a copy of a huge body. */
+export function echo(value: unknown): unknown {
+  if (typeof value === 'string' && value.length > RECEIVED_ECHO_LIMIT) {
+    return `${value.slice(0, RECEIVED_ECHO_LIMIT)}… (${value.length} characters)`;
+  }
+  return value;
+}
+
+export class OpenUAError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly violations?: Violation[],
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.statusCode = ErrorCodes[code].status;
+  }
+
+  toJSON() {
+    return {
+      statusCode: this.statusCode,
+      code: this.code,
+      error: ErrorCodes[this.code].error,
+      message: this.message,
+      ...(this.violations ? { violations: this.violations } : {}),
+    };
+  }
+}
+
+export const invalid = (violations: Violation[]) =>
+  new OpenUAError(
+    'INVALID_REQUEST',
+    violations.length === 1
+      ? `Invalid request: ${violations[0]?.field || 'body'}: ${violations[0]?.message}`
+      : `Invalid request: ${violations.length} violations`,
+    violations,
+  );
+
+export const unauthenticated = (message: string) => new OpenUAError('UNAUTHENTICATED', message);
+
+export const forbidden = (message: string, violations?: Violation[]) =>
+  new OpenUAError('FORBIDDEN', message, violations);
+
+export const notFound = (message: string) => new OpenUAError('NOT_FOUND', message);
+
+export const conflict = (message: string) => new OpenUAError('CONFLICT', message);
+
+export const overloaded = (retryAfterSeconds: number) =>
+  new OpenUAError(
+    'OVERLOADED',
+    `The ingest queue is full; the event was not accepted. Retry after ${retryAfterSeconds} s.`,
+    undefined,
+    retryAfterSeconds,
+  );
+
+export const unavailable = (message: string, retryAfterSeconds = 1) =>
+  new OpenUAError('UNAVAILABLE', message, undefined, retryAfterSeconds);

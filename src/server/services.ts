@@ -1,0 +1,67 @@
+import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
+import { Authenticator } from '../auth/credential.ts';
+import { ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
+import { SearchTokens } from '../auth/search-tokens.ts';
+import { GroupCommit } from '../ingest/group-commit.ts';
+import type { Storage } from '../storage/storage.ts';
+import { UaCollector } from '../ua/collector.ts';
+import { VisitTracker } from '../ua/visits.ts';
+import type { Config } from './config.ts';
+
+/** Every long-lived part of a server, built once over one storage. The CLI's admin commands reuse it. */
+export interface Services {
+  config: Config;
+  storage: Storage;
+  organizations: Organizations;
+  apiKeys: ApiKeys;
+  searchTokens: SearchTokens;
+  authenticator: Authenticator;
+  writer: GroupCommit;
+  visits: VisitTracker;
+  collector: UaCollector;
+  /** Whether this start created the `default` organization (an empty data dir). */
+  firstStart: boolean;
+  /** Drains the writer, then closes storage. */
+  close(): Promise<void>;
+}
+
+export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS] as const;
+
+export async function createServices(
+  config: Config,
+  storage: Storage,
+  onCommitError?: (cause: unknown) => void,
+): Promise<Services> {
+  await storage.migrate(ENTITY_TABLES as never);
+  const organizations = new Organizations(storage);
+  const firstStart = await organizations.ensureDefault();
+  const apiKeys = new ApiKeys(storage);
+  const searchTokens = new SearchTokens(organizations);
+  const writer = new GroupCommit(
+    storage,
+    { capacity: config.queueCapacity, batchSize: config.batchSize, lingerMs: config.lingerMs },
+    onCommitError,
+  );
+  const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    storage,
+    organizations,
+    apiKeys,
+    searchTokens,
+    authenticator: new Authenticator(config.masterKey, apiKeys, searchTokens),
+    writer,
+    visits,
+    collector: new UaCollector(visits, writer),
+    firstStart,
+    close() {
+      closing ??= (async () => {
+        await writer.drain();
+        visits.close();
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}

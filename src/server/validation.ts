@@ -1,0 +1,112 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import { echo, type Violation } from './errors.ts';
+
+/**
+ * One Ajv for the whole server. Schemas are compiled once, at start-up, with allErrors so that a
+ * rejection lists every violation, not only the first one, and verbose so each carries the value received.
+ */
+export const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, coerceTypes: false });
+
+const FORMAT_MESSAGES: Record<string, string> = {};
+
+/** Registers a named string format with the message its violations carry. */
+export function addFormat(name: string, test: (value: string) => boolean, message: string): void {
+  ajv.addFormat(name, { type: 'string', validate: test });
+  FORMAT_MESSAGES[name] = message;
+}
+
+addFormat(
+  'uuid',
+  (v) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
+  'must be a UUID (8-4-4-4-12 hexadecimal digits)',
+);
+addFormat(
+  'date-time',
+  (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v),
+  'must be an ISO 8601 date-time',
+);
+
+const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
+
+function pointerToField(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
+}
+
+function toViolation(error: ErrorObject): Violation {
+  const field = pointerToField(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  const join = (child: string) => (field ? `${field}.${child}` : child);
+  switch (error.keyword) {
+    case 'required':
+      return { field: join(String(params.missingProperty)), rule: 'required', message: 'is required' };
+    case 'maxLength':
+      return {
+        field,
+        rule: 'maxLength',
+        limit: params.limit,
+        message: `must be at most ${params.limit} characters`,
+        received: echo(error.data),
+      };
+    case 'minLength':
+      return {
+        field,
+        rule: 'minLength',
+        limit: params.limit,
+        message: params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`,
+        received: echo(error.data),
+      };
+    case 'maximum':
+    case 'minimum':
+      return {
+        field,
+        rule: error.keyword,
+        limit: params.limit,
+        message: `must be ${error.keyword === 'maximum' ? '≤' : '≥'} ${params.limit}`,
+        received: echo(error.data),
+      };
+    case 'type':
+      return {
+        field,
+        rule: 'type',
+        limit: params.type,
+        message: `must be ${article(String(params.type))}`,
+        received: echo(error.data),
+      };
+    case 'format':
+      return {
+        field,
+        rule: 'format',
+        limit: params.format,
+        message: FORMAT_MESSAGES[String(params.format)] ?? `must match format ${params.format}`,
+        received: echo(error.data),
+      };
+    case 'pattern':
+      return {
+        field,
+        rule: 'pattern',
+        limit: params.pattern,
+        message: `must match ${params.pattern}`,
+        received: echo(error.data),
+      };
+    default:
+      return {
+        field,
+        rule: error.keyword,
+        message: error.message ?? 'is invalid',
+        received: echo(error.data),
+      };
+  }
+}
+
+export type Check = (value: unknown) => Violation[];
+
+/** Compiles a schema once; the check answers every violation (an empty list when the value is valid). */
+export function compileCheck(schema: TSchema): Check {
+  const validate = ajv.compile(schema);
+  return (value) => (validate(value) ? [] : (validate.errors ?? []).map(toViolation));
+}

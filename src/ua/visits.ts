@@ -1,0 +1,98 @@
+import { v4 as uuidv4 } from 'uuid';
+import type { Storage } from '../storage/storage.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const VISITOR_COOKIE = 'coveo_visitorId';
+
+export interface VisitorSources {
+  /** `clientId` from the body: the modern way to name the visitor, and it wins. */
+  clientId?: string;
+  /** `?visitor=` (or the beacon's `?visitorId=`). */
+  visitorParam?: string;
+  /** The visitor cookie. */
+  cookie?: string;
+  prioritizeVisitorParameter: boolean;
+}
+
+/**
+ * Picks the visitor as the reference says: clientId first; then the cookie, unless
+ * `prioritizeVisitorParameter=true` puts the query parameter first; otherwise a new visitor.
+ * Values that are not UUIDs are ignored rather than trusted, because they become the next clientId.
+ */
+export function resolveVisitor(sources: VisitorSources): {
+  visitorId: string;
+  clientId: string;
+  isNew: boolean;
+} {
+  if (sources.clientId) return { visitorId: sources.clientId, clientId: sources.clientId, isNew: false };
+  const ordered = sources.prioritizeVisitorParameter
+    ? [sources.visitorParam, sources.cookie]
+    : [sources.cookie, sources.visitorParam];
+  const known = ordered.find((v) => v !== undefined && UUID.test(v));
+  if (known) return { visitorId: known, clientId: known, isNew: false };
+  const fresh = uuidv4();
+  return { visitorId: fresh, clientId: fresh, isNew: true };
+}
+
+interface OpenVisit {
+  visitId: string;
+  lastSeen: number;
+}
+
+/**
+ * Visits: a visitor's events belong to one visit until 30 minutes (configurable) pass without one.
+ * Open visits are kept in memory; on a miss (first event since start-up) the newest stored event of the
+ * visitor is read, so a restart does not split a visit.
+ */
+export class VisitTracker {
+  private readonly open = new Map<string, OpenVisit>();
+  private readonly lookups = new Map<string, Promise<OpenVisit | undefined>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly timeoutMs: number,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(timeoutMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  /** The visit an event at `at` belongs to, opening a new one when the last is over. */
+  async visit(org: string, visitorId: string, at: Date, isNewVisitor: boolean): Promise<string> {
+    const key = `${org}\u0000${visitorId}`;
+    let current = this.open.get(key);
+    if (!current && !isNewVisitor) current = await this.lookup(key, org, visitorId);
+    const now = at.getTime();
+    // Another request for the same visitor may have opened a visit while this one waited.
+    current = this.open.get(key) ?? current;
+    if (!current || now - current.lastSeen > this.timeoutMs) {
+      current = { visitId: uuidv4(), lastSeen: now };
+    } else {
+      current = { visitId: current.visitId, lastSeen: Math.max(current.lastSeen, now) };
+    }
+    this.open.set(key, current);
+    return current.visitId;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private lookup(key: string, org: string, visitorId: string): Promise<OpenVisit | undefined> {
+    let pending = this.lookups.get(key);
+    if (!pending) {
+      pending = this.storage
+        .lastVisit(org, visitorId)
+        .then((last) => (last ? { visitId: last.visitId, lastSeen: last.lastSeen.getTime() } : undefined))
+        .finally(() => this.lookups.delete(key));
+      this.lookups.set(key, pending);
+    }
+    return pending;
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.timeoutMs;
+    for (const [key, visit] of this.open) if (visit.lastSeen < cutoff) this.open.delete(key);
+  }
+}
