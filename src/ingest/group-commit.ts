@@ -89,19 +89,42 @@ export class GroupCommit {
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
     try {
-      await this.storage.appendEvents(events);
-      this.counters.commits++;
-      this.counters.committedEvents += events.length;
-      for (const p of batch) p.resolve();
-    } catch (cause) {
-      this.counters.failedCommits++;
-      const error = unavailable('Storage could not commit this event, so it was not stored. Retry.');
-      error.cause = cause;
-      this.onCommitError?.(cause);
-      for (const p of batch) p.reject(error);
+      if (await this.commit(events)) {
+        for (const p of batch) p.resolve();
+        return;
+      }
+      // One submit that storage refuses must not fail the others that shared its transaction:
+      // retry each alone, so only the culprit (or every one, if storage itself is down) hears 503.
+      for (const p of batch) {
+        if (batch.length > 1 && (await this.commit(p.events))) p.resolve();
+        else p.reject(this.lastFailure());
+      }
     } finally {
       this.queued -= events.length;
     }
+  }
+
+  private failure: unknown;
+
+  /** One transaction; answers whether it committed, counting either way. */
+  private async commit(events: readonly CanonicalEvent[]): Promise<boolean> {
+    try {
+      await this.storage.appendEvents(events);
+      this.counters.commits++;
+      this.counters.committedEvents += events.length;
+      return true;
+    } catch (cause) {
+      this.counters.failedCommits++;
+      this.failure = cause;
+      this.onCommitError?.(cause);
+      return false;
+    }
+  }
+
+  private lastFailure() {
+    const error = unavailable('Storage could not commit this event, so it was not stored. Retry.');
+    error.cause = this.failure;
+    return error;
   }
 
   private takeBatch(): Pending[] {

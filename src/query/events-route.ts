@@ -26,7 +26,7 @@ export function eventsRoute(storage: Storage) {
       const query = request.query as Record<string, string | undefined>;
       const violations = checkQuery(query);
       const limit = query.limit === undefined ? EVENTS_DEFAULT_LIMIT : Number(query.limit);
-      if (violations.length === 0 && (limit < 1 || limit > EVENTS_MAX_LIMIT)) {
+      if (Number.isInteger(limit) && (limit < 1 || limit > EVENTS_MAX_LIMIT)) {
         violations.push({
           field: 'limit',
           rule: 'range',

@@ -18,7 +18,8 @@ const text = (maxLength: number, extra: Record<string, unknown> = {}) =>
  * documents it, so no field is unbounded.
  */
 export const commonEventFields = {
-  language: text(256, { format: 'language' }),
+  // The format already refuses an empty string; minLength would only repeat it.
+  language: Type.String({ maxLength: 256, format: 'language' }),
   anonymous: Type.Optional(Type.Boolean()),
   lastSearchQueryUid: Type.Optional(text(128)),
   originContext: Type.Optional(text(128)),

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
+import {
+  CUSTOM_PATH,
+  call,
+  removeDir,
+  startServer,
+  type TestServer,
+  tempDir,
+  validCustomEvent,
+} from '../helpers/server.ts';
+
+const MINUTE = 60_000;
+const VISITOR = '5d1c0a34-8f1e-4b6c-9a2e-3b4c5d6e7f80';
+const OTHER = '0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b';
+
+describe('resolveVisitor', () => {
+  it('clientId wins over everything', () => {
+    const v = resolveVisitor({
+      clientId: VISITOR,
+      cookie: OTHER,
+      visitorParam: OTHER,
+      prioritizeVisitorParameter: true,
+    });
+    assert.deepEqual(v, { visitorId: VISITOR, clientId: VISITOR, isNew: false });
+  });
+  it('the cookie wins over ?visitor= unless prioritizeVisitorParameter=true', () => {
+    assert.equal(
+      resolveVisitor({ cookie: VISITOR, visitorParam: OTHER, prioritizeVisitorParameter: false }).visitorId,
+      VISITOR,
+    );
+    assert.equal(
+      resolveVisitor({ cookie: VISITOR, visitorParam: OTHER, prioritizeVisitorParameter: true }).visitorId,
+      OTHER,
+    );
+  });
+  it('a new visitor gets a fresh UUID', () => {
+    const v = resolveVisitor({ prioritizeVisitorParameter: false });
+    assert.equal(v.isNew, true);
+    assert.match(v.visitorId, /^[0-9a-f-]{36}$/);
+    assert.notEqual(v.visitorId, resolveVisitor({ prioritizeVisitorParameter: false }).visitorId);
+  });
+  it('values that are not UUIDs are not trusted', () => {
+    const v = resolveVisitor({
+      cookie: 'forged',
+      visitorParam: 'also forged',
+      prioritizeVisitorParameter: false,
+    });
+    assert.equal(v.isNew, true);
+  });
+});
+
+describe('VisitTracker over a real store', () => {
+  let dir: string;
+  let storage: DuckDBStorage;
+  before(async () => {
+    dir = tempDir();
+    storage = await DuckDBStorage.open(dir);
+    await storage.migrate([]);
+  });
+  after(async () => {
+    await storage.close();
+    removeDir(dir);
+  });
+
+  it('keeps one visit while events come within 30 minutes, and opens a new one after', async () => {
+    const tracker = new VisitTracker(storage, 30 * MINUTE);
+    const t0 = new Date('2026-01-01T10:00:00Z');
+    const first = await tracker.visit('o', VISITOR, t0, false);
+    const at29 = await tracker.visit('o', VISITOR, new Date(t0.getTime() + 29 * MINUTE), false);
+    const at58 = await tracker.visit('o', VISITOR, new Date(t0.getTime() + 58 * MINUTE), false);
+    const after31Quiet = await tracker.visit('o', VISITOR, new Date(t0.getTime() + 89 * MINUTE), false);
+    tracker.close();
+    assert.equal(at29, first);
+    assert.equal(at58, first, 'the 30 minutes count from the latest event, not the first');
+    assert.notEqual(after31Quiet, first);
+  });
+
+  it('visits are per organization and per visitor', async () => {
+    const tracker = new VisitTracker(storage, 30 * MINUTE);
+    const at = new Date();
+    const a = await tracker.visit('o1', VISITOR, at, false);
+    assert.notEqual(await tracker.visit('o2', VISITOR, at, false), a);
+    assert.notEqual(await tracker.visit('o1', OTHER, at, false), a);
+    tracker.close();
+  });
+
+  it('a new tracker (a restart) continues the visit of the last stored event', async () => {
+    const receivedTime = new Date(Date.now() - 10 * MINUTE);
+    const visitId = uuidv7();
+    await storage.appendEvents([
+      {
+        id: uuidv7(),
+        org: 'restart',
+        category: 'custom',
+        eventType: 't',
+        eventValue: 'v',
+        eventTime: null,
+        sentTime: null,
+        receivedTime,
+        derivedTime: receivedTime,
+        language: 'en',
+        username: 'anonymous',
+        userDisplayName: null,
+        anonymous: false,
+        clientId: VISITOR,
+        visitorId: VISITOR,
+        visitId,
+        originContext: null,
+        originLevel1: null,
+        originLevel2: null,
+        originLevel3: null,
+        outcome: null,
+        splitTestRunName: null,
+        splitTestRunVersion: null,
+        trackingId: null,
+        lastSearchQueryUid: null,
+        userAgent: null,
+        correlationId: null,
+        credentialId: 'test',
+        customData: {},
+      },
+    ]);
+    const tracker = new VisitTracker(storage, 30 * MINUTE);
+    assert.equal(await tracker.visit('restart', VISITOR, new Date(), false), visitId);
+    const shortTracker = new VisitTracker(storage, 5 * MINUTE);
+    assert.notEqual(await shortTracker.visit('restart', VISITOR, new Date(), false), visitId);
+    tracker.close();
+    shortTracker.close();
+  });
+});
+
+describe('visits over HTTP', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.close();
+    removeDir(server.dataDir);
+  });
+  const post = (query = '', headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
+    call(`${server.url}${CUSTOM_PATH}${query}`, {
+      token: server.masterKey,
+      body: validCustomEvent(extra),
+      headers,
+    });
+
+  it('a new visitor gets a visitor cookie and the same ids in the body', async () => {
+    const answer = await post();
+    assert.equal(answer.status, 200);
+    const cookie = answer.headers.get('set-cookie') ?? '';
+    assert.match(cookie, new RegExp(`coveo_visitorId=${answer.body.visitorId}`));
+    assert.match(cookie, /HttpOnly/i);
+    assert.match(cookie, /Path=\//);
+    assert.equal(answer.body.clientId, answer.body.visitorId);
+  });
+
+  it('the cookie keeps the visitor and the visit', async () => {
+    const first = await post();
+    const cookie = `coveo_visitorId=${first.body.visitorId}`;
+    const second = await post('', { cookie });
+    assert.equal(second.body.visitorId, first.body.visitorId);
+    assert.equal(second.body.visitId, first.body.visitId);
+    assert.equal(second.headers.get('set-cookie'), null, 'an unchanged cookie is not sent again');
+  });
+
+  it('?visitor= names the visitor; the cookie wins unless prioritizeVisitorParameter=true', async () => {
+    const viaParam = await post(`?visitor=${VISITOR}`);
+    assert.equal(viaParam.body.visitorId, VISITOR);
+    const cookieWins = await post(`?visitor=${VISITOR}`, { cookie: `coveo_visitorId=${OTHER}` });
+    assert.equal(cookieWins.body.visitorId, OTHER);
+    const paramWins = await post(`?visitor=${VISITOR}&prioritizeVisitorParameter=true`, {
+      cookie: `coveo_visitorId=${OTHER}`,
+    });
+    assert.equal(paramWins.body.visitorId, VISITOR);
+  });
+
+  it('clientId in the body wins over the cookie and the parameter', async () => {
+    const clientId = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+    const answer = await post(`?visitor=${VISITOR}`, { cookie: `coveo_visitorId=${OTHER}` }, { clientId });
+    assert.deepEqual([answer.body.visitorId, answer.body.clientId], [clientId, clientId]);
+  });
+
+  it('the same visitor keeps its visit across requests; another visitor gets another', async () => {
+    const a1 = await post('', {}, { clientId: VISITOR });
+    const a2 = await post('', {}, { clientId: VISITOR });
+    const b = await post('', {}, { clientId: OTHER });
+    assert.equal(a1.body.visitId, a2.body.visitId);
+    assert.notEqual(b.body.visitId, a1.body.visitId);
+  });
+});
