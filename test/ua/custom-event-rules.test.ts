@@ -66,7 +66,7 @@ const STRING_LIMITS: [string, number][] = [
 
 /** A value of exactly `length` characters that passes the field's other rules. */
 function valueOfLength(field: string, length: number): string {
-  if (field === 'language') return `en-${'x'.repeat(length - 3)}`.replace(/x{9}/g, 'x'.repeat(8) + '-');
+  if (field === 'language') return `en-${'x'.repeat(length - 3)}`.replace(/x{9}/g, `${'x'.repeat(8)}-`);
   if (field === 'trackingId') return 'a'.repeat(length);
   return 'é'.repeat(length);
 }
