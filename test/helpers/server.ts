@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.ts';
 import { readConfig } from '../../src/server/config.ts';
@@ -158,4 +159,21 @@ export async function spawnServer(dataDir: string, masterKey: string, env: Recor
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url, child, output: () => output, exited } satisfies ServerProcess;
+}
+
+/** Starts one server for the enclosing suite (handed to `use`) and closes it, and its data, afterwards. */
+export function serverForSuite(
+  use: (server: TestServer) => void | Promise<void>,
+  options: Parameters<typeof startServer>[0] = {},
+): void {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startServer(options);
+    await use(server);
+  });
+  after(async () => {
+    if (!server) return;
+    await server.close();
+    removeDir(server.dataDir);
+  });
 }

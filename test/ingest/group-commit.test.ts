@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { v7 as uuidv7 } from 'uuid';
 import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
 import { GroupCommit } from '../../src/ingest/group-commit.ts';
 import { OpenUAError } from '../../src/server/errors.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { canonicalEvent } from '../helpers/events.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
 /** The writer over a real DuckDB file: batching, atomic batches, back-pressure, drain. */
@@ -21,41 +21,8 @@ after(async () => {
   removeDir(dir);
 });
 
-function event(eventType: string, extra: Partial<CanonicalEvent> = {}): CanonicalEvent {
-  const now = new Date();
-  return {
-    id: uuidv7(),
-    org: 'gc',
-    category: 'custom',
-    eventType,
-    eventValue: 'v',
-    eventTime: null,
-    sentTime: null,
-    receivedTime: now,
-    derivedTime: now,
-    language: 'en',
-    username: 'anonymous',
-    userDisplayName: null,
-    anonymous: false,
-    clientId: 'c',
-    visitorId: 'c',
-    visitId: 'v',
-    originContext: null,
-    originLevel1: null,
-    originLevel2: null,
-    originLevel3: null,
-    outcome: null,
-    splitTestRunName: null,
-    splitTestRunVersion: null,
-    trackingId: null,
-    lastSearchQueryUid: null,
-    userAgent: null,
-    correlationId: null,
-    credentialId: 'test',
-    customData: { k: 'v' },
-    ...extra,
-  };
-}
+const event = (eventType: string, extra: Partial<CanonicalEvent> = {}) =>
+  canonicalEvent({ org: 'gc', eventType, customData: { k: 'v' }, ...extra });
 
 const count = async (eventType: string) =>
   (await storage.readEvents({ org: 'gc', eventType, limit: 100_000 })).length;

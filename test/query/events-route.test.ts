@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CUSTOM_PATH,
   call,
   createKey,
-  removeDir,
-  startServer,
+  serverForSuite,
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
@@ -16,8 +15,8 @@ let server: TestServer;
 let readKey: string;
 let writeKey: string;
 let startedAt: Date;
-before(async () => {
-  server = await startServer();
+serverForSuite(async (started) => {
+  server = started;
   readKey = await createKey(server, ['analytics:read']);
   writeKey = await createKey(server, ['analytics:write']);
   startedAt = new Date();
@@ -36,10 +35,6 @@ before(async () => {
     token: writeKey,
     body: validCustomEvent({ eventType: 'other' }),
   });
-});
-after(async () => {
-  await server.close();
-  removeDir(server.dataDir);
 });
 
 const get = (query: string, token = readKey) =>

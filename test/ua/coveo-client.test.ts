@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CoveoAnalyticsClient } from 'coveo.analytics';
-import { createKey, readEvents, removeDir, startServer, type TestServer } from '../helpers/server.ts';
+import { createKey, readEvents, serverForSuite, type TestServer } from '../helpers/server.ts';
 
 /**
  * Coveo's official client (coveo.analytics, pinned in devDependencies), left unchanged, pointed at OpenUA.
@@ -10,13 +10,9 @@ import { createKey, readEvents, removeDir, startServer, type TestServer } from '
 
 let server: TestServer;
 let key: string;
-before(async () => {
-  server = await startServer();
+serverForSuite(async (started) => {
+  server = started;
   key = await createKey(server, ['analytics:write']);
-});
-after(async () => {
-  await server.close();
-  removeDir(server.dataDir);
 });
 
 describe('coveo.analytics from Node', () => {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   type Answer,
   CUSTOM_PATH,
   call,
   readEvents,
-  removeDir,
-  startServer,
+  serverForSuite,
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
@@ -17,12 +16,8 @@ import {
  */
 
 let server: TestServer;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  await server.close();
-  removeDir(server.dataDir);
+serverForSuite((started) => {
+  server = started;
 });
 
 const post = (event: unknown, token = server.masterKey) =>

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CUSTOM_PATH,
   call,
   createKey,
   readEvents,
-  removeDir,
-  startServer,
+  serverForSuite,
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
@@ -28,16 +27,12 @@ async function mint(claims: Record<string, unknown>): Promise<string> {
   return answer.body.token;
 }
 
-before(async () => {
-  server = await startServer();
+serverForSuite(async (started) => {
+  server = started;
   writeKey = await createKey(server, ['analytics:write']);
   impersonateKey = await createKey(server, ['analytics:write', 'analytics:impersonate']);
   token = await mint({ userId: 'alice@example.com', userDisplayName: 'Alice', searchHub: 'CommunityHub' });
   tokenWithoutUser = await mint({ userId: 'x' });
-});
-after(async () => {
-  await server.close();
-  removeDir(server.dataDir);
 });
 
 let counter = 0;

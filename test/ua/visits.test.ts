@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
+import { canonicalEvent } from '../helpers/events.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -92,37 +93,14 @@ describe('VisitTracker over a real store', () => {
     const receivedTime = new Date(Date.now() - 10 * MINUTE);
     const visitId = uuidv7();
     await storage.appendEvents([
-      {
-        id: uuidv7(),
+      canonicalEvent({
         org: 'restart',
-        category: 'custom',
-        eventType: 't',
-        eventValue: 'v',
-        eventTime: null,
-        sentTime: null,
-        receivedTime,
-        derivedTime: receivedTime,
-        language: 'en',
-        username: 'anonymous',
-        userDisplayName: null,
-        anonymous: false,
         clientId: VISITOR,
         visitorId: VISITOR,
         visitId,
-        originContext: null,
-        originLevel1: null,
-        originLevel2: null,
-        originLevel3: null,
-        outcome: null,
-        splitTestRunName: null,
-        splitTestRunVersion: null,
-        trackingId: null,
-        lastSearchQueryUid: null,
-        userAgent: null,
-        correlationId: null,
-        credentialId: 'test',
-        customData: {},
-      },
+        receivedTime,
+        derivedTime: receivedTime,
+      }),
     ]);
     const tracker = new VisitTracker(storage, 30 * MINUTE);
     assert.equal(await tracker.visit('restart', VISITOR, new Date(), false), visitId);

@@ -1,0 +1,39 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
+
+/** A complete canonical event for tests that write to storage below the HTTP layer. */
+export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEvent {
+  const now = new Date();
+  return {
+    id: uuidv7(),
+    org: 'test',
+    category: 'custom',
+    eventType: 'test',
+    eventValue: 'v',
+    eventTime: null,
+    sentTime: null,
+    receivedTime: now,
+    derivedTime: now,
+    language: 'en',
+    username: 'anonymous',
+    userDisplayName: null,
+    anonymous: false,
+    clientId: 'c',
+    visitorId: 'c',
+    visitId: 'v',
+    originContext: null,
+    originLevel1: null,
+    originLevel2: null,
+    originLevel3: null,
+    outcome: null,
+    splitTestRunName: null,
+    splitTestRunVersion: null,
+    trackingId: null,
+    lastSearchQueryUid: null,
+    userAgent: null,
+    correlationId: null,
+    credentialId: 'test',
+    customData: {},
+    ...extra,
+  };
+}
