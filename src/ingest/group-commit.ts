@@ -47,7 +47,8 @@ export class GroupCommit {
   /** Resolves once every event is committed; rejects with 503 at once when the queue is full or closing. */
   submit(events: readonly CanonicalEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(overloaded(1));
+    if (this.closed)
+      return Promise.reject(unavailable('The server is shutting down; the event was not accepted. Retry.'));
     if (this.queued + events.length > this.options.capacity && this.queued > 0) {
       this.counters.shed += events.length;
       return Promise.reject(overloaded(this.retryAfterSeconds()));
