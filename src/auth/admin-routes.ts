@@ -3,10 +3,7 @@ import { forbidden } from '../server/errors.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { publicApiKey } from './api-keys.ts';
 import { type Organizations, publicOrganization } from './organizations.ts';
-import type { SearchTokens, SignInput } from './search-tokens.ts';
-
-type Body = Record<string, unknown>;
-const bodyOf = (body: unknown): Body => (body && typeof body === 'object' ? (body as Body) : {});
+import type { SearchTokens } from './search-tokens.ts';
 
 /** `/api/v1/orgs…`: organizations, their API keys and their search tokens. */
 export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, searchTokens: SearchTokens) {
@@ -15,11 +12,7 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
     const adminOfOrg = { config: { privilege: 'admin' as const, orgFrom: 'params' as const } };
 
     app.post('/api/v1/orgs', admin, async (request, reply) => {
-      const body = bodyOf(request.body);
-      const org = await organizations.create({
-        id: body.id as string,
-        name: body.name as string | undefined,
-      });
+      const org = await organizations.create(request.body);
       return reply.code(201).send(publicOrganization(org));
     });
 
@@ -35,11 +28,7 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
     );
 
     app.post('/api/v1/orgs/:org/keys', adminOfOrg, async (request, reply) => {
-      const body = bodyOf(request.body);
-      const { key, apiKey } = await apiKeys.create(request.org, {
-        name: body.name as string,
-        privileges: body.privileges as unknown[],
-      });
+      const { key, apiKey } = await apiKeys.create(request.org, request.body);
       return reply.code(201).send({ ...publicApiKey(apiKey), key });
     });
 
@@ -56,8 +45,7 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
     });
 
     app.post('/api/v1/orgs/:org/tokens', adminOfOrg, async (request, reply) => {
-      const body = bodyOf(request.body) as unknown as SignInput;
-      const signed = await searchTokens.sign(request.org, body);
+      const signed = await searchTokens.sign(request.org, request.body);
       return reply.code(201).send(signed);
     });
   };

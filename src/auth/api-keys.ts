@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
 import { invalid, notFound } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
-import { isPrivilege, PRIVILEGES, type Privilege } from './privileges.ts';
+import { PRIVILEGES, type Privilege } from './privileges.ts';
 
 export interface ApiKey {
   id: string;
@@ -31,6 +33,18 @@ export const API_KEYS: EntityTable<ApiKey> = {
   },
 };
 
+/** `POST /api/v1/orgs/{org}/keys` and `openua key create`. */
+export const ApiKeyInput = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    privileges: Type.Array(Type.Unsafe<Privilege>({ type: 'string', enum: [...PRIVILEGES] }), {
+      minItems: 1,
+    }),
+  },
+  { additionalProperties: false },
+);
+const checkInput = compileCheck(ApiKeyInput);
+
 /** `oua_<id>_<secret>`: the id finds the row without a scan, the secret proves possession. */
 const KEY_PATTERN = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
@@ -50,42 +64,10 @@ export class ApiKeys {
 
   constructor(private readonly storage: Storage) {}
 
-  async create(
-    org: string,
-    input: { name: string; privileges: unknown[] },
-  ): Promise<{ key: string; apiKey: ApiKey }> {
-    const violations = [];
-    if (typeof input.name !== 'string' || input.name.length === 0 || input.name.length > 128) {
-      violations.push({
-        field: 'name',
-        rule: 'length',
-        limit: '1..128',
-        message: 'must be a string of 1 to 128 characters',
-        received: input.name,
-      });
-    }
-    if (!Array.isArray(input.privileges) || input.privileges.length === 0) {
-      violations.push({
-        field: 'privileges',
-        rule: 'minItems',
-        limit: 1,
-        message: `must be a non-empty array of: ${PRIVILEGES.join(', ')}`,
-        received: input.privileges,
-      });
-    } else {
-      input.privileges.forEach((p, i) => {
-        if (!isPrivilege(p)) {
-          violations.push({
-            field: `privileges.${i}`,
-            rule: 'enum',
-            limit: PRIVILEGES,
-            message: `must be one of: ${PRIVILEGES.join(', ')}`,
-            received: p,
-          });
-        }
-      });
-    }
+  async create(org: string, body: unknown): Promise<{ key: string; apiKey: ApiKey }> {
+    const violations = checkInput(body);
     if (violations.length > 0) throw invalid(violations);
+    const input = body as Static<typeof ApiKeyInput>;
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const apiKey: ApiKey = {
@@ -93,7 +75,7 @@ export class ApiKeys {
       org,
       name: input.name,
       secretHash: hash(secret),
-      privileges: [...new Set(input.privileges as Privilege[])],
+      privileges: [...new Set(input.privileges)],
       createdAt: new Date(),
       revokedAt: null,
     };

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
 import { conflict, invalid, notFound } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 
 export interface Organization {
@@ -21,6 +23,16 @@ export const ORGANIZATIONS: EntityTable<Organization> = {
 
 export const DEFAULT_ORG = 'default';
 export const ORG_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** `POST /api/v1/orgs` and `openua org create`. */
+export const OrganizationInput = Type.Object(
+  {
+    id: Type.String({ pattern: ORG_ID_PATTERN.source }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+const checkInput = compileCheck(OrganizationInput);
 
 /** Public view: the token secret is never answered. */
 export const publicOrganization = ({ id, name, createdAt }: Organization) => ({ id, name, createdAt });
@@ -49,19 +61,10 @@ export class Organizations {
     return this.storage.find(ORGANIZATIONS, {});
   }
 
-  async create(input: { id: string; name?: string }): Promise<Organization> {
-    if (!ORG_ID_PATTERN.test(input.id)) {
-      throw invalid([
-        {
-          field: 'id',
-          rule: 'pattern',
-          limit: ORG_ID_PATTERN.source,
-          message:
-            'must be 1-64 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit',
-          received: input.id,
-        },
-      ]);
-    }
+  async create(body: unknown): Promise<Organization> {
+    const violations = checkInput(body);
+    if (violations.length > 0) throw invalid(violations);
+    const input = body as Static<typeof OrganizationInput>;
     if (await this.get(input.id)) throw conflict(`Organization ${JSON.stringify(input.id)} already exists`);
     const org: Organization = {
       id: input.id,

@@ -1,5 +1,7 @@
+import { type Static, Type } from '@sinclair/typebox';
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { invalid, unauthenticated } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
 import type { Organizations } from './organizations.ts';
 
 /**
@@ -26,45 +28,34 @@ export interface TokenIdentity {
   expiresAt: Date;
 }
 
-export interface SignInput {
-  userId: string;
-  userDisplayName?: string;
-  searchHub?: string;
-  userGroups?: string[];
-  pipeline?: string;
-  /** Lifetime in seconds (default one day, at most one year). */
-  expiresIn?: number;
-}
-
 const MAX_LIFETIME = 365 * 24 * 3600;
+
+/** `POST /api/v1/orgs/{org}/tokens` and `openua token sign`. */
+export const SignInput = Type.Object(
+  {
+    userId: Type.String({ minLength: 1, maxLength: 128 }),
+    userDisplayName: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    searchHub: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    userGroups: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 })),
+    pipeline: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** Lifetime in seconds (default one day, at most one year). */
+    expiresIn: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIFETIME })),
+  },
+  { additionalProperties: false },
+);
+export type SignInput = Static<typeof SignInput>;
+const checkInput = compileCheck(SignInput);
 
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 
 export class SearchTokens {
   constructor(private readonly organizations: Organizations) {}
 
-  async sign(orgId: string, input: SignInput): Promise<{ token: string; expiresAt: Date }> {
-    const violations = [];
-    if (typeof input.userId !== 'string' || input.userId.length === 0 || input.userId.length > 128) {
-      violations.push({
-        field: 'userId',
-        rule: 'length',
-        limit: '1..128',
-        message: 'must be a string of 1 to 128 characters',
-        received: input.userId,
-      });
-    }
-    const lifetime = input.expiresIn ?? 24 * 3600;
-    if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_LIFETIME) {
-      violations.push({
-        field: 'expiresIn',
-        rule: 'range',
-        limit: `1..${MAX_LIFETIME}`,
-        message: 'must be a whole number of seconds from 1 to one year',
-        received: input.expiresIn,
-      });
-    }
+  async sign(orgId: string, body: unknown): Promise<{ token: string; expiresAt: Date }> {
+    const violations = checkInput(body);
     if (violations.length > 0) throw invalid(violations);
+    const input = body as SignInput;
+    const lifetime = input.expiresIn ?? 24 * 3600;
     const org = await this.organizations.require(orgId);
     const expiresAt = new Date((Math.floor(Date.now() / 1000) + lifetime) * 1000);
     const claims: Omit<SearchTokenClaims, 'exp'> = {

@@ -23,7 +23,7 @@ export async function buildApp(
     // Behind a proxy the protocol decides the visitor cookie's Secure flag.
     trustProxy: true,
   });
-  installErrorHandler(app);
+  installErrorHandler(app, config.bodyLimit);
   await installContentTypes(app);
   await app.register(cookie);
   // Pages on any origin post events with credentials (the official client uses credentials: 'include'),

@@ -1,31 +1,17 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { OpenUAError } from './errors.ts';
 
-/** Maps Fastify's own errors (parsing, limits, media types) onto OpenUA's codes and body shape. */
-function fromFastify(error: FastifyError): OpenUAError | undefined {
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new OpenUAError(
-        'BODY_TOO_LARGE',
-        `The body is larger than the limit of ${error.message.match(/\d+/)?.[0] ?? 'the server'} bytes`,
-      );
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new OpenUAError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `${error.message}. Send application/json, text/plain holding JSON, or application/x-www-form-urlencoded`,
-      );
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new OpenUAError('INVALID_REQUEST', 'The body is empty', [
-        { field: '', rule: 'json', message: 'the body must be a JSON object', received: '' },
-      ]);
+/** Maps Fastify's own errors (body limits, media types, malformed requests) onto OpenUA's codes and body shape. */
+function fromFastify(error: FastifyError, bodyLimit: number): OpenUAError | undefined {
+  if (error.statusCode === 413) {
+    return new OpenUAError('BODY_TOO_LARGE', `The body is larger than the limit of ${bodyLimit} bytes`);
   }
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new OpenUAError('INVALID_REQUEST', `The body is not valid JSON: ${error.message}`, [
-      { field: '', rule: 'json', message: error.message },
-    ]);
+  if (error.statusCode === 415) {
+    return new OpenUAError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `${error.message}. Send application/json, text/plain holding JSON, or application/x-www-form-urlencoded`,
+    );
   }
-  if (error.statusCode === 413) return new OpenUAError('BODY_TOO_LARGE', error.message);
-  if (error.statusCode === 415) return new OpenUAError('UNSUPPORTED_MEDIA_TYPE', error.message);
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new OpenUAError('INVALID_REQUEST', error.message, [
       { field: '', rule: error.code ?? 'request', message: error.message },
@@ -34,9 +20,9 @@ function fromFastify(error: FastifyError): OpenUAError | undefined {
   return undefined;
 }
 
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
-    const error = raw instanceof OpenUAError ? raw : fromFastify(raw);
+    const error = raw instanceof OpenUAError ? raw : fromFastify(raw, bodyLimit);
     if (!error) {
       request.log.error({ err: raw }, 'unexpected error');
       return reply.code(500).send(new OpenUAError('INTERNAL', 'Internal error; it has been logged').toJSON());

@@ -85,6 +85,14 @@ function toViolation(error: ErrorObject): Violation {
         message: FORMAT_MESSAGES[String(params.format)] ?? `must match format ${params.format}`,
         received: echo(error.data),
       };
+    case 'enum':
+      return {
+        field,
+        rule: 'enum',
+        limit: params.allowedValues,
+        message: `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`,
+        received: echo(error.data),
+      };
     case 'pattern':
       return {
         field,

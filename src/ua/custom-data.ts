@@ -16,8 +16,9 @@ export function normaliseCustomData(
   raw: Record<string, unknown>,
   fieldPrefix = 'customData',
 ): { data: Record<string, string>; violations: Violation[] } {
-  const data: Record<string, string> = {};
-  const origin: Record<string, string> = {};
+  const entries: [string, string][] = [];
+  // A Map, not an object: keys such as "constructor" must not find Object.prototype.
+  const origin = new Map<string, string>();
   const violations: Violation[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const normalised = normaliseKey(key);
@@ -32,7 +33,7 @@ export function normaliseCustomData(
       });
       continue;
     }
-    const earlier = origin[normalised];
+    const earlier = origin.get(normalised);
     if (earlier !== undefined) {
       violations.push({
         field: `${fieldPrefix}.${key}`,
@@ -42,8 +43,29 @@ export function normaliseCustomData(
       });
       continue;
     }
-    origin[normalised] = key;
-    data[normalised] = typeof value === 'string' ? value : JSON.stringify(value);
+    origin.set(normalised, key);
+    const text = typeof value === 'string' ? value : jsonText(value);
+    if (text === undefined) {
+      violations.push({
+        field: `${fieldPrefix}.${key}`,
+        rule: 'maxDepth',
+        message: 'is nested too deeply to be stored as JSON text',
+      });
+      continue;
+    }
+    entries.push([normalised, text]);
   }
+  // fromEntries defines own properties, so even a key like "__proto__" is kept as data.
+  const data = Object.fromEntries(entries);
   return { data, violations };
+}
+
+/** The JSON text of a value, or undefined when it is nested too deeply for the engine to serialise. */
+function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
 }

@@ -1,4 +1,5 @@
 import { invalid } from '../server/errors.ts';
+import { parseJson } from '../server/json.ts';
 
 /**
  * The shapes one UA event arrives in, all sent by the official client:
@@ -23,7 +24,7 @@ export function eventPayload(body: unknown, eventType: string, isForm: boolean):
       ]);
     }
     try {
-      payload = JSON.parse(raw);
+      payload = parseJson(raw);
     } catch (error) {
       throw invalid([
         { field, rule: 'json', message: (error as Error).message, received: raw.slice(0, 256) },
@@ -42,7 +43,5 @@ export function eventPayload(body: unknown, eventType: string, isForm: boolean):
     ]);
   }
   // The official clients drop empty values; others send null for "not given". Both mean absent.
-  const event: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(payload)) if (value !== null) event[key] = value;
-  return event;
+  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== null));
 }

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import {
+  CUSTOM_PATH,
+  call,
+  newMasterKey,
+  ROOT,
+  removeDir,
+  type ServerProcess,
+  spawnServer,
+  tempDir,
+  validCustomEvent,
+} from '../helpers/server.ts';
+
+/** The `openua` command: administration on the data directory, and over HTTP while a server holds it. */
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of the test process, minus anything that would point the CLI somewhere else. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('OPENUA_') || name === 'PORT' || name === 'HOST') delete env[name];
+  }
+  return env;
+}
+
+function openua(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin/openua.js'), ...args],
+      { cwd: ROOT, env: { ...baseEnv(), ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs a command that must succeed and answers its JSON output. */
+async function openuaJson<T = Record<string, unknown>>(
+  args: string[],
+  env: Record<string, string>,
+): Promise<T> {
+  const run = await openua(args, env);
+  assert.equal(run.code, 0, `openua ${args.join(' ')} failed:\n${run.stderr}\n${run.stdout}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+const KEY_FORMAT = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+describe('openua CLI on a data directory no server holds', () => {
+  const dataDir = tempDir('openua-cli-');
+  const env = { OPENUA_DATA_DIR: dataDir };
+  let created: { id: string; key: string };
+
+  after(() => removeDir(dataDir));
+
+  it('org create acme --name Acme prints the organization', async () => {
+    const org = await openuaJson(['org', 'create', 'acme', '--name', 'Acme'], env);
+    assert.equal(org.id, 'acme');
+    assert.equal(org.name, 'Acme');
+    assert.ok(!('tokenSecret' in org), 'the token secret is never printed');
+  });
+
+  it('org create of an existing id fails with a message', async () => {
+    const run = await openua(['org', 'create', 'acme'], env);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /"acme" already exists/);
+  });
+
+  it('org list includes default (created on first open) and acme', async () => {
+    const orgs = await openuaJson<{ id: string; name: string }[]>(['org', 'list'], env);
+    assert.deepEqual(orgs.map((o) => o.id).sort(), ['acme', 'default']);
+    assert.ok(!JSON.stringify(orgs).includes('tokenSecret'));
+  });
+
+  it('key create prints the key once', async () => {
+    const key = await openuaJson<{ id: string; key: string; org: string; privileges: string[] }>(
+      ['key', 'create', '--org', 'acme', '--name', 'web', '--privileges', 'analytics:write,analytics:read'],
+      env,
+    );
+    assert.match(key.key, KEY_FORMAT);
+    assert.equal(KEY_FORMAT.exec(key.key)?.[1], key.id);
+    assert.equal(key.org, 'acme');
+    assert.deepEqual(key.privileges, ['analytics:write', 'analytics:read']);
+    assert.ok(!('secretHash' in key));
+    created = key;
+  });
+
+  it('key list shows the key without its secret', async () => {
+    const run = await openua(['key', 'list', '--org', 'acme'], env);
+    assert.equal(run.code, 0, run.stderr);
+    const keys = JSON.parse(run.stdout) as { id: string; name: string; revokedAt: unknown }[];
+    assert.deepEqual(
+      keys.map((k) => [k.id, k.name, k.revokedAt]),
+      [[created.id, 'web', null]],
+    );
+    const secret = KEY_FORMAT.exec(created.key)?.[2] as string;
+    assert.ok(!run.stdout.includes(secret), 'the secret is not printed');
+    assert.ok(!run.stdout.includes('secretHash'));
+  });
+
+  it('key revoke <id> --org acme marks it revoked', async () => {
+    const revoked = await openuaJson(['key', 'revoke', created.id, '--org', 'acme'], env);
+    assert.equal(revoked.id, created.id);
+    assert.ok(!Number.isNaN(Date.parse(revoked.revokedAt as string)));
+    const keys = await openuaJson<{ id: string; revokedAt: unknown }[]>(
+      ['key', 'list', '--org', 'acme'],
+      env,
+    );
+    assert.ok(keys.find((k) => k.id === created.id)?.revokedAt);
+  });
+
+  it('token sign prints a token carrying the organization, user and search hub', async () => {
+    const signed = await openuaJson<{ token: string; expiresAt: string }>(
+      [
+        'token',
+        'sign',
+        '--org',
+        'acme',
+        '--user',
+        'alice@example.com',
+        '--search-hub',
+        'main',
+        '--expires-in',
+        '600',
+      ],
+      env,
+    );
+    const claims = decodeJwt(signed.token);
+    assert.equal(claims.organization, 'acme');
+    assert.equal((claims.userIds as { name: string }[])[0]?.name, 'alice@example.com');
+    assert.equal(claims.searchHub, 'main');
+    assert.equal(Date.parse(signed.expiresAt) / 1000, claims.exp);
+  });
+
+  it('an unknown privilege exits non-zero naming it', async () => {
+    const run = await openua(
+      ['key', 'create', '--org', 'acme', '--name', 'bad', '--privileges', 'analytics:write,analytics:delete'],
+      env,
+    );
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /analytics:delete/);
+    const keys = await openuaJson<{ name: string }[]>(['key', 'list', '--org', 'acme'], env);
+    assert.ok(!keys.some((k) => k.name === 'bad'), 'no key was created');
+  });
+
+  it('an organization that does not exist exits non-zero naming it', async () => {
+    const run = await openua(
+      ['key', 'create', '--org', 'nope', '--name', 'x', '--privileges', 'analytics:write'],
+      env,
+    );
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /"nope" does not exist/);
+  });
+});
+
+describe('openua CLI while a server holds the data directory', () => {
+  const dataDir = tempDir('openua-cli-server-');
+  const masterKey = newMasterKey();
+  let server: ServerProcess;
+  let port: string;
+
+  before(async () => {
+    const org = await openua(['org', 'create', 'acme'], { OPENUA_DATA_DIR: dataDir });
+    assert.equal(org.code, 0, org.stderr);
+    server = await spawnServer(dataDir, masterKey);
+    port = new URL(server.url).port;
+  });
+
+  after(async () => {
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    removeDir(dataDir);
+  });
+
+  it('key create without --server falls back to the server over HTTP with OPENUA_MASTER_KEY', async () => {
+    const key = await openuaJson<{ id: string; key: string; org: string }>(
+      ['key', 'create', '--org', 'acme', '--name', 'live', '--privileges', 'analytics:write,analytics:read'],
+      { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' },
+    );
+    assert.match(key.key, KEY_FORMAT);
+    assert.equal(key.org, 'acme');
+
+    const eventType = `cli-live-${crypto.randomUUID()}`;
+    const posted = await call(`${server.url}${CUSTOM_PATH}`, {
+      token: key.key,
+      body: validCustomEvent({ eventType }),
+    });
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    const read = await call<{ events: { org: string; eventType: string }[] }>(
+      `${server.url}/api/v1/events?eventType=${eventType}`,
+      { token: key.key },
+    );
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(
+      read.body.events.map((e) => [e.org, e.eventType]),
+      [['acme', eventType]],
+    );
+  });
+
+  it('org list over HTTP answers the same organizations', async () => {
+    const orgs = await openuaJson<{ id: string }[]>(['org', 'list'], {
+      OPENUA_DATA_DIR: dataDir,
+      OPENUA_MASTER_KEY: masterKey,
+      PORT: port,
+      HOST: '127.0.0.1',
+    });
+    assert.deepEqual(orgs.map((o) => o.id).sort(), ['acme', 'default']);
+  });
+
+  it('without OPENUA_MASTER_KEY it exits non-zero and says OPENUA_MASTER_KEY is needed', async () => {
+    const run = await openua(
+      ['key', 'create', '--org', 'acme', '--name', 'nokey', '--privileges', 'analytics:write'],
+      { OPENUA_DATA_DIR: dataDir, PORT: port, HOST: '127.0.0.1' },
+    );
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /OPENUA_MASTER_KEY/);
+    assert.equal(run.stdout, '', 'no key is printed');
+    const keys = await call<{ keys: { name: string }[] }>(`${server.url}/api/v1/orgs/acme/keys`, {
+      token: masterKey,
+    });
+    assert.ok(!keys.body.keys.some((k) => k.name === 'nokey'));
+  });
+
+  it('the server stops cleanly on SIGTERM', async () => {
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+  });
+});
