@@ -1,0 +1,533 @@
+/**
+ * `npm run bench:ingest`: how much of what its parts allow OpenUA's ingest delivers, as two ratios.
+ *
+ * 1. Single events over HTTP. A bare Fastify route (bench/bare-server.ts) and OpenUA (`openua serve`) are
+ *    loaded one after the other with identical autocannon settings. Both run as child processes so that
+ *    autocannon, here, does not share their event loop. Ratio = OpenUA events/s ÷ bare route req/s.
+ * 2. The batch writer. GroupCommit over DuckDBStorage against a hand-written DuckDB appender loop on an
+ *    identical table, both in this process, no HTTP. Ratio = OpenUA rows/s ÷ raw appender rows/s.
+ *
+ * It prints figures and asserts no performance: the machines it runs on are shared and noisy. It fails only on
+ * wrong behaviour (error answers, acknowledged events missing from the store), never on slowness.
+ *
+ * Environment (all optional):
+ *   BENCH_DURATION     seconds of measured load per server (10)
+ *   BENCH_WARMUP       seconds of unmeasured load before it (2; 0 skips it)
+ *   BENCH_CONNECTIONS  concurrent autocannon connections (50)
+ *   BENCH_EVENTS       events per batch-writer run (200000)
+ *   BENCH_PROFILE_DIR  if set, the OpenUA process writes a V8 CPU profile (.cpuprofile) there on exit
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { type DuckDBAppender, DuckDBInstance, DuckDBTimestampValue, LIST, VARCHAR } from '@duckdb/node-api';
+import autocannon from 'autocannon';
+import { v7 as uuidv7 } from 'uuid';
+import type { CanonicalEvent } from '../src/ingest/canonical-event.ts';
+import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
+import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
+import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const CUSTOM_PATH = '/rest/ua/v15/analytics/custom';
+const STATUS_PATH = '/rest/ua/v15/analytics/status';
+const DB_FILE = 'openua.duckdb';
+
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}; received ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const settings = {
+  seconds: envInt('BENCH_DURATION', 10, 1),
+  warmupSeconds: envInt('BENCH_WARMUP', 2, 0),
+  connections: envInt('BENCH_CONNECTIONS', 50, 1),
+  events: envInt('BENCH_EVENTS', 200_000, 100),
+  profileDir: process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined,
+};
+
+// What OpenUA's server would be configured with, so the batch bench measures the writer as deployed.
+const TX_ROWS = 5_000;
+const EVENTS_PER_SUBMIT = 100;
+
+// ---------------------------------------------------------------------------------------------------
+// Output. Tools read the first line mentioning "ratio" as the headline figure, so any earlier line
+// that happens to contain it ("duration", "configuration", ...) would be misread: refuse to print one.
+
+const SINGLE_EVENT_RATIO = 'single-event ratio:';
+let headlinePrinted = false;
+
+function say(line = ''): void {
+  if (line.startsWith(SINGLE_EVENT_RATIO)) headlinePrinted = true;
+  else if (!headlinePrinted && /ratio/i.test(line)) {
+    throw new Error(`bench bug: this line would be read as the headline figure: ${JSON.stringify(line)}`);
+  }
+  console.log(line);
+}
+
+const int = (n: number) => String(Math.round(n));
+const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
+const fixed2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+
+// ---------------------------------------------------------------------------------------------------
+// Clean-up: children and temporary directories are released however the bench ends.
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `openua-bench-${prefix}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+function cleanUp(): void {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+process.on('exit', cleanUp);
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the servers and removing temporary data`);
+    cleanUp();
+    process.exit(code);
+  });
+}
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+// ---------------------------------------------------------------------------------------------------
+// Servers as child processes.
+
+interface Server {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  // Kept only to explain a failure; bounded so a chatty server cannot grow this process.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited before it was ready:\n${output}`);
+    }
+    try {
+      if ((await fetch(`${url}${STATUS_PATH}`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${name} was not ready after 30 s:\n${output}`);
+    await sleep(100);
+  }
+  return { name, url, child, output: () => output, exited };
+}
+
+/** SIGTERM lets OpenUA commit every accepted event and checkpoint before it exits; SIGKILL only if it hangs. */
+async function stopServer(server: Server): Promise<number | null> {
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 30_000);
+  try {
+    return await server.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP load.
+
+const CLIENT_IDS = Array.from(
+  { length: 50 },
+  (_, i) => `5d2f7a10-8c3b-4e9a-b6d4-${(0x1e0f2a3b4c00 + i).toString(16).padStart(12, '0')}`,
+);
+
+// Rotating the visitor spreads events over 50 visits, as a real site's traffic would, instead of one.
+const BODIES = CLIENT_IDS.map((clientId, i) =>
+  JSON.stringify({
+    eventType: 'facet',
+    eventValue: 'facetSearch',
+    language: 'en',
+    clientId,
+    originLevel1: 'search',
+    customData: { facet_id: '@objecttype', position: (i % 10) + 1, 'Facet Title': 'Type' },
+  }),
+);
+
+interface Load {
+  result: autocannon.Result;
+  firstError: { status: number; body: string } | undefined;
+}
+
+async function load(server: Server, seconds: number, token: string): Promise<Load> {
+  let firstError: Load['firstError'];
+  const onResponse = (status: number, body: string) => {
+    if (firstError === undefined && (status < 200 || status >= 300)) firstError = { status, body };
+  };
+  const result = await autocannon({
+    url: `${server.url}${CUSTOM_PATH}`,
+    method: 'POST',
+    connections: settings.connections,
+    duration: seconds,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    requests: BODIES.map((body) => ({ body, onResponse })),
+  });
+  return { result, firstError };
+}
+
+/** The warm-up's responses are not measured but are counted: OpenUA stores those events too. */
+async function warmUpAndMeasure(server: Server, token: string): Promise<{ warm?: Load; measured: Load }> {
+  const warm = settings.warmupSeconds > 0 ? await load(server, settings.warmupSeconds, token) : undefined;
+  return { warm, measured: await load(server, settings.seconds, token) };
+}
+
+const describeLoad = (r: autocannon.Result) =>
+  `p50 ${ms(r.latency.p50)} ms, p99 ${ms(r.latency.p99)} ms; 2xx ${r['2xx']}, non-2xx ${r.non2xx}, ` +
+  `socket errors ${r.errors} (timeouts ${r.timeouts})`;
+
+async function countStored(file: string): Promise<number> {
+  const instance = await DuckDBInstance.create(file);
+  try {
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll('SELECT count(*) FROM events');
+      return Number(reader.getRows()[0]?.[0] ?? 0);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+interface HttpFigures {
+  bare: autocannon.Result;
+  openua: autocannon.Result;
+}
+
+async function singleEventBench(): Promise<HttpFigures> {
+  const masterKey = `bench_${randomBytes(16).toString('hex')}`;
+  say('== single events over HTTP (one event per POST), one server at a time ==');
+
+  const bare = await startServer(
+    'bare route',
+    ['--import', 'tsx', path.join(ROOT, 'bench/bare-server.ts')],
+    {},
+  );
+  let bareLoad: Load;
+  try {
+    bareLoad = (await warmUpAndMeasure(bare, masterKey)).measured;
+  } finally {
+    await stopServer(bare);
+  }
+  const b = bareLoad.result;
+  say(`bare route: ${int(b.requests.average)} req/s (mean), ${describeLoad(b)}`);
+  if (b.non2xx > 0 || b.errors > 0) {
+    throw new Error(
+      `the bare route failed requests, so it is no baseline; first answer: ${JSON.stringify(bareLoad.firstError)}`,
+    );
+  }
+
+  const dataDir = tempDir('server');
+  const nodeFlags: string[] = [];
+  if (settings.profileDir) {
+    mkdirSync(settings.profileDir, { recursive: true });
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`);
+  }
+  const openua = await startServer('OpenUA', [...nodeFlags, path.join(ROOT, 'bin/openua.js'), 'serve'], {
+    OPENUA_DATA_DIR: dataDir,
+    OPENUA_MASTER_KEY: masterKey,
+    OPENUA_LOG_LEVEL: 'warn',
+  });
+  let loads: Awaited<ReturnType<typeof warmUpAndMeasure>>;
+  let exitCode: number | null;
+  try {
+    loads = await warmUpAndMeasure(openua, masterKey);
+  } finally {
+    exitCode = await stopServer(openua);
+  }
+  const o = loads.measured.result;
+  say(`OpenUA:     ${int(o.requests.average)} events/s (mean), ${describeLoad(o)}`);
+
+  const warm = loads.warm?.result;
+  const acknowledged = o['2xx'] + (warm?.['2xx'] ?? 0);
+  const stored = await countStored(path.join(dataDir, DB_FILE));
+  say(
+    `OpenUA acknowledged 2xx: ${acknowledged} (warm-up ${warm?.['2xx'] ?? 0} + measured ${o['2xx']}), ` +
+      `stored: ${stored}` +
+      (stored > acknowledged ? ` (+${stored - acknowledged} in flight when autocannon stopped)` : ''),
+  );
+
+  const failures: string[] = [];
+  const nonOk = o.non2xx + (warm?.non2xx ?? 0);
+  const socketErrors = o.errors + (warm?.errors ?? 0);
+  if (nonOk > 0) {
+    const first = loads.warm?.firstError ?? loads.measured.firstError;
+    failures.push(`${nonOk} non-2xx answers; the first: ${first?.status} ${first?.body}`);
+  }
+  if (socketErrors > 0) failures.push(`${socketErrors} socket errors or timeouts`);
+  if (stored < acknowledged) failures.push(`${acknowledged - stored} acknowledged events were not stored`);
+  if (exitCode !== 0) failures.push(`the server exited with ${exitCode} on SIGTERM:\n${openua.output()}`);
+  removeDir(dataDir);
+  if (failures.length > 0) throw new Error(`OpenUA failed under load:\n  ${failures.join('\n  ')}`);
+
+  say(`${SINGLE_EVENT_RATIO} ${fixed2(o.requests.average / b.requests.average)}`);
+  return { bare: b, openua: o };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Batch writer against the raw appender.
+
+const USER_AGENT =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+const VISIT_IDS = CLIENT_IDS.map(() => uuidv7());
+const FACET_VALUES = ['facetSearch', 'facetSelect', 'facetDeselect', 'facetClearAll'];
+
+/** Events as the UA collector builds them for the bodies above. */
+function buildEvents(count: number): CanonicalEvent[] {
+  const start = Date.now() - count;
+  return Array.from({ length: count }, (_, i) => {
+    const at = new Date(start + i);
+    const visitor = CLIENT_IDS[i % CLIENT_IDS.length] as string;
+    return {
+      id: uuidv7(),
+      org: 'default',
+      category: 'custom',
+      eventType: 'facet',
+      eventValue: FACET_VALUES[i % FACET_VALUES.length] as string,
+      eventTime: null,
+      sentTime: null,
+      receivedTime: at,
+      derivedTime: at,
+      language: 'en',
+      username: 'anonymous',
+      userDisplayName: null,
+      anonymous: false,
+      clientId: visitor,
+      visitorId: visitor,
+      visitId: VISIT_IDS[i % VISIT_IDS.length] as string,
+      originContext: 'Search',
+      originLevel1: 'search',
+      originLevel2: 'default',
+      originLevel3: null,
+      outcome: null,
+      splitTestRunName: null,
+      splitTestRunVersion: null,
+      trackingId: null,
+      lastSearchQueryUid: null,
+      userAgent: USER_AGENT,
+      correlationId: null,
+      credentialId: 'master',
+      customData: { facet_id: '@objecttype', position: String((i % 10) + 1), facet_title: 'Type' },
+    };
+  });
+}
+
+/** A fresh file whose events table OpenUA created, so both writers fill the same schema. */
+async function freshStore(): Promise<string> {
+  const dir = tempDir('batch');
+  const storage = await DuckDBStorage.open(dir);
+  await storage.migrate([]);
+  await storage.close();
+  return dir;
+}
+
+const TEXT_LIST = LIST(VARCHAR);
+
+// Written here rather than borrowed from DuckDBStorage: it is the baseline OpenUA is measured against.
+function appendRaw(appender: DuckDBAppender, event: CanonicalEvent): void {
+  for (const { field, type } of EVENT_COLUMNS) {
+    const value = event[field];
+    if (value === null) appender.appendNull();
+    else if (type === 'timestamp') {
+      appender.appendTimestamp(new DuckDBTimestampValue(BigInt((value as Date).getTime()) * 1000n));
+    } else if (type === 'boolean') appender.appendBoolean(value as boolean);
+    else if (type === 'integer') appender.appendInteger(value as number);
+    else appender.appendVarchar(value as string);
+  }
+  const keys = Object.keys(event.customData);
+  appender.appendList(keys, TEXT_LIST);
+  appender.appendList(
+    keys.map((k) => event.customData[k] as string),
+    TEXT_LIST,
+  );
+  appender.endRow();
+}
+
+interface BatchRun {
+  seconds: number;
+  stored: number;
+  stats?: IngestStats;
+}
+
+async function rawAppenderRun(events: readonly CanonicalEvent[]): Promise<BatchRun> {
+  const dir = await freshStore();
+  const file = path.join(dir, DB_FILE);
+  const instance = await DuckDBInstance.create(file);
+  const connection = await instance.connect();
+  let seconds: number;
+  try {
+    const start = performance.now();
+    for (let from = 0; from < events.length; from += TX_ROWS) {
+      await connection.run('BEGIN TRANSACTION');
+      const appender = await connection.createAppender('events');
+      const to = Math.min(from + TX_ROWS, events.length);
+      for (let i = from; i < to; i++) appendRaw(appender, events[i] as CanonicalEvent);
+      appender.closeSync();
+      await connection.run('COMMIT');
+    }
+    seconds = (performance.now() - start) / 1000;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  const stored = await countStored(file);
+  removeDir(dir);
+  return { seconds, stored };
+}
+
+async function groupCommitRun(events: readonly CanonicalEvent[]): Promise<BatchRun> {
+  const dir = await freshStore();
+  const storage = await DuckDBStorage.open(dir);
+  const writer = new GroupCommit(storage, { capacity: 1_000_000, batchSize: TX_ROWS, lingerMs: 0 });
+  // Cut before the clock starts: requests arrive already split, the writer never does this.
+  const submits: CanonicalEvent[][] = [];
+  for (let i = 0; i < events.length; i += EVENTS_PER_SUBMIT)
+    submits.push(events.slice(i, i + EVENTS_PER_SUBMIT));
+  let seconds: number;
+  try {
+    const start = performance.now();
+    await Promise.all(submits.map((batch) => writer.submit(batch)));
+    seconds = (performance.now() - start) / 1000;
+  } finally {
+    await writer.drain();
+    await storage.close();
+  }
+  const stored = await countStored(storage.location);
+  removeDir(dir);
+  return { seconds, stored, stats: writer.stats() };
+}
+
+interface BatchFigures {
+  raw: number;
+  openua: number;
+}
+
+async function batchWriterBench(): Promise<BatchFigures> {
+  say();
+  say(
+    `== batch writer: ${settings.events} events, raw appender (${TX_ROWS} rows per transaction) vs ` +
+      `GroupCommit (${settings.events / EVENTS_PER_SUBMIT} concurrent submits of ${EVENTS_PER_SUBMIT}, ` +
+      `batchSize ${TX_ROWS}, lingerMs 0); each twice, alternating, best run kept ==`,
+  );
+  const events = buildEvents(settings.events);
+  const runs: { raw: BatchRun[]; openua: BatchRun[] } = { raw: [], openua: [] };
+  for (let round = 1; round <= 2; round++) {
+    for (const kind of ['raw', 'openua'] as const) {
+      const run = kind === 'raw' ? await rawAppenderRun(events) : await groupCommitRun(events);
+      if (run.stored !== events.length) {
+        throw new Error(`${kind} run ${round} stored ${run.stored} of ${events.length} events`);
+      }
+      runs[kind].push(run);
+      const label = kind === 'raw' ? 'raw appender' : 'OpenUA      ';
+      const commits = run.stats
+        ? `, ${run.stats.commits} commits of ${int(run.stats.committedEvents / Math.max(run.stats.commits, 1))} events on average`
+        : '';
+      say(
+        `${label} run ${round}: ${int(events.length / run.seconds)} rows/s (${run.seconds.toFixed(2)} s)${commits}`,
+      );
+    }
+  }
+  const best = (list: BatchRun[]) => Math.min(...list.map((r) => r.seconds));
+  const raw = events.length / best(runs.raw);
+  const openua = events.length / best(runs.openua);
+  say(`best of 2: OpenUA ${int(openua)} rows/s, raw appender ${int(raw)} rows/s`);
+  say(`batch writer ratio: ${fixed2(openua / raw)}`);
+  return { raw, openua };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  say(`OpenUA ingest bench: node ${process.version}, ${availableParallelism()} CPUs (${cpuModel})`);
+  say(
+    `settings: ${settings.seconds} s measured load per server after ${settings.warmupSeconds} s of warm-up, ` +
+      `${settings.connections} connections, ${settings.events} events per batch-writer run` +
+      (settings.profileDir ? `, CPU profile of OpenUA to ${settings.profileDir}` : ''),
+  );
+  say();
+  const http = await singleEventBench();
+  const batch = await batchWriterBench();
+  const { bare, openua } = http;
+  say();
+  say('== summary ==');
+  say(
+    `single-event: openua ${int(openua.requests.average)} ev/s (p50 ${ms(openua.latency.p50)} ms, ` +
+      `p99 ${ms(openua.latency.p99)} ms) vs bare ${int(bare.requests.average)} req/s ` +
+      `(p50 ${ms(bare.latency.p50)} ms, p99 ${ms(bare.latency.p99)} ms)`,
+  );
+  say(`${SINGLE_EVENT_RATIO} ${fixed2(openua.requests.average / bare.requests.average)}`);
+  say(`batch writer: openua ${int(batch.openua)} ev/s vs raw appender ${int(batch.raw)} rows/s`);
+  say(`batch writer ratio: ${fixed2(batch.openua / batch.raw)}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  cleanUp();
+}
