@@ -43,3 +43,15 @@ export interface CanonicalEvent {
   /** Normalised customData: keys already lower-case `[a-z0-9_]`, values already strings. */
   customData: Record<string, string>;
 }
+
+const TIME_FIELDS = ['eventTime', 'sentTime', 'receivedTime', 'derivedTime'] as const;
+
+/** A canonical event back from its JSON text (the ingest log): times become Dates again. */
+export function reviveEvent(json: object): CanonicalEvent {
+  const event = json as Record<string, unknown>;
+  for (const field of TIME_FIELDS) {
+    const value = event[field];
+    event[field] = typeof value === 'string' ? new Date(value) : null;
+  }
+  return event as unknown as CanonicalEvent;
+}

@@ -1,6 +1,9 @@
+import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { overloaded, unavailable } from '../server/errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { CanonicalEvent } from './canonical-event.ts';
+import { formatPosition, type IngestLog, type LoggedRecord, parsePosition } from './ingest-log.ts';
 
 interface Pending {
   events: readonly CanonicalEvent[];
@@ -9,139 +12,315 @@ interface Pending {
 }
 
 export interface GroupCommitOptions {
-  /** Events that may wait for a commit; beyond it `submit` refuses with 503. */
+  /** Events accepted but not yet in the store; beyond it `submit` refuses with 503. */
   capacity: number;
-  /** Most events written in one transaction. */
+  /** Most events loaded into the store in one transaction. */
   batchSize: number;
-  /** Extra wait to gather a bigger batch, in ms; 0 means commit as soon as the writer is free. */
+  /** Extra wait to gather a bigger log write, in ms; 0 writes as soon as the log is free. */
   lingerMs: number;
+  /** How long acknowledged events may wait before they are loaded into the store, in ms. */
+  loadIntervalMs: number;
 }
 
 export interface IngestStats {
+  /** Submitted, not yet acknowledged. */
   queued: number;
-  committedEvents: number;
-  commits: number;
-  failedCommits: number;
+  /** Acknowledged (in the log), not yet in the store. */
+  unloaded: number;
+  acknowledgedEvents: number;
+  logWrites: number;
+  loadedEvents: number;
+  loads: number;
+  failedLoads: number;
+  deadLettered: number;
   shed: number;
 }
 
+/** The checkpoint that records how far the store has consumed the log. */
+export const LOG_CHECKPOINT = 'ingest-log';
+
 /**
- * The bounded ingest queue and its single writer. Callers `submit` events and get a promise that
- * settles only when the transaction holding them has committed, so an acknowledgement always means
- * the events are durable. While one commit runs, new events pile up and go out together in the next:
- * the busier the server, the bigger (and cheaper per event) each commit.
+ * The bounded ingest queue and its two stages.
+ *
+ * 1. Group commit into the log: everything submitted while the previous log write ran goes out in the
+ *    next one, with one fdatasync; only then are those submits acknowledged. An acknowledgement therefore
+ *    always means the events are on disk.
+ * 2. Loading: acknowledged events are written to the store in large transactions, each of which also
+ *    records the log position it reached, so a restart replays exactly what the store does not hold yet.
+ *
+ * Back-pressure counts both stages: when the store falls behind, new submits are refused with 503
+ * rather than held in memory without bound.
  */
 export class GroupCommit {
   private readonly waiting: Pending[] = [];
+  private readonly unloaded: LoggedRecord[] = [];
   private queued = 0;
+  private unloadedEvents = 0;
   private writing: Promise<void> | undefined;
+  private loading: Promise<void> | undefined;
+  private loadTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
   private closed = false;
-  private readonly counters = { committedEvents: 0, commits: 0, failedCommits: 0, shed: 0 };
+  private loggedRecords = 0;
+  private loadedRecords = 0;
+  private readonly syncWaiters: { target: number; resolve: () => void }[] = [];
+  private readonly counters = {
+    acknowledgedEvents: 0,
+    logWrites: 0,
+    loadedEvents: 0,
+    loads: 0,
+    failedLoads: 0,
+    deadLettered: 0,
+    shed: 0,
+  };
 
   constructor(
     private readonly storage: Storage,
+    private readonly log: IngestLog,
     private readonly options: GroupCommitOptions,
-    private readonly onCommitError?: (cause: unknown) => void,
+    private readonly onError: (message: string, cause: unknown) => void = () => undefined,
   ) {}
 
-  /** Resolves once every event is committed; rejects with 503 at once when the queue is full or closing. */
+  /**
+   * Loads into the store whatever earlier runs acknowledged but did not load (after a crash, say).
+   * Call once, before the first submit.
+   */
+  async recover(): Promise<number> {
+    const from = parsePosition(await this.storage.readCheckpoint(LOG_CHECKPOINT));
+    let batch: LoggedRecord[] = [];
+    let recovered = 0;
+    const flush = async () => {
+      const last = batch.at(-1);
+      if (!last) return;
+      await this.storage.appendEvents(
+        batch.flatMap((r) => r.events),
+        { name: LOG_CHECKPOINT, value: formatPosition(last.position) },
+      );
+      recovered += batch.reduce((n, r) => n + r.events.length, 0);
+      batch = [];
+    };
+    const corrupt = (file: string, offset: number, error: unknown) =>
+      this.onError(`unreadable ingest log record in ${file} at byte ${offset}; skipped`, error);
+    for await (const record of this.log.replay(from, corrupt)) {
+      batch.push(record);
+      if (batch.reduce((n, r) => n + r.events.length, 0) >= this.options.batchSize) await flush();
+    }
+    await flush();
+    // Everything the earlier runs logged is in the store now: their segments can go.
+    await this.log.release({ segment: Number.MAX_SAFE_INTEGER, offset: 0 });
+    return recovered;
+  }
+
+  /** Resolves once the events are durable (in the log); rejects with 503 at once when full or closing. */
   submit(events: readonly CanonicalEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    if (this.closed)
+    if (this.closed) {
       return Promise.reject(unavailable('The server is shutting down; the event was not accepted. Retry.'));
-    if (this.queued + events.length > this.options.capacity && this.queued > 0) {
+    }
+    const held = this.queued + this.unloadedEvents;
+    if (held + events.length > this.options.capacity && held > 0) {
       this.counters.shed += events.length;
       return Promise.reject(overloaded(this.retryAfterSeconds()));
     }
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ events, resolve, reject });
       this.queued += events.length;
-      this.schedule();
+      this.scheduleWrite();
+    });
+  }
+
+  /** Resolves once every event acknowledged before the call is in the store (read-your-writes). */
+  sync(): Promise<void> {
+    const target = this.loggedRecords;
+    if (this.loadedRecords >= target) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.syncWaiters.push({ target, resolve });
+      this.scheduleLoad(true);
     });
   }
 
   stats(): IngestStats {
-    return { queued: this.queued, ...this.counters };
+    return { queued: this.queued, unloaded: this.unloadedEvents, ...this.counters };
   }
 
-  /** Refuses new events, then waits until everything already accepted is committed. */
+  /** Refuses new events, then waits until everything already accepted is logged and loaded. */
   async drain(): Promise<void> {
     this.closed = true;
     while (this.writing || this.waiting.length > 0) {
-      if (!this.writing) this.schedule();
+      if (!this.writing) this.scheduleWrite();
       await this.writing;
     }
+    if (this.unloaded.length > 0 || this.loading) await this.sync();
+    await this.log.close();
   }
 
-  private schedule(): void {
+  // ---- stage 1: the log -------------------------------------------------------------------------
+
+  private scheduleWrite(): void {
     if (this.writing || this.waiting.length === 0) return;
-    this.writing = this.writeLoop().finally(() => {
+    this.writing = this.writeToLog().finally(() => {
       this.writing = undefined;
-      // Events that arrived during the last commit start the next one.
-      this.schedule();
+      // Events that arrived during the last write start the next one.
+      this.scheduleWrite();
     });
   }
 
-  private async writeLoop(): Promise<void> {
-    // Yield once so that requests parsed in the same turn of the event loop share this commit.
+  private async writeToLog(): Promise<void> {
+    // Yield once so that requests parsed in the same turn of the event loop share this write.
     await new Promise<void>((r) =>
       this.options.lingerMs > 0 ? setTimeout(r, this.options.lingerMs) : setImmediate(r),
     );
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
+    this.queued -= events.length;
     try {
-      if (await this.commit(events)) {
-        for (const p of batch) p.resolve();
-        return;
-      }
-      // One submit that storage refuses must not fail the others that shared its transaction:
-      // retry each alone, so only the culprit (or every one, if storage itself is down) hears 503.
-      for (const p of batch) {
-        if (batch.length > 1 && (await this.commit(p.events))) p.resolve();
-        else p.reject(this.lastFailure());
-      }
-    } finally {
-      this.queued -= events.length;
+      const position = await this.log.append(events);
+      this.counters.logWrites++;
+      this.counters.acknowledgedEvents += events.length;
+      this.unloaded.push({ events, position });
+      this.unloadedEvents += events.length;
+      this.loggedRecords++;
+      for (const p of batch) p.resolve();
+      this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
+    } catch (cause) {
+      this.onError('ingest log write failed; its events were answered 503', cause);
+      const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
+      error.cause = cause;
+      for (const p of batch) p.reject(error);
     }
   }
 
-  private failure: unknown;
+  /** Submits for one log record: at most batchSize events (unless one submit alone is larger), so each
+   * record can later be loaded in one transaction. */
+  private takeBatch(): Pending[] {
+    let size = 0;
+    let count = 0;
+    for (const pending of this.waiting) {
+      if (count > 0 && size + pending.events.length > this.options.batchSize) break;
+      size += pending.events.length;
+      count++;
+    }
+    return this.waiting.splice(0, count);
+  }
 
-  /** One transaction; answers whether it committed, counting either way. */
-  private async commit(events: readonly CanonicalEvent[]): Promise<boolean> {
+  // ---- stage 2: the store -----------------------------------------------------------------------
+
+  private scheduleLoad(now = false): void {
+    if (this.loading || this.unloaded.length === 0) return;
+    if (this.loadTimer && !now) return;
+    clearTimeout(this.loadTimer);
+    const delay = now ? 0 : Math.max(this.options.loadIntervalMs, this.retryDelayMs);
+    this.loadTimer = setTimeout(() => {
+      this.loadTimer = undefined;
+      this.loading = this.loadIntoStore().finally(() => {
+        this.loading = undefined;
+        this.scheduleLoad(this.unloadedEvents >= this.options.batchSize || this.syncWaiters.length > 0);
+      });
+    }, delay);
+    // A routine load must not keep a process alive on its own (drain() loads what is left); one that
+    // somebody waits for must.
+    if (!now) this.loadTimer.unref();
+  }
+
+  private async loadIntoStore(): Promise<void> {
+    const records: LoggedRecord[] = [];
+    let size = 0;
+    for (const record of this.unloaded) {
+      if (records.length > 0 && size + record.events.length > this.options.batchSize) break;
+      records.push(record);
+      size += record.events.length;
+    }
+    if (await this.load(records)) {
+      this.retryDelayMs = 0;
+      return;
+    }
+    // The store refused the batch. Go record by record, in order, so the checkpoint never passes a
+    // record that is not stored. A record the store refuses alone, while it still takes an empty
+    // transaction, is poison: it is set aside durably in a dead-letter file, and only then skipped, so one
+    // bad record cannot block every event behind it. If the store takes nothing, it is down: wait.
+    for (const record of records) {
+      if (await this.load([record])) continue;
+      if (!(await this.storeWorks())) {
+        this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
+        return;
+      }
+      await this.deadLetter(record);
+    }
+    this.retryDelayMs = 0;
+  }
+
+  /** One transaction: the records' events plus the log position after the last of them. */
+  private async load(records: readonly LoggedRecord[]): Promise<boolean> {
+    const last = records.at(-1);
+    if (!last) return true;
+    const events = records.flatMap((r) => r.events);
     try {
-      await this.storage.appendEvents(events);
-      this.counters.commits++;
-      this.counters.committedEvents += events.length;
-      return true;
+      await this.storage.appendEvents(events, { name: LOG_CHECKPOINT, value: formatPosition(last.position) });
     } catch (cause) {
-      this.counters.failedCommits++;
-      this.failure = cause;
-      this.onCommitError?.(cause);
+      this.counters.failedLoads++;
+      this.onError(
+        `loading ${events.length} acknowledged events into the store failed; they stay in the log`,
+        cause,
+      );
+      return false;
+    }
+    this.counters.loads++;
+    this.counters.loadedEvents += events.length;
+    this.forget(records.length, events.length);
+    await this.log
+      .release(last.position)
+      .catch((cause) => this.onError('could not delete a loaded log segment', cause));
+    return true;
+  }
+
+  private async storeWorks(): Promise<boolean> {
+    try {
+      await this.storage.appendEvents([]);
+      return true;
+    } catch {
       return false;
     }
   }
 
-  private lastFailure() {
-    const error = unavailable('Storage could not commit this event, so it was not stored. Retry.');
-    error.cause = this.failure;
-    return error;
+  private async deadLetter(record: LoggedRecord): Promise<void> {
+    const file = path.join(this.log.dir, 'dead-letter.jsonl');
+    const handle = await open(file, 'a');
+    try {
+      await handle.write(
+        `${JSON.stringify({ at: new Date(), position: record.position, events: record.events })}\n`,
+      );
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    // Only now, with the record safe elsewhere, may the checkpoint pass it.
+    await this.storage.appendEvents([], { name: LOG_CHECKPOINT, value: formatPosition(record.position) });
+    this.counters.deadLettered += record.events.length;
+    this.onError(
+      `the store refused ${record.events.length} acknowledged events even alone; kept in ${file}`,
+      undefined,
+    );
+    this.forget(1, record.events.length);
   }
 
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
-    let size = 0;
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0] as Pending;
-      if (batch.length > 0 && size + next.events.length > this.options.batchSize) break;
-      batch.push(next);
-      size += next.events.length;
-      this.waiting.shift();
+  /** Drops the oldest records from memory once they are in the store (or set aside). */
+  private forget(records: number, events: number): void {
+    this.unloaded.splice(0, records);
+    this.unloadedEvents -= events;
+    this.loadedRecords += records;
+    for (let i = this.syncWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.syncWaiters[i];
+      if (waiter && waiter.target <= this.loadedRecords) {
+        this.syncWaiters.splice(i, 1);
+        waiter.resolve();
+      }
     }
-    return batch;
   }
 
   private retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil(this.queued / Math.max(this.options.batchSize, 1) / 10));
+    return Math.max(
+      1,
+      Math.ceil((this.queued + this.unloadedEvents) / Math.max(this.options.batchSize, 1) / 10),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -20,7 +21,7 @@ const checkQuery = compileCheck(EventsQuery);
  * `GET /api/v1/events`: raw read-back, newest first, filtered on the derived (skew-corrected) time.
  * The full query API is a later capability; this is for checking what was stored.
  */
-export function eventsRoute(storage: Storage) {
+export function eventsRoute(storage: Storage, writer: GroupCommit) {
   return async (app: FastifyInstance) => {
     app.get('/api/v1/events', { config: { privilege: 'analytics:read' } }, async (request) => {
       const query = request.query as Record<string, string | undefined>;
@@ -36,6 +37,8 @@ export function eventsRoute(storage: Storage) {
         });
       }
       if (violations.length > 0) throw invalid(violations);
+      // Acknowledged events may still wait in the ingest log: load them so a reader sees its own writes.
+      await writer.sync();
       const events = await storage.readEvents({
         org: request.org,
         from: query.from ? new Date(query.from) : undefined,

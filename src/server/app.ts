@@ -38,7 +38,7 @@ export async function buildApp(
   installAuth(app, services.authenticator, services.organizations);
   await app.register(uaRoutes(services.collector, services.writer, config.queueCapacity));
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
-  await app.register(eventsRoute(services.storage));
+  await app.register(eventsRoute(services.storage, services.writer));
   app.addHook('onClose', () => services.close());
   return app;
 }

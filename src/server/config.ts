@@ -10,12 +10,14 @@ export interface Config {
   logLevel: string;
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   bodyLimit: number;
-  /** Events waiting for a commit before new ones are shed with 503. */
+  /** Events accepted but not yet in the store before new ones are shed with 503. */
   queueCapacity: number;
-  /** Most events one group commit writes in a single transaction. */
+  /** Most events loaded into the store in a single transaction. */
   batchSize: number;
-  /** How long the writer waits to gather more events before a commit, in ms. 0 commits as soon as it is free. */
+  /** How long the log writer waits to gather more events, in ms. 0 writes as soon as it is free. */
   lingerMs: number;
+  /** How long acknowledged events may wait in the ingest log before they are loaded into the store, in ms. */
+  loadIntervalMs: number;
   /** Minutes without an event after which a visitor's next event opens a new visit. */
   visitTimeoutMinutes: number;
 }
@@ -55,6 +57,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queueCapacity: integer(env, 'OPENUA_QUEUE_CAPACITY', 50_000, 1, 10_000_000),
     batchSize: integer(env, 'OPENUA_BATCH_SIZE', 5_000, 1, 1_000_000),
     lingerMs: integer(env, 'OPENUA_LINGER_MS', 0, 0, 10_000),
+    loadIntervalMs: integer(env, 'OPENUA_LOAD_INTERVAL_MS', 100, 0, 60_000),
     visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
   };
 }

@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
 import { ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
 import { SearchTokens } from '../auth/search-tokens.ts';
 import { GroupCommit } from '../ingest/group-commit.ts';
+import { IngestLog } from '../ingest/ingest-log.ts';
 import type { Storage } from '../storage/storage.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
@@ -21,6 +23,8 @@ export interface Services {
   collector: UaCollector;
   /** Whether this start created the `default` organization (an empty data dir). */
   firstStart: boolean;
+  /** Acknowledged events an earlier run left in the ingest log, loaded at this start. */
+  recovered: number;
   /** Drains the writer, then closes storage. */
   close(): Promise<void>;
 }
@@ -30,7 +34,7 @@ export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS] as const;
 export async function createServices(
   config: Config,
   storage: Storage,
-  onCommitError?: (cause: unknown) => void,
+  onIngestError?: (message: string, cause: unknown) => void,
 ): Promise<Services> {
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage);
@@ -39,9 +43,17 @@ export async function createServices(
   const searchTokens = new SearchTokens(organizations);
   const writer = new GroupCommit(
     storage,
-    { capacity: config.queueCapacity, batchSize: config.batchSize, lingerMs: config.lingerMs },
-    onCommitError,
+    await IngestLog.open(path.join(config.dataDir, 'ingest-log')),
+    {
+      capacity: config.queueCapacity,
+      batchSize: config.batchSize,
+      lingerMs: config.lingerMs,
+      loadIntervalMs: config.loadIntervalMs,
+    },
+    onIngestError,
   );
+  // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
+  const recovered = await writer.recover();
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
   let closing: Promise<void> | undefined;
   return {
@@ -55,6 +67,7 @@ export async function createServices(
     visits,
     collector: new UaCollector(visits, writer),
     firstStart,
+    recovered,
     close() {
       closing ??= (async () => {
         await writer.drain();

@@ -26,6 +26,11 @@ export interface EventReadQuery {
   limit: number;
 }
 
+export interface Checkpoint {
+  name: string;
+  value: string;
+}
+
 export interface LastVisit {
   visitId: string;
   lastSeen: Date;
@@ -37,8 +42,14 @@ export interface Storage {
   readonly location: string;
   /** Creates whatever tables are missing. Safe to call on every start. */
   migrate(entities: readonly EntityTable<object>[]): Promise<void>;
-  /** Writes all events in one transaction: either every one is durable when this resolves, or none is. */
-  appendEvents(events: readonly CanonicalEvent[]): Promise<void>;
+  /**
+   * Writes all events in one transaction: either every one is durable when this resolves, or none is.
+   * A checkpoint, when given, is saved in the same transaction, so a writer that records how far it has
+   * loaded (the ingest log position) can never load the same events twice or skip some.
+   */
+  appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void>;
+  /** The value last saved for a checkpoint name. */
+  readCheckpoint(name: string): Promise<string | undefined>;
   /** Newest first. */
   readEvents(query: EventReadQuery): Promise<CanonicalEvent[]>;
   /** The visit of the newest event stored for this visitor, so visits survive a restart. */

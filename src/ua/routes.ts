@@ -56,9 +56,9 @@ export function uaRoutes(collector: UaCollector, writer: GroupCommit, queueCapac
       });
 
       app.get(`${prefix}/monitoring/health`, async () => {
-        const { queued } = writer.stats();
+        const { queued, unloaded } = writer.stats();
         // Past 80% of the queue the server is about to shed load: say so before it does.
-        return { status: queued > queueCapacity * 0.8 ? 'DEGRADED' : 'UP' };
+        return { status: queued + unloaded > queueCapacity * 0.8 ? 'DEGRADED' : 'UP' };
       });
 
       app.get(`${prefix}/status`, async () => ({ status: 'online' }));

@@ -1,23 +1,45 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
-import { GroupCommit } from '../../src/ingest/group-commit.ts';
-import { OpenUAError } from '../../src/server/errors.ts';
+import { GroupCommit, type GroupCommitOptions, LOG_CHECKPOINT } from '../../src/ingest/group-commit.ts';
+import { IngestLog } from '../../src/ingest/ingest-log.ts';
+import type { OpenUAError } from '../../src/server/errors.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
-/** The writer over a real DuckDB file: batching, atomic batches, back-pressure, drain. */
+/** The writer over a real ingest log and a real DuckDB file: acknowledgement, loading, recovery, back-pressure. */
 
 let dir: string;
 let storage: DuckDBStorage;
-before(async () => {
+const writers: GroupCommit[] = [];
+const errors: string[] = [];
+
+const logDir = () => path.join(dir, 'ingest-log');
+
+async function writer(options: Partial<GroupCommitOptions> = {}): Promise<GroupCommit> {
+  const created = new GroupCommit(
+    storage,
+    await IngestLog.open(logDir()),
+    { capacity: 100_000, batchSize: 5_000, lingerMs: 0, loadIntervalMs: 20, ...options },
+    (message) => errors.push(message),
+  );
+  writers.push(created);
+  await created.recover();
+  return created;
+}
+
+beforeEach(async () => {
   dir = tempDir();
   storage = await DuckDBStorage.open(dir);
   await storage.migrate([]);
+  errors.length = 0;
 });
-after(async () => {
-  await storage.close();
+afterEach(async () => {
+  for (const w of writers.splice(0)) await w.drain().catch(() => undefined);
+  await storage.close().catch(() => undefined);
   removeDir(dir);
 });
 
@@ -27,73 +49,135 @@ const event = (eventType: string, extra: Partial<CanonicalEvent> = {}) =>
 const count = async (eventType: string) =>
   (await storage.readEvents({ org: 'gc', eventType, limit: 100_000 })).length;
 
-describe('group commit', () => {
-  it('groups concurrent submits into few transactions and stores every event once', async () => {
-    const writer = new GroupCommit(storage, { capacity: 100_000, batchSize: 5_000, lingerMs: 0 });
-    await Promise.all(Array.from({ length: 500 }, () => writer.submit([event('grouped')])));
-    const stats = writer.stats();
-    assert.equal(await count('grouped'), 500);
-    assert.equal(stats.committedEvents, 500);
-    assert.ok(stats.commits < 50, `500 concurrent submits took ${stats.commits} commits`);
-    assert.equal(stats.queued, 0);
-  });
-
-  it('never writes more than batchSize events in one transaction', async () => {
-    const writer = new GroupCommit(storage, { capacity: 100_000, batchSize: 10, lingerMs: 0 });
-    await Promise.all(Array.from({ length: 100 }, () => writer.submit([event('small-batches')])));
-    assert.equal(writer.stats().commits, 10);
-    assert.equal(await count('small-batches'), 100);
-  });
-
-  it('a submit that storage refuses fails alone; its batch mates are committed', async () => {
-    const writer = new GroupCommit(storage, { capacity: 100_000, batchSize: 5_000, lingerMs: 0 });
-    const broken = event('isolated', { id: null as unknown as string });
-    const results = await Promise.allSettled([
-      writer.submit([event('isolated')]),
-      writer.submit([broken, event('isolated')]),
-      writer.submit([event('isolated')]),
-    ]);
-    assert.deepEqual(
-      results.map((r) => r.status),
-      ['fulfilled', 'rejected', 'fulfilled'],
+describe('group commit into the ingest log', () => {
+  it('acknowledges concurrent submits in few log writes and loads every event once', async () => {
+    const w = await writer();
+    await Promise.all(Array.from({ length: 500 }, () => w.submit([event('grouped')])));
+    const acknowledged = w.stats();
+    assert.equal(acknowledged.acknowledgedEvents, 500);
+    assert.ok(
+      acknowledged.logWrites < 50,
+      `500 concurrent submits took ${acknowledged.logWrites} log writes`,
     );
-    const error = (results[1] as PromiseRejectedResult).reason as OpenUAError;
-    assert.ok(error instanceof OpenUAError);
-    assert.equal(error.statusCode, 503);
-    assert.equal(error.code, 'UNAVAILABLE');
-    // The refused submit is atomic: its valid event is not stored either.
-    assert.equal(await count('isolated'), 2);
-    await writer.submit([event('after-failure')]);
-    assert.equal(await count('after-failure'), 1);
-    assert.equal(writer.stats().failedCommits, 2, 'the shared transaction and the culprit alone');
+    await w.sync();
+    assert.equal(await count('grouped'), 500);
+    const loaded = w.stats();
+    assert.equal(loaded.loadedEvents, 500);
+    assert.equal(loaded.unloaded, 0);
   });
 
-  it('refuses with 503 at once when the queue is full, and accepts again once it drains', async () => {
-    const writer = new GroupCommit(storage, { capacity: 2, batchSize: 5_000, lingerMs: 0 });
-    const first = writer.submit([event('bounded'), event('bounded')]);
-    await assert.rejects(writer.submit([event('bounded')]), (error: OpenUAError) => {
+  it('an acknowledged event is on disk before the store has it', async () => {
+    const w = await writer({ loadIntervalMs: 60_000 });
+    await w.submit([event('logged-first', { eventValue: 'marker-42' })]);
+    assert.equal(await count('logged-first'), 0, 'not loaded yet');
+    const log = readdirSync(logDir())
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => readFileSync(path.join(logDir(), f), 'utf8'))
+      .join('');
+    assert.match(log, /marker-42/);
+    await w.sync();
+    assert.equal(await count('logged-first'), 1);
+  });
+
+  it('never loads more than batchSize events in one transaction', async () => {
+    const w = await writer({ batchSize: 10 });
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => w.submit([event('small-batches', { eventValue: `${i}` })])),
+    );
+    await w.sync();
+    assert.equal(await count('small-batches'), 100);
+    assert.ok(w.stats().loads >= 10);
+  });
+
+  it('records how far it loaded, in the same transaction as the events', async () => {
+    const w = await writer();
+    await w.submit([event('checkpointed')]);
+    await w.sync();
+    assert.match((await storage.readCheckpoint(LOG_CHECKPOINT)) ?? '', /^\d+:\d+$/);
+  });
+});
+
+describe('recovery', () => {
+  it('a new writer loads what an earlier one acknowledged but never loaded, exactly once', async () => {
+    const first = await writer({ loadIntervalMs: 60_000 });
+    await Promise.all(Array.from({ length: 30 }, () => first.submit([event('recovered')])));
+    assert.equal(await count('recovered'), 0);
+    // The first writer is abandoned without draining, as a crash would leave it.
+    writers.splice(writers.indexOf(first), 1);
+
+    const second = await writer();
+    assert.equal(await count('recovered'), 30);
+    assert.equal(second.stats().loadedEvents, 0, 'recovery loads before the writer starts');
+    const third = await writer();
+    assert.equal(await count('recovered'), 30, 'replaying twice loads nothing twice');
+    assert.equal(third.stats().loadedEvents, 0);
+  });
+
+  it('a record cut short by a crash is dropped, and the rest is loaded', async () => {
+    const first = await writer({ loadIntervalMs: 60_000 });
+    await first.submit([event('torn')]);
+    writers.splice(writers.indexOf(first), 1);
+    const [segment] = readdirSync(logDir()).filter((f) => f.endsWith('.log'));
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(path.join(logDir(), segment as string), '[{"id":"half-writ');
+    await writer();
+    assert.equal(await count('torn'), 1);
+  });
+
+  it('loaded segments are deleted', async () => {
+    const first = await writer({ loadIntervalMs: 60_000 });
+    await first.submit([event('released')]);
+    writers.splice(writers.indexOf(first), 1);
+    await writer();
+    const logs = readdirSync(logDir()).filter((f) => f.endsWith('.log'));
+    assert.equal(logs.length, 1, `only the current segment remains: ${logs.join(', ')}`);
+  });
+});
+
+describe('failures', () => {
+  it('a record the store refuses even alone is set aside; the events around it are loaded', async () => {
+    const w = await writer({ loadIntervalMs: 60_000 });
+    await w.submit([event('around')]);
+    await w.submit([event('around', { id: null as unknown as string })]);
+    await w.submit([event('around')]);
+    await w.sync();
+    assert.equal(await count('around'), 2);
+    assert.equal(w.stats().deadLettered, 1);
+    const deadLetter = readFileSync(path.join(logDir(), 'dead-letter.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(deadLetter.length, 1);
+    assert.equal(JSON.parse(deadLetter[0] as string).events[0].eventType, 'around');
+    assert.ok(errors.some((e) => /refused/.test(e)));
+  });
+
+  it('refuses with 503 at once when the queue is full, and accepts again once it is loaded', async () => {
+    const w = await writer({ capacity: 2, loadIntervalMs: 60_000 });
+    await w.submit([event('bounded'), event('bounded')]);
+    await assert.rejects(w.submit([event('bounded')]), (error: OpenUAError) => {
       assert.equal(error.code, 'OVERLOADED');
       assert.ok((error.retryAfter ?? 0) >= 1);
       return true;
     });
-    await first;
-    await writer.submit([event('bounded')]);
+    await w.sync();
+    await w.submit([event('bounded')]);
+    await w.sync();
     assert.equal(await count('bounded'), 3);
-    assert.equal(writer.stats().shed, 1);
+    assert.equal(w.stats().shed, 1);
   });
 
   it('a submit larger than the whole queue is still taken when the queue is empty', async () => {
-    const writer = new GroupCommit(storage, { capacity: 2, batchSize: 5_000, lingerMs: 0 });
-    await writer.submit([event('oversized'), event('oversized'), event('oversized')]);
+    const w = await writer({ capacity: 2 });
+    await w.submit([event('oversized'), event('oversized'), event('oversized')]);
+    await w.sync();
     assert.equal(await count('oversized'), 3);
   });
 
-  it('drain commits what was accepted, then refuses new events', async () => {
-    const writer = new GroupCommit(storage, { capacity: 100_000, batchSize: 5_000, lingerMs: 5 });
-    const accepted = Array.from({ length: 50 }, () => writer.submit([event('drained')]));
-    await writer.drain();
+  it('drain logs and loads what was accepted, then refuses new events', async () => {
+    const w = await writer({ lingerMs: 5, loadIntervalMs: 60_000 });
+    const accepted = Array.from({ length: 50 }, () => w.submit([event('drained')]));
+    await w.drain();
     await Promise.all(accepted);
     assert.equal(await count('drained'), 50);
-    await assert.rejects(writer.submit([event('drained')]), (error: OpenUAError) => error.statusCode === 503);
+    await assert.rejects(w.submit([event('drained')]), (error: OpenUAError) => error.statusCode === 503);
+    assert.ok(existsSync(logDir()));
   });
 });

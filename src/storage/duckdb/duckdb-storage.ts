@@ -13,7 +13,7 @@ import {
 } from '@duckdb/node-api';
 import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMNS } from '../event-columns.ts';
-import type { ColumnType, EntityTable, EventReadQuery, LastVisit, Storage } from '../storage.ts';
+import type { Checkpoint, ColumnType, EntityTable, EventReadQuery, LastVisit, Storage } from '../storage.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
   text: 'VARCHAR',
@@ -90,6 +90,9 @@ export class DuckDBStorage implements Storage {
     ];
     await this.otherQueue.run(async () => {
       await this.other.run(`CREATE TABLE IF NOT EXISTS events (${eventColumns.join(', ')})`);
+      await this.other.run(
+        'CREATE TABLE IF NOT EXISTS checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
+      );
       for (const table of entities) {
         const columns = Object.entries(table.columns).map(
           ([name, type]) => `${quote(snake(name))} ${SQL_TYPES[type as ColumnType]}`,
@@ -102,13 +105,20 @@ export class DuckDBStorage implements Storage {
     });
   }
 
-  appendEvents(events: readonly CanonicalEvent[]): Promise<void> {
+  appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
     return this.writeQueue.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         const appender = await this.writer.createAppender('events');
         for (const event of events) appendEvent(appender, event);
+        // The appender writes into the open transaction only when flushed: close it before COMMIT.
         appender.closeSync();
+        if (checkpoint) {
+          await this.writer.run('INSERT OR REPLACE INTO checkpoints VALUES ($1, $2)', [
+            checkpoint.name,
+            checkpoint.value,
+          ]);
+        }
         await this.writer.run('COMMIT');
       } catch (error) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -135,6 +145,11 @@ export class DuckDBStorage implements Storage {
     const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY derived_time DESC, id DESC LIMIT ${Math.trunc(query.limit)}`;
     const rows = await this.read(sql, params);
     return rows.map(rowToEvent);
+  }
+
+  async readCheckpoint(name: string): Promise<string | undefined> {
+    const [row] = await this.read('SELECT value FROM checkpoints WHERE name = $name', { name });
+    return row?.value as string | undefined;
   }
 
   async lastVisit(org: string, visitorId: string): Promise<LastVisit | undefined> {
