@@ -25,8 +25,8 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { type DuckDBAppender, DuckDBInstance, DuckDBTimestampValue, LIST, VARCHAR } from '@duckdb/node-api';
 import autocannon from 'autocannon';
-import { v7 as uuidv7 } from 'uuid';
 import type { CanonicalEvent } from '../src/ingest/canonical-event.ts';
+import { newEventId } from '../src/ingest/event-id.ts';
 import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
 import { IngestLog } from '../src/ingest/ingest-log.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
@@ -332,7 +332,7 @@ async function singleEventBench(): Promise<HttpFigures> {
 
 const USER_AGENT =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
-const VISIT_IDS = CLIENT_IDS.map(() => uuidv7());
+const VISIT_IDS = CLIENT_IDS.map(() => newEventId());
 const FACET_VALUES = ['facetSearch', 'facetSelect', 'facetDeselect', 'facetClearAll'];
 
 /** Events as the UA collector builds them for the bodies above. */
@@ -342,7 +342,7 @@ function buildEvents(count: number): CanonicalEvent[] {
     const at = new Date(start + i);
     const visitor = CLIENT_IDS[i % CLIENT_IDS.length] as string;
     return {
-      id: uuidv7(),
+      id: newEventId(),
       org: 'default',
       category: 'custom',
       eventType: 'facet',

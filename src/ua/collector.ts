@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Credential } from '../auth/credential.ts';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import { newEventId } from '../ingest/event-id.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
@@ -63,7 +63,7 @@ export class UaCollector {
       visitor.isNew,
     );
     const event: CanonicalEvent = {
-      id: uuidv7(),
+      id: newEventId(context.receivedAt.getTime()),
       org: context.org,
       category: 'custom',
       eventType: payload.eventType as string,

@@ -1,4 +1,4 @@
-import { v4 as uuidv4 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { Storage } from '../storage/storage.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -31,7 +31,7 @@ export function resolveVisitor(sources: VisitorSources): {
     : [sources.cookie, sources.visitorParam];
   const known = ordered.find((v) => v !== undefined && UUID.test(v));
   if (known) return { visitorId: known, clientId: known, isNew: false };
-  const fresh = uuidv4();
+  const fresh = randomUUID();
   return { visitorId: fresh, clientId: fresh, isNew: true };
 }
 
@@ -67,7 +67,7 @@ export class VisitTracker {
     // Another request for the same visitor may have opened a visit while this one waited.
     current = this.open.get(key) ?? current;
     if (!current || now - current.lastSeen > this.timeoutMs) {
-      current = { visitId: uuidv4(), lastSeen: now };
+      current = { visitId: randomUUID(), lastSeen: now };
     } else {
       current = { visitId: current.visitId, lastSeen: Math.max(current.lastSeen, now) };
     }

@@ -1,11 +1,11 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
+import { newEventId } from '../../src/ingest/event-id.ts';
 
 /** A complete canonical event for tests that write to storage below the HTTP layer. */
 export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEvent {
   const now = new Date();
   return {
-    id: uuidv7(),
+    id: newEventId(),
     org: 'test',
     category: 'custom',
     eventType: 'test',

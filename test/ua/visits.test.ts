@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { v7 as uuidv7 } from 'uuid';
+import { newEventId } from '../../src/ingest/event-id.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
 import { canonicalEvent } from '../helpers/events.ts';
@@ -91,7 +91,7 @@ describe('VisitTracker over a real store', () => {
 
   it('a new tracker (a restart) continues the visit of the last stored event', async () => {
     const receivedTime = new Date(Date.now() - 10 * MINUTE);
-    const visitId = uuidv7();
+    const visitId = newEventId();
     await storage.appendEvents([
       canonicalEvent({
         org: 'restart',

@@ -25,6 +25,8 @@ const SQL_TYPES: Record<ColumnType, string> = {
 };
 
 const TEXT_LIST = LIST(VARCHAR);
+/** Rows appended between two yields to the event loop (~5 ms of work). */
+const APPEND_SLICE = 500;
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -110,7 +112,11 @@ export class DuckDBStorage implements Storage {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         const appender = await this.writer.createAppender('events');
-        for (const event of events) appendEvent(appender, event);
+        for (let i = 0; i < events.length; i++) {
+          appendEvent(appender, events[i] as CanonicalEvent);
+          // Appending runs on the event loop: let requests through between slices of a big batch.
+          if (i % APPEND_SLICE === APPEND_SLICE - 1) await new Promise<void>((r) => setImmediate(r));
+        }
         // The appender writes into the open transaction only when flushed: close it before COMMIT.
         appender.closeSync();
         if (checkpoint) {
