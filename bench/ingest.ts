@@ -43,6 +43,7 @@ import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
 import { IngestLog } from '../src/ingest/ingest-log.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
+import { canonicalEvent } from '../test/helpers/events.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CUSTOM_PATH = '/rest/ua/v15/analytics/custom';
@@ -353,37 +354,22 @@ function buildEvents(count: number): CanonicalEvent[] {
   return Array.from({ length: count }, (_, i) => {
     const at = new Date(start + i);
     const visitor = CLIENT_IDS[i % CLIENT_IDS.length] as string;
-    return {
-      id: newEventId(),
+    return canonicalEvent({
       org: 'default',
-      category: 'custom',
       eventType: 'facet',
       eventValue: FACET_VALUES[i % FACET_VALUES.length] as string,
-      eventTime: null,
-      sentTime: null,
       receivedTime: at,
       derivedTime: at,
-      language: 'en',
-      username: 'anonymous',
-      userDisplayName: null,
-      anonymous: false,
       clientId: visitor,
       visitorId: visitor,
       visitId: VISIT_IDS[i % VISIT_IDS.length] as string,
       originContext: 'Search',
       originLevel1: 'search',
       originLevel2: 'default',
-      originLevel3: null,
-      outcome: null,
-      splitTestRunName: null,
-      splitTestRunVersion: null,
-      trackingId: null,
-      lastSearchQueryUid: null,
       userAgent: USER_AGENT,
-      correlationId: null,
       credentialId: 'master',
       customData: { facet_id: '@objecttype', position: String((i % 10) + 1), facet_title: 'Type' },
-    };
+    });
   });
 }
 

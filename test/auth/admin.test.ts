@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { decodeJwt } from 'jose';
+import { type ErrorBody, errorOf } from '../helpers/errors.ts';
 import {
-  type Answer,
   CUSTOM_PATH,
   call,
   createKey,
@@ -19,25 +19,9 @@ import {
 
 /** `/api/v1/orgs…`: organizations, API keys and search tokens, and the isolation between organizations. */
 
-type ErrorBody = {
-  statusCode: number;
-  code: string;
-  error: string;
-  message: string;
-  violations?: { field: string; rule: string; message: string; received?: unknown; limit?: unknown }[];
-};
 type CreatedKey = { id: string; key: string; org: string; name: string; privileges: string[] };
 
 const KEY_FORMAT = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-
-function errorOf(answer: Answer, status: number, code: string): ErrorBody {
-  assert.equal(answer.status, status, JSON.stringify(answer.body));
-  const body = answer.body as unknown as ErrorBody;
-  assert.equal(body.statusCode, status);
-  assert.equal(body.code, code);
-  assert.ok(body.message, 'every error says why');
-  return body;
-}
 
 const fieldsOf = (body: ErrorBody) => (body.violations ?? []).map((v) => v.field);
 

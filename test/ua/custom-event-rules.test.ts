@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { violationsOf } from '../helpers/errors.ts';
 import {
   type Answer,
   CUSTOM_PATH,
@@ -22,14 +23,6 @@ serverForSuite((started) => {
 
 const post = (event: unknown, token = server.masterKey) =>
   call(`${server.url}${CUSTOM_PATH}`, { token, body: event });
-
-type Violations = { field: string; rule: string; received?: unknown; limit?: unknown; message: string }[];
-
-function violationsOf(answer: Answer): Violations {
-  assert.equal(answer.status, 400, JSON.stringify(answer.body));
-  assert.equal(answer.body.code, 'INVALID_REQUEST');
-  return answer.body.violations as Violations;
-}
 
 function assertOnlyViolation(answer: Answer, field: string, rule: string, received?: unknown) {
   const violations = violationsOf(answer);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { type ErrorBody, errorOf, violationsOf } from '../helpers/errors.ts';
 import {
   type Answer,
   CUSTOM_PATH,
@@ -23,15 +24,6 @@ import {
 const PREFIXES = ['/rest/ua/v15/analytics', '/rest/v15/analytics'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type Violation = { field: string; rule: string; message: string; received?: unknown; limit?: unknown };
-type ErrorBody = {
-  statusCode: number;
-  code: string;
-  error: string;
-  message: string;
-  violations?: Violation[];
-};
-
 let server: TestServer;
 let writeKey: string;
 let readKey: string;
@@ -47,30 +39,6 @@ let counter = 0;
 const uniqueType = (label: string) => `transport-${label}-${++counter}`;
 
 const custom = (prefix: string = PREFIXES[0]) => `${server.url}${prefix}/custom`;
-
-/** Asserts the documented error body and answers it. */
-function errorOf(answer: Answer, status: number, code: string): ErrorBody {
-  assert.equal(answer.status, status, JSON.stringify(answer.body));
-  const body = answer.body as unknown as ErrorBody;
-  assert.equal(body.statusCode, status);
-  assert.equal(body.code, code);
-  assert.equal(typeof body.error, 'string');
-  assert.ok(body.error.length > 0);
-  assert.equal(typeof body.message, 'string');
-  assert.ok(body.message.length > 0, 'every error says why');
-  return body;
-}
-
-function violationsOf(answer: Answer): Violation[] {
-  const body = errorOf(answer, 400, 'INVALID_REQUEST');
-  assert.ok(Array.isArray(body.violations), JSON.stringify(body));
-  for (const v of body.violations) {
-    assert.equal(typeof v.field, 'string');
-    assert.equal(typeof v.rule, 'string');
-    assert.ok(v.message, 'every violation says what is wrong');
-  }
-  return body.violations;
-}
 
 function assertVisitAnswer(answer: Answer): { visitId: string; visitorId: string; clientId: string } {
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
