@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -32,12 +33,12 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function openua(args: string[], env: Record<string, string>): Promise<Run> {
+function openua(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [path.join(ROOT, 'bin/openua.js'), ...args],
-      { cwd: ROOT, env: { ...baseEnv(), ...env }, timeout: 60_000 },
+      { cwd, env: { ...baseEnv(), ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -50,8 +51,9 @@ function openua(args: string[], env: Record<string, string>): Promise<Run> {
 async function openuaJson<T = Record<string, unknown>>(
   args: string[],
   env: Record<string, string>,
+  cwd = ROOT,
 ): Promise<T> {
-  const run = await openua(args, env);
+  const run = await openua(args, env, cwd);
   assert.equal(run.code, 0, `openua ${args.join(' ')} failed:\n${run.stderr}\n${run.stdout}`);
   return JSON.parse(run.stdout) as T;
 }
@@ -238,5 +240,36 @@ describe('openua CLI while a server holds the data directory', () => {
   it('the server stops cleanly on SIGTERM', async () => {
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
+  });
+});
+
+describe('configuration', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const dir of dirs) removeDir(dir);
+  });
+
+  it('reads .env from the working directory, and the real environment wins over it', async () => {
+    const cwd = tempDir();
+    const fromFile = path.join(cwd, 'from-dotenv');
+    const fromEnv = path.join(cwd, 'from-environment');
+    dirs.push(cwd);
+    writeFileSync(path.join(cwd, '.env'), `OPENUA_DATA_DIR=${fromFile}\n`);
+    await openuaJson(['org', 'create', 'dotenv-org'], {}, cwd);
+    assert.ok(existsSync(path.join(fromFile, 'openua.duckdb')), 'the data went where .env said');
+    const overridden = await openuaJson<{ id: string }[]>(['org', 'list'], { OPENUA_DATA_DIR: fromEnv }, cwd);
+    assert.deepEqual(
+      overridden.map((o) => o.id),
+      ['default'],
+    );
+  });
+
+  it('a bad setting stops the command with a message naming it and what was received', async () => {
+    const run = await openua(['org', 'list'], { PORT: 'eighty', OPENUA_DATA_DIR: tempDir() });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /PORT must be an integer from 0 to 65535; received "eighty"/);
+    const short = await openua(['org', 'list'], { OPENUA_MASTER_KEY: 'short', OPENUA_DATA_DIR: tempDir() });
+    assert.notEqual(short.code, 0);
+    assert.match(short.stderr, /OPENUA_MASTER_KEY must be at least 16 characters/);
   });
 });

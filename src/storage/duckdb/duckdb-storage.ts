@@ -18,16 +18,8 @@ import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMNS } from '../event-columns.ts';
 import type { Checkpoint, ColumnType, EntityTable, EventReadQuery, LastVisit, Storage } from '../storage.ts';
 
-const SQL_TYPES: Record<ColumnType, string> = {
-  text: 'VARCHAR',
-  integer: 'INTEGER',
-  boolean: 'BOOLEAN',
-  timestamp: 'TIMESTAMP',
-  'text[]': 'VARCHAR[]',
-  json: 'VARCHAR',
-};
-
 const TEXT_LIST = LIST(VARCHAR);
+/** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
 const COLUMN_TYPES: Record<ColumnType, DuckDBType> = {
   text: VARCHAR,
   integer: INTEGER,
@@ -98,9 +90,9 @@ export class DuckDBStorage implements Storage {
 
   async migrate(entities: readonly EntityTable<object>[]): Promise<void> {
     const eventColumns = [
-      ...EVENT_COLUMNS.map((c) => `${c.column} ${SQL_TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`),
-      `${CUSTOM_KEYS_COLUMN} VARCHAR[] NOT NULL`,
-      `${CUSTOM_VALUES_COLUMN} VARCHAR[] NOT NULL`,
+      ...EVENT_COLUMNS.map((c) => `${c.column} ${COLUMN_TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`),
+      `${CUSTOM_KEYS_COLUMN} ${TEXT_LIST} NOT NULL`,
+      `${CUSTOM_VALUES_COLUMN} ${TEXT_LIST} NOT NULL`,
     ];
     await this.otherQueue.run(async () => {
       await this.other.run(`CREATE TABLE IF NOT EXISTS events (${eventColumns.join(', ')})`);
@@ -109,7 +101,7 @@ export class DuckDBStorage implements Storage {
       );
       for (const table of entities) {
         const columns = Object.entries(table.columns).map(
-          ([name, type]) => `${quote(snake(name))} ${SQL_TYPES[type as ColumnType]}`,
+          ([name, type]) => `${quote(snake(name))} ${COLUMN_TYPES[type as ColumnType]}`,
         );
         const key = table.key.map((k) => quote(snake(k))).join(', ');
         await this.other.run(
