@@ -36,6 +36,8 @@ export interface IngestStats {
   shed: number;
 }
 
+const MAX_SYNCS_IN_FLIGHT = 2;
+
 /** The checkpoint that records how far the store has consumed the log. */
 export const LOG_CHECKPOINT = 'ingest-log';
 
@@ -57,6 +59,8 @@ export class GroupCommit {
   private queued = 0;
   private unloadedEvents = 0;
   private writing: Promise<void> | undefined;
+  /** Log writes whose fdatasync has not returned yet. */
+  private logsInFlight = 0;
   private loading: Promise<void> | undefined;
   private loadTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
@@ -146,9 +150,9 @@ export class GroupCommit {
   /** Refuses new events, then waits until everything already accepted is logged and loaded. */
   async drain(): Promise<void> {
     this.closed = true;
-    while (this.writing || this.waiting.length > 0) {
+    while (this.writing || this.waiting.length > 0 || this.logsInFlight > 0) {
       if (!this.writing) this.scheduleWrite();
-      await this.writing;
+      await (this.writing ?? new Promise((r) => setTimeout(r, 1)));
     }
     if (this.unloaded.length > 0 || this.loading) await this.sync();
     await this.log.close();
@@ -157,7 +161,8 @@ export class GroupCommit {
   // ---- stage 1: the log -------------------------------------------------------------------------
 
   private scheduleWrite(): void {
-    if (this.writing || this.waiting.length === 0) return;
+    // A few fdatasyncs may overlap; more would only queue up in the thread pool.
+    if (this.writing || this.waiting.length === 0 || this.logsInFlight >= MAX_SYNCS_IN_FLIGHT) return;
     this.writing = this.writeToLog().finally(() => {
       this.writing = undefined;
       // Events that arrived during the last write start the next one.
@@ -173,21 +178,40 @@ export class GroupCommit {
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
     this.queued -= events.length;
+    let appended: Awaited<ReturnType<IngestLog['append']>>;
     try {
-      const position = await this.log.append(events);
-      this.counters.logWrites++;
-      this.counters.acknowledgedEvents += events.length;
-      this.unloaded.push({ events, position });
-      this.unloadedEvents += events.length;
-      this.loggedRecords++;
-      for (const p of batch) p.resolve();
-      this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
+      appended = await this.log.append(events);
     } catch (cause) {
-      this.onError('ingest log write failed; its events were answered 503', cause);
-      const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
-      error.cause = cause;
-      for (const p of batch) p.reject(error);
+      this.failLogWrite(batch, cause);
+      return;
     }
+    this.logsInFlight++;
+    // The next group may be written now; this one is acknowledged when its fdatasync returns.
+    appended.durable.then(
+      () => {
+        this.logsInFlight--;
+        this.counters.logWrites++;
+        this.counters.acknowledgedEvents += events.length;
+        this.unloaded.push({ events, position: appended.position });
+        this.unloadedEvents += events.length;
+        this.loggedRecords++;
+        for (const p of batch) p.resolve();
+        this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
+        this.scheduleWrite();
+      },
+      (cause) => {
+        this.logsInFlight--;
+        this.failLogWrite(batch, cause);
+        this.scheduleWrite();
+      },
+    );
+  }
+
+  private failLogWrite(batch: Pending[], cause: unknown): void {
+    this.onError('ingest log write failed; its events were answered 503', cause);
+    const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
+    error.cause = cause;
+    for (const p of batch) p.reject(error);
   }
 
   /** Submits for one log record: at most batchSize events (unless one submit alone is larger), so each

@@ -36,6 +36,8 @@ const segmentName = (n: number) => `${String(n).padStart(10, '0')}.log`;
  * segments are deleted once the store holds everything in them.
  */
 export class IngestLog {
+  private lastDurable: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly dir: string,
     private file: FileHandle,
@@ -52,15 +54,24 @@ export class IngestLog {
     return new IngestLog(dir, file, segment, 0, segmentBytes);
   }
 
-  /** Appends one record and resolves once it is on disk. Calls must not overlap. */
-  async append(events: readonly CanonicalEvent[]): Promise<LogPosition> {
+  /**
+   * Appends one record. Resolves once it is written (so the next append may start) with its position and a
+   * promise that settles when it is on disk. Its fdatasync overlaps with the next records' writes, and the
+   * `durable` promises settle in log order, so a record is never reported durable before an earlier one.
+   * Calls must not overlap.
+   */
+  async append(
+    events: readonly CanonicalEvent[],
+  ): Promise<{ position: LogPosition; durable: Promise<void> }> {
     const line = Buffer.from(`${JSON.stringify(events)}\n`);
     await this.file.write(line);
-    await this.file.datasync();
     this.size += line.length;
     const position = { segment: this.segment, offset: this.size };
+    const durable = Promise.all([this.lastDurable, this.file.datasync()]).then(() => undefined);
+    this.lastDurable = durable.catch(() => undefined);
+    // FileHandle.close waits for the pending fdatasync, so rotating cannot cut one short.
     if (this.size >= this.segmentBytes) await this.rotate();
-    return position;
+    return { position, durable };
   }
 
   /**
@@ -107,6 +118,7 @@ export class IngestLog {
   }
 
   async close(): Promise<void> {
+    await this.lastDurable;
     await this.file.close();
   }
 
