@@ -51,7 +51,8 @@ export function uaRoutes(collector: UaCollector, writer: GroupCommit, queueCapac
       app.post(`${prefix}/custom`, { config: { privilege: 'analytics:write' } }, async (request, reply) => {
         const payload = eventPayload(request.body, 'custom', isForm(request));
         const answer = await collector.custom(payload, context(request));
-        setVisitorCookie(request, reply, answer.visitorId);
+        // A client that names itself with clientId keeps its own identity; the cookie is for those that do not.
+        if (payload.clientId === undefined) setVisitorCookie(request, reply, answer.visitorId);
         return answer;
       });
 

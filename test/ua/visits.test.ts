@@ -157,6 +157,12 @@ describe('visits over HTTP', () => {
     assert.equal(paramWins.body.visitorId, VISITOR);
   });
 
+  it('no cookie is set for a client that names itself with clientId', async () => {
+    const answer = await post('', {}, { clientId: VISITOR });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('set-cookie'), null);
+  });
+
   it('clientId in the body wins over the cookie and the parameter', async () => {
     const clientId = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
     const answer = await post(`?visitor=${VISITOR}`, { cookie: `coveo_visitorId=${OTHER}` }, { clientId });
