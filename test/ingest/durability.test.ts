@@ -70,42 +70,46 @@ async function storedMarkers(dataDir: string, masterKey: string): Promise<Set<st
   }
 }
 
+/**
+ * Starts `openua serve`, loads it from 16 connections until `acknowledgedAtLeast` events are answered 200,
+ * sends `signal`, and answers what was acknowledged, what the store holds after a restart, and how it exited.
+ */
+async function signalUnderLoad(signal: NodeJS.Signals, acknowledgedAtLeast: number) {
+  const dataDir = tempDir();
+  dirs.push(dataDir);
+  const masterKey = newMasterKey();
+  const server = await spawnServer(dataDir, masterKey);
+  const traffic = load(server.url, masterKey, 16);
+  await waitFor(
+    () => traffic.acknowledged.length >= acknowledgedAtLeast,
+    `${acknowledgedAtLeast} acknowledged events`,
+  );
+  server.child.kill(signal);
+  const code = await server.exited;
+  await traffic.stop();
+  const stored = await storedMarkers(dataDir, masterKey);
+  const lost = traffic.acknowledged.filter((m) => !stored.has(m));
+  return { acknowledged: traffic.acknowledged, stored, lost, code, output: server.output() };
+}
+
 describe('durability across process death', () => {
   it('SIGKILL under load loses no acknowledged event', async () => {
-    const dataDir = tempDir();
-    dirs.push(dataDir);
-    const masterKey = newMasterKey();
-    const server = await spawnServer(dataDir, masterKey);
-    const traffic = load(server.url, masterKey, 16);
-    await waitFor(() => traffic.acknowledged.length >= 300, '300 acknowledged events');
-    server.child.kill('SIGKILL');
-    await server.exited;
-    await traffic.stop();
-
-    const stored = await storedMarkers(dataDir, masterKey);
-    const lost = traffic.acknowledged.filter((m) => !stored.has(m));
-    assert.deepEqual(lost, [], `${lost.length} of ${traffic.acknowledged.length} acknowledged events lost`);
-    assert.ok(traffic.acknowledged.length >= 300);
+    const run = await signalUnderLoad('SIGKILL', 300);
+    assert.deepEqual(
+      run.lost,
+      [],
+      `${run.lost.length} of ${run.acknowledged.length} acknowledged events lost`,
+    );
+    assert.ok(run.acknowledged.length >= 300);
   });
 
   it('SIGTERM drains every accepted event, exits 0, and the data survives a restart', async () => {
-    const dataDir = tempDir();
-    dirs.push(dataDir);
-    const masterKey = newMasterKey();
-    const server = await spawnServer(dataDir, masterKey);
-    const traffic = load(server.url, masterKey, 16);
-    await waitFor(() => traffic.acknowledged.length >= 200, '200 acknowledged events');
-    server.child.kill('SIGTERM');
-    const code = await server.exited;
-    await traffic.stop();
-    assert.equal(code, 0, server.output());
-    assert.match(server.output(), /stopped cleanly/);
-
-    const stored = await storedMarkers(dataDir, masterKey);
-    const lost = traffic.acknowledged.filter((m) => !stored.has(m));
-    assert.deepEqual(lost, []);
+    const run = await signalUnderLoad('SIGTERM', 200);
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.output, /stopped cleanly/);
+    assert.deepEqual(run.lost, []);
     // Events whose answer died with a connection may be stored too; no acknowledged one may be missing.
-    assert.ok(stored.size >= traffic.acknowledged.length);
+    assert.ok(run.stored.size >= run.acknowledged.length);
   });
 });
 
