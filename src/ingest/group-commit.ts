@@ -177,12 +177,11 @@ export class GroupCommit {
     );
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
-    this.queued -= events.length;
     let appended: Awaited<ReturnType<IngestLog['append']>>;
     try {
       appended = await this.log.append(events);
     } catch (cause) {
-      this.failLogWrite(batch, cause);
+      this.failLogWrite(batch, events.length, cause);
       return;
     }
     this.logsInFlight++;
@@ -190,6 +189,7 @@ export class GroupCommit {
     appended.durable.then(
       () => {
         this.logsInFlight--;
+        this.queued -= events.length;
         this.counters.logWrites++;
         this.counters.acknowledgedEvents += events.length;
         this.unloaded.push({ events, position: appended.position });
@@ -201,13 +201,14 @@ export class GroupCommit {
       },
       (cause) => {
         this.logsInFlight--;
-        this.failLogWrite(batch, cause);
+        this.failLogWrite(batch, events.length, cause);
         this.scheduleWrite();
       },
     );
   }
 
-  private failLogWrite(batch: Pending[], cause: unknown): void {
+  private failLogWrite(batch: Pending[], events: number, cause: unknown): void {
+    this.queued -= events;
     this.onError('ingest log write failed; its events were answered 503', cause);
     const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
     error.cause = cause;
