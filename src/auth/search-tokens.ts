@@ -46,8 +46,6 @@ export const SignInput = Type.Object(
 export type SignInput = Static<typeof SignInput>;
 const checkInput = compileCheck(SignInput);
 
-export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
-
 export class SearchTokens {
   constructor(private readonly organizations: Organizations) {}
 

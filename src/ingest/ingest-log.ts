@@ -16,9 +16,6 @@ export function parsePosition(value: string | undefined): LogPosition | undefine
   return match ? { segment: Number(match[1]), offset: Number(match[2]) } : undefined;
 }
 
-export const isAfter = (a: LogPosition, b: LogPosition) =>
-  a.segment > b.segment || (a.segment === b.segment && a.offset > b.offset);
-
 export interface LoggedRecord {
   events: CanonicalEvent[];
   /** Where this record ends: loading it means the log is consumed up to here. */

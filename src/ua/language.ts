@@ -22,5 +22,3 @@ export function isLanguage(value: string): boolean {
   const match = /^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*$/.exec(value);
   return match !== null && ISO_639_1.has((match[1] as string).toLowerCase());
 }
-
-export const ISO_639_1_COUNT = ISO_639_1.size;

@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { addFormat } from '../server/validation.ts';
 import { isLanguage } from './language.ts';
 
@@ -46,7 +46,3 @@ export const CustomEventSchema = Type.Object(
   },
   { additionalProperties: true },
 );
-
-/** Limits quoted by the tests and the README; read from the schema so they cannot drift apart. */
-export const fieldLimit = (schema: TSchema, field: string): number | undefined =>
-  (schema.properties?.[field] as { maxLength?: number } | undefined)?.maxLength;
