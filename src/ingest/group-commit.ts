@@ -36,8 +36,6 @@ export interface IngestStats {
   shed: number;
 }
 
-const MAX_SYNCS_IN_FLIGHT = 2;
-
 /** The checkpoint that records how far the store has consumed the log. */
 export const LOG_CHECKPOINT = 'ingest-log';
 
@@ -45,7 +43,7 @@ export const LOG_CHECKPOINT = 'ingest-log';
  * The bounded ingest queue and its two stages.
  *
  * 1. Group commit into the log: everything submitted while the previous log write ran goes out in the
- *    next one, with one fdatasync; only then are those submits acknowledged. An acknowledgement therefore
+ *    next one, as one synchronous (O_DSYNC) write; only then are those submits acknowledged. An acknowledgement therefore
  *    always means the events are on disk.
  * 2. Loading: acknowledged events are written to the store in large transactions, each of which also
  *    records the log position it reached, so a restart replays exactly what the store does not hold yet.
@@ -59,8 +57,6 @@ export class GroupCommit {
   private queued = 0;
   private unloadedEvents = 0;
   private writing: Promise<void> | undefined;
-  /** Log writes whose fdatasync has not returned yet. */
-  private logsInFlight = 0;
   private loading: Promise<void> | undefined;
   private loadTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
@@ -150,9 +146,9 @@ export class GroupCommit {
   /** Refuses new events, then waits until everything already accepted is logged and loaded. */
   async drain(): Promise<void> {
     this.closed = true;
-    while (this.writing || this.waiting.length > 0 || this.logsInFlight > 0) {
+    while (this.writing || this.waiting.length > 0) {
       if (!this.writing) this.scheduleWrite();
-      await (this.writing ?? new Promise((r) => setTimeout(r, 1)));
+      await this.writing;
     }
     if (this.unloaded.length > 0 || this.loading) await this.sync();
     await this.log.close();
@@ -161,8 +157,7 @@ export class GroupCommit {
   // ---- stage 1: the log -------------------------------------------------------------------------
 
   private scheduleWrite(): void {
-    // A few fdatasyncs may overlap; more would only queue up in the thread pool.
-    if (this.writing || this.waiting.length === 0 || this.logsInFlight >= MAX_SYNCS_IN_FLIGHT) return;
+    if (this.writing || this.waiting.length === 0) return;
     this.writing = this.writeToLog().finally(() => {
       this.writing = undefined;
       // Events that arrived during the last write start the next one.
@@ -177,42 +172,24 @@ export class GroupCommit {
     );
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
-    let appended: Awaited<ReturnType<IngestLog['append']>>;
     try {
-      appended = await this.log.append(events);
+      const position = await this.log.append(events);
+      this.counters.logWrites++;
+      this.counters.acknowledgedEvents += events.length;
+      this.unloaded.push({ events, position });
+      this.unloadedEvents += events.length;
+      this.loggedRecords++;
+      for (const p of batch) p.resolve();
+      this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
     } catch (cause) {
-      this.failLogWrite(batch, events.length, cause);
-      return;
+      this.onError('ingest log write failed; its events were answered 503', cause);
+      const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
+      error.cause = cause;
+      for (const p of batch) p.reject(error);
+    } finally {
+      // Counted until now, so events whose write is under way still count against the capacity.
+      this.queued -= events.length;
     }
-    this.logsInFlight++;
-    // The next group may be written now; this one is acknowledged when its fdatasync returns.
-    appended.durable.then(
-      () => {
-        this.logsInFlight--;
-        this.queued -= events.length;
-        this.counters.logWrites++;
-        this.counters.acknowledgedEvents += events.length;
-        this.unloaded.push({ events, position: appended.position });
-        this.unloadedEvents += events.length;
-        this.loggedRecords++;
-        for (const p of batch) p.resolve();
-        this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
-        this.scheduleWrite();
-      },
-      (cause) => {
-        this.logsInFlight--;
-        this.failLogWrite(batch, events.length, cause);
-        this.scheduleWrite();
-      },
-    );
-  }
-
-  private failLogWrite(batch: Pending[], events: number, cause: unknown): void {
-    this.queued -= events;
-    this.onError('ingest log write failed; its events were answered 503', cause);
-    const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
-    error.cause = cause;
-    for (const p of batch) p.reject(error);
   }
 
   /** Submits for one log record: at most batchSize events (unless one submit alone is larger), so each

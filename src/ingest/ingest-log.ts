@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import { type FileHandle, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { type CanonicalEvent, reviveEvent } from './canonical-event.ts';
@@ -22,19 +22,18 @@ export interface LoggedRecord {
   position: LogPosition;
 }
 
+const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
 const SEGMENT = /^(\d{10})\.log$/;
 const segmentName = (n: number) => `${String(n).padStart(10, '0')}.log`;
 
 /**
- * The ingest log: an append-only file of JSON lines, one line per group of events, made durable with
- * fdatasync before the events are acknowledged. A database transaction costs milliseconds of fixed
- * overhead here, an fdatasync a fraction of one, so acknowledging from the log and loading the store in
+ * The ingest log: an append-only file of JSON lines, one line per group of events, each written
+ * synchronously (O_DSYNC) before its events are acknowledged. A database transaction costs milliseconds of
+ * fixed overhead here, a synchronous write a fraction of one, so acknowledging from the log and loading the store in
  * large batches behind it keeps both the latency and the guarantee. Each start writes a new segment;
  * segments are deleted once the store holds everything in them.
  */
 export class IngestLog {
-  private lastDurable: Promise<void> = Promise.resolve();
-
   private constructor(
     readonly dir: string,
     private file: FileHandle,
@@ -47,28 +46,22 @@ export class IngestLog {
     mkdirSync(dir, { recursive: true });
     const existing = await segments(dir);
     const segment = (existing.at(-1) ?? 0) + 1;
-    const file = await open(path.join(dir, segmentName(segment)), 'a');
+    const file = await open(path.join(dir, segmentName(segment)), APPEND_DSYNC);
     return new IngestLog(dir, file, segment, 0, segmentBytes);
   }
 
   /**
-   * Appends one record. Resolves once it is written (so the next append may start) with its position and a
-   * promise that settles when it is on disk. Its fdatasync overlaps with the next records' writes, and the
-   * `durable` promises settle in log order, so a record is never reported durable before an earlier one.
-   * Calls must not overlap.
+   * Appends one record and resolves once it is on disk: the file is opened with O_DSYNC, so the write
+   * itself waits for the data (one thread-pool hop, where write + fdatasync took two). Calls must not overlap.
    */
-  async append(
-    events: readonly CanonicalEvent[],
-  ): Promise<{ position: LogPosition; durable: Promise<void> }> {
+  async append(events: readonly CanonicalEvent[]): Promise<LogPosition> {
     const line = Buffer.from(`${JSON.stringify(events)}\n`);
-    await this.file.write(line);
+    // writeFile, unlike write, loops until every byte is written.
+    await this.file.writeFile(line);
     this.size += line.length;
     const position = { segment: this.segment, offset: this.size };
-    const durable = Promise.all([this.lastDurable, this.file.datasync()]).then(() => undefined);
-    this.lastDurable = durable.catch(() => undefined);
-    // FileHandle.close waits for the pending fdatasync, so rotating cannot cut one short.
     if (this.size >= this.segmentBytes) await this.rotate();
-    return { position, durable };
+    return position;
   }
 
   /**
@@ -115,7 +108,6 @@ export class IngestLog {
   }
 
   async close(): Promise<void> {
-    await this.lastDurable;
     await this.file.close();
   }
 
@@ -123,7 +115,7 @@ export class IngestLog {
     await this.file.close();
     this.segment += 1;
     this.size = 0;
-    this.file = await open(path.join(this.dir, segmentName(this.segment)), 'a');
+    this.file = await open(path.join(this.dir, segmentName(this.segment)), APPEND_DSYNC);
   }
 }
 
