@@ -36,6 +36,21 @@ export interface IngestStats {
   shed: number;
 }
 
+/**
+ * How many of the first items fit within `limit` events: at least one, so a single item larger than the
+ * limit still goes through on its own.
+ */
+function prefixWithin(items: readonly { events: readonly unknown[] }[], limit: number): number {
+  let size = 0;
+  let count = 0;
+  for (const item of items) {
+    if (count > 0 && size + item.events.length > limit) break;
+    size += item.events.length;
+    count++;
+  }
+  return count;
+}
+
 /** The checkpoint that records how far the store has consumed the log. */
 export const LOG_CHECKPOINT = 'ingest-log';
 
@@ -43,8 +58,8 @@ export const LOG_CHECKPOINT = 'ingest-log';
  * The bounded ingest queue and its two stages.
  *
  * 1. Group commit into the log: everything submitted while the previous log write ran goes out in the
- *    next one, as one synchronous (O_DSYNC) write; only then are those submits acknowledged. An acknowledgement therefore
- *    always means the events are on disk.
+ *    next one, as one synchronous (O_DSYNC) write; only then are those submits acknowledged. An
+ *    acknowledgement therefore always means the events are on disk.
  * 2. Loading: acknowledged events are written to the store in large transactions, each of which also
  *    records the log position it reached, so a restart replays exactly what the store does not hold yet.
  *
@@ -60,6 +75,8 @@ export class GroupCommit {
   private loading: Promise<void> | undefined;
   private loadTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
+  /** Segments below this one were deleted after loading (recovery deletes the older runs' segments). */
+  private releasedBefore = 0;
   private closed = false;
   private loggedRecords = 0;
   private loadedRecords = 0;
@@ -88,6 +105,7 @@ export class GroupCommit {
   async recover(): Promise<number> {
     const from = parsePosition(await this.storage.readCheckpoint(LOG_CHECKPOINT));
     let batch: LoggedRecord[] = [];
+    let batchEvents = 0;
     let recovered = 0;
     const flush = async () => {
       const last = batch.at(-1);
@@ -96,14 +114,16 @@ export class GroupCommit {
         batch.flatMap((r) => r.events),
         { name: LOG_CHECKPOINT, value: formatPosition(last.position) },
       );
-      recovered += batch.reduce((n, r) => n + r.events.length, 0);
+      recovered += batchEvents;
       batch = [];
+      batchEvents = 0;
     };
     const corrupt = (file: string, offset: number, error: unknown) =>
       this.onError(`unreadable ingest log record in ${file} at byte ${offset}; skipped`, error);
     for await (const record of this.log.replay(from, corrupt)) {
       batch.push(record);
-      if (batch.reduce((n, r) => n + r.events.length, 0) >= this.options.batchSize) await flush();
+      batchEvents += record.events.length;
+      if (batchEvents >= this.options.batchSize) await flush();
     }
     await flush();
     // Everything the earlier runs logged is in the store now: their segments can go.
@@ -192,17 +212,9 @@ export class GroupCommit {
     }
   }
 
-  /** Submits for one log record: at most batchSize events (unless one submit alone is larger), so each
-   * record can later be loaded in one transaction. */
+  /** Submits for one log record, so that each record can later be loaded in one transaction. */
   private takeBatch(): Pending[] {
-    let size = 0;
-    let count = 0;
-    for (const pending of this.waiting) {
-      if (count > 0 && size + pending.events.length > this.options.batchSize) break;
-      size += pending.events.length;
-      count++;
-    }
-    return this.waiting.splice(0, count);
+    return this.waiting.splice(0, prefixWithin(this.waiting, this.options.batchSize));
   }
 
   // ---- stage 2: the store -----------------------------------------------------------------------
@@ -225,13 +237,7 @@ export class GroupCommit {
   }
 
   private async loadIntoStore(): Promise<void> {
-    const records: LoggedRecord[] = [];
-    let size = 0;
-    for (const record of this.unloaded) {
-      if (records.length > 0 && size + record.events.length > this.options.batchSize) break;
-      records.push(record);
-      size += record.events.length;
-    }
+    const records = this.unloaded.slice(0, prefixWithin(this.unloaded, this.options.batchSize));
     if (await this.load(records)) {
       this.retryDelayMs = 0;
       return;
@@ -269,9 +275,13 @@ export class GroupCommit {
     this.counters.loads++;
     this.counters.loadedEvents += events.length;
     this.forget(records.length, events.length);
-    await this.log
-      .release(last.position)
-      .catch((cause) => this.onError('could not delete a loaded log segment', cause));
+    // Segments end only when the log rotates (64 MiB): look for finished ones only then, not on every load.
+    if (last.position.segment > this.releasedBefore) {
+      this.releasedBefore = last.position.segment;
+      await this.log
+        .release(last.position)
+        .catch((cause) => this.onError('could not delete a loaded log segment', cause));
+    }
     return true;
   }
 
@@ -288,7 +298,7 @@ export class GroupCommit {
     const file = path.join(this.log.dir, 'dead-letter.jsonl');
     const handle = await open(file, 'a');
     try {
-      await handle.write(
+      await handle.writeFile(
         `${JSON.stringify({ at: new Date(), position: record.position, events: record.events })}\n`,
       );
       await handle.datasync();

@@ -28,10 +28,10 @@ const segmentName = (n: number) => `${String(n).padStart(10, '0')}.log`;
 
 /**
  * The ingest log: an append-only file of JSON lines, one line per group of events, each written
- * synchronously (O_DSYNC) before its events are acknowledged. A database transaction costs milliseconds of
- * fixed overhead here, a synchronous write a fraction of one, so acknowledging from the log and loading the store in
- * large batches behind it keeps both the latency and the guarantee. Each start writes a new segment;
- * segments are deleted once the store holds everything in them.
+ * synchronously (O_DSYNC) before its events are acknowledged. A database transaction costs milliseconds
+ * of fixed overhead here, a synchronous write a fraction of one, so acknowledging from the log and loading
+ * the store in large batches behind it keeps both the latency and the guarantee. Each start writes a new
+ * segment; segments are deleted once the store holds everything in them.
  */
 export class IngestLog {
   private constructor(
@@ -52,7 +52,8 @@ export class IngestLog {
 
   /**
    * Appends one record and resolves once it is on disk: the file is opened with O_DSYNC, so the write
-   * itself waits for the data (one thread-pool hop, where write + fdatasync took two). Calls must not overlap.
+   * itself waits for the data (one thread-pool hop, where write + fdatasync took two). Calls must not
+   * overlap.
    */
   async append(events: readonly CanonicalEvent[]): Promise<LogPosition> {
     const line = Buffer.from(`${JSON.stringify(events)}\n`);
