@@ -27,6 +27,10 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
       publicOrganization(await organizations.require(request.org)),
     );
 
+    app.patch('/api/v1/orgs/:org', adminOfOrg, async (request) =>
+      publicOrganization(await organizations.update(request.org, request.body)),
+    );
+
     app.post('/api/v1/orgs/:org/keys', adminOfOrg, async (request, reply) => {
       const { key, apiKey } = await apiKeys.create(request.org, request.body);
       return reply.code(201).send({ ...publicApiKey(apiKey), key });

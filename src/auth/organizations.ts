@@ -13,12 +13,26 @@ export interface Organization {
    */
   tokenSecret: string;
   createdAt: Date;
+  /**
+   * What Channel Analytics does with a KPI event whose name has no active definition: refuse it (the
+   * default, also when null) or accept it marked `unknownKpiEvent`.
+   */
+  unknownKpiEvents: UnknownKpiEvents | null;
 }
+
+export const UNKNOWN_KPI_EVENTS = ['refuse', 'flag'] as const;
+export type UnknownKpiEvents = (typeof UNKNOWN_KPI_EVENTS)[number];
 
 export const ORGANIZATIONS: EntityTable<Organization> = {
   name: 'organizations',
   key: ['id'],
-  columns: { id: 'text', name: 'text', tokenSecret: 'text', createdAt: 'timestamp' },
+  columns: {
+    id: 'text',
+    name: 'text',
+    tokenSecret: 'text',
+    createdAt: 'timestamp',
+    unknownKpiEvents: 'text',
+  },
 };
 
 export const DEFAULT_ORG = 'default';
@@ -34,11 +48,30 @@ export const OrganizationInput = Type.Object(
 );
 const checkInput = compileCheck(OrganizationInput);
 
+/** `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. */
+export const OrganizationSettings = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    unknownKpiEvents: Type.Optional(
+      Type.Unsafe<UnknownKpiEvents>({ type: 'string', enum: [...UNKNOWN_KPI_EVENTS] }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const checkSettings = compileCheck(OrganizationSettings);
+
 /** Public view: the token secret is never answered. */
-export const publicOrganization = ({ id, name, createdAt }: Organization) => ({ id, name, createdAt });
+export const publicOrganization = ({ id, name, createdAt, unknownKpiEvents }: Organization) => ({
+  id,
+  name,
+  createdAt,
+  unknownKpiEvents: unknownKpiEvents ?? 'refuse',
+});
 
 export class Organizations {
   private readonly cache = new Map<string, Organization>();
+  /** What other parts do for each new organization (Channel Analytics seeds its KPI definitions). */
+  private readonly created: ((org: Organization) => Promise<void>)[] = [];
 
   constructor(private readonly storage: Storage) {}
 
@@ -71,9 +104,25 @@ export class Organizations {
       name: input.name ?? input.id,
       tokenSecret: randomBytes(32).toString('base64url'),
       createdAt: new Date(),
+      unknownKpiEvents: null,
     };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.cache.set(org.id, org);
+    for (const listener of this.created) await listener(org);
+    return org;
+  }
+
+  onCreate(listener: (org: Organization) => Promise<void>): void {
+    this.created.push(listener);
+  }
+
+  async update(id: string, body: unknown): Promise<Organization> {
+    const violations = checkSettings(body);
+    if (violations.length > 0) throw invalid(violations);
+    const settings = body as Static<typeof OrganizationSettings>;
+    const org = { ...(await this.require(id)), ...settings };
+    await this.storage.upsert(ORGANIZATIONS, org);
+    this.cache.set(id, org);
     return org;
   }
 

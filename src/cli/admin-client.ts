@@ -2,15 +2,33 @@ import { publicApiKey } from '../auth/api-keys.ts';
 import { publicOrganization } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
 import type { SignInput } from '../auth/search-tokens.ts';
+import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from '../channel/entity-sets.ts';
+import { showRecord } from '../channel/record-body.ts';
 import type { Config } from '../server/config.ts';
 import { OpenUAError } from '../server/errors.ts';
 import { createServices, type Services } from '../server/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
 
+/** The configuration records the CLI manages, by their admin API path. */
+export type ConfigKind = 'providers' | 'kpi-definitions';
+const CONFIG_SETS: Record<ConfigKind, EntitySet> = {
+  providers: PROVIDERS,
+  'kpi-definitions': KPI_DEFINITIONS,
+};
+
 /** What the admin commands need, whether they open the store themselves or ask a running server. */
 export interface AdminClient {
   createOrg(id: string, name?: string): Promise<unknown>;
   listOrgs(): Promise<unknown>;
+  updateOrg(id: string, settings: Record<string, unknown>): Promise<unknown>;
+  createRecord(kind: ConfigKind, org: string, input: Record<string, unknown>): Promise<unknown>;
+  listRecords(kind: ConfigKind, org: string): Promise<unknown>;
+  updateRecord(
+    kind: ConfigKind,
+    org: string,
+    idOrName: string,
+    input: Record<string, unknown>,
+  ): Promise<unknown>;
   createKey(org: string, name: string, privileges: Privilege[]): Promise<{ id: string; key: string }>;
   listKeys(org: string): Promise<unknown>;
   revokeKey(org: string, id: string): Promise<unknown>;
@@ -26,6 +44,28 @@ class LocalAdmin implements AdminClient {
   }
   async listOrgs() {
     return (await this.services.organizations.list()).map(publicOrganization);
+  }
+  async updateOrg(id: string, settings: Record<string, unknown>) {
+    return publicOrganization(await this.services.organizations.update(id, settings));
+  }
+  async createRecord(kind: ConfigKind, org: string, input: Record<string, unknown>) {
+    await this.services.organizations.require(org);
+    const set = CONFIG_SETS[kind];
+    return showRecord(set, await this.services.channelRecords.create(set, org, input, 'fields'), 'fields');
+  }
+  async listRecords(kind: ConfigKind, org: string) {
+    await this.services.organizations.require(org);
+    const set = CONFIG_SETS[kind];
+    const { rows } = await this.services.channelRecords.list(set, org, {
+      orderBy: [{ field: 'name', descending: false }],
+    });
+    return rows.map((row) => showRecord(set, row, 'fields'));
+  }
+  async updateRecord(kind: ConfigKind, org: string, idOrName: string, input: Record<string, unknown>) {
+    const set = CONFIG_SETS[kind];
+    const { channelRecords } = this.services;
+    const record = await channelRecords.named(set, org, idOrName);
+    return showRecord(set, await channelRecords.update(set, org, record.id, input, 'fields'), 'fields');
   }
   async createKey(org: string, name: string, privileges: Privilege[]) {
     await this.services.organizations.require(org);
@@ -71,6 +111,23 @@ class RemoteAdmin implements AdminClient {
   }
   async listOrgs() {
     return (await this.call<{ orgs: unknown[] }>('GET', '/api/v1/orgs')).orgs;
+  }
+  updateOrg(id: string, settings: Record<string, unknown>) {
+    return this.call('PATCH', `/api/v1/orgs/${encodeURIComponent(id)}`, settings);
+  }
+  createRecord(kind: ConfigKind, org: string, input: Record<string, unknown>) {
+    return this.call('POST', `/api/v1/${kind}?org=${encodeURIComponent(org)}`, input);
+  }
+  async listRecords(kind: ConfigKind, org: string) {
+    return (await this.call<{ items: unknown[] }>('GET', `/api/v1/${kind}?org=${encodeURIComponent(org)}`))
+      .items;
+  }
+  updateRecord(kind: ConfigKind, org: string, idOrName: string, input: Record<string, unknown>) {
+    return this.call(
+      'PATCH',
+      `/api/v1/${kind}/${encodeURIComponent(idOrName)}?org=${encodeURIComponent(org)}`,
+      input,
+    );
   }
   createKey(org: string, name: string, privileges: Privilege[]) {
     return this.call<{ id: string; key: string }>('POST', `/api/v1/orgs/${encodeURIComponent(org)}/keys`, {

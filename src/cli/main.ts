@@ -58,6 +58,15 @@ export function program(): Command {
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listOrgs()));
 
+  org
+    .command('update <id>')
+    .option('--name <name>', 'display name')
+    .option('--unknown-kpi-events <mode>', 'KPI events with no active definition: refuse or flag')
+    .option(...serverOption)
+    .action((id: string, o) =>
+      withAdmin(o, (a) => a.updateOrg(id, defined({ name: o.name, unknownKpiEvents: o.unknownKpiEvents }))),
+    );
+
   const key = cli.command('key').description('API keys (the secret is shown once, at creation)');
   key
     .command('create')
@@ -98,8 +107,93 @@ export function program(): Command {
         }),
       ),
     );
+  const orgOption = ['--org <org>', 'organization', 'default'] as const;
+
+  const provider = cli
+    .command('provider')
+    .description('channel providers (msdyn_ciprovider) and their analytics switch');
+  const providerFields = (command: Command) =>
+    command
+      .option('--label <label>', 'label shown to agents')
+      .option('--landing-url <url>', 'the provider widget URL')
+      .option('--enable-analytics', 'take analytics from this provider')
+      .option('--no-enable-analytics', 'refuse analytics from this provider')
+      .option('--active', 'mark the provider active')
+      .option('--no-active', 'mark the provider inactive (its analytics are refused)')
+      .option('--sort-order <n>', 'sort order', wholeNumber)
+      .option('--trusted-domain <domain>', 'trusted domain')
+      .option('--custom-params <text>', 'custom parameters')
+      .option('--api-version <version>', 'CIF API version')
+      .option(...orgOption)
+      .option(...serverOption);
+  const providerInput = (o: Record<string, unknown>) =>
+    defined({
+      label: o.label,
+      landingUrl: o.landingUrl,
+      enableAnalytics: o.enableAnalytics,
+      stateCode: o.active === undefined ? undefined : o.active ? 0 : 1,
+      sortOrder: o.sortOrder,
+      trustedDomain: o.trustedDomain,
+      customParams: o.customParams,
+      apiVersion: o.apiVersion,
+    });
+  providerFields(provider.command('create <name>')).action((name: string, o) =>
+    withAdmin(o, (a) => a.createRecord('providers', o.org, { name, ...providerInput(o) })),
+  );
+  provider
+    .command('list')
+    .option(...orgOption)
+    .option(...serverOption)
+    .action((o) => withAdmin(o, (a) => a.listRecords('providers', o.org)));
+  providerFields(provider.command('update <id-or-name>').option('--name <name>', 'new name')).action(
+    (id: string, o) =>
+      withAdmin(o, (a) =>
+        a.updateRecord('providers', o.org, id, defined({ name: o.name, ...providerInput(o) })),
+      ),
+  );
+
+  const kpi = cli.command('kpi').description('KPI event definitions (first-party ones are seeded)');
+  const kpiFields = (command: Command) =>
+    command
+      .option('--display-name <name>', 'display name')
+      .option('--description <text>', 'what the event means')
+      .option('--event-type <type>', 'event type (Custom by default)')
+      .option('--active', 'events with this name may be logged')
+      .option('--no-active', 'events with this name are refused')
+      .option(...orgOption)
+      .option(...serverOption);
+  const kpiInput = (o: Record<string, unknown>) =>
+    defined({
+      displayName: o.displayName,
+      description: o.description,
+      eventType: o.eventType,
+      stateCode: o.active === undefined ? undefined : o.active ? 0 : 1,
+    });
+  kpiFields(kpi.command('create <name>')).action((name: string, o) =>
+    withAdmin(o, (a) =>
+      a.createRecord('kpi-definitions', o.org, { eventType: 'Custom', name, ...kpiInput(o) }),
+    ),
+  );
+  kpi
+    .command('list')
+    .option(...orgOption)
+    .option(...serverOption)
+    .action((o) => withAdmin(o, (a) => a.listRecords('kpi-definitions', o.org)));
+  kpiFields(kpi.command('update <id-or-name>')).action((id: string, o) =>
+    withAdmin(o, (a) => a.updateRecord('kpi-definitions', o.org, id, kpiInput(o))),
+  );
   return cli;
 }
+
+/** The options a command was given, without the ones left out. */
+const defined = (values: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+
+const wholeNumber = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number');
+  return n;
+};
 
 export async function main(argv = process.argv): Promise<void> {
   loadDotEnv();

@@ -2,6 +2,8 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { adminRoutes } from '../auth/admin-routes.ts';
+import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
+import { channelRoutes } from '../channel/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
@@ -32,13 +34,25 @@ export async function buildApp(
     origin: true,
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'Idempotency-Key',
+      'Prefer',
+      'OData-Version',
+      'OData-MaxVersion',
+    ],
+    exposedHeaders: ['OData-EntityId', 'OData-Version', 'Preference-Applied', 'Retry-After'],
     maxAge: 86_400,
   });
   installAuth(app, services.authenticator, services.organizations);
   await app.register(uaRoutes(services.collector, services.writer, config.queueCapacity));
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
   await app.register(eventsRoute(services.storage, services.writer));
+  await app.register(channelRoutes(services.channel, services.channelRecords));
+  await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
+    prefix: ODATA_BASE,
+  });
   app.addHook('onClose', () => services.close());
   return app;
 }

@@ -5,8 +5,11 @@ import type { Privilege } from '../auth/privileges.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The privilege the route needs. Routes without one are public (health, CORS preflights). */
-    privilege?: Privilege;
+    /**
+     * The privilege the route needs, or how to tell it from the request (one route serving several entity
+     * sets). Routes without one are public (health, CORS preflights).
+     */
+    privilege?: Privilege | ((request: FastifyRequest) => Privilege);
     /** Where the route names its organization: `?org=` (default) or the `:org` path parameter. */
     orgFrom?: 'query' | 'params';
   }
@@ -43,8 +46,9 @@ export function installAuth(
   app.decorateRequest('credential', null as unknown as { getter: () => Credential });
   app.decorateRequest('org', '');
   app.addHook('preHandler', async (request) => {
-    const { privilege, orgFrom } = request.routeOptions.config;
-    if (!privilege) return;
+    const { privilege: needed, orgFrom } = request.routeOptions.config;
+    if (!needed) return;
+    const privilege = typeof needed === 'function' ? needed(request) : needed;
     const credential = await authenticator.authenticate(bearer(request));
     const source = (orgFrom === 'params' ? request.params : request.query) as
       | Record<string, unknown>

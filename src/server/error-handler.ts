@@ -20,19 +20,26 @@ function fromFastify(error: FastifyError, bodyLimit: number): OpenUAError | unde
   return undefined;
 }
 
-export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
+/** How a surface writes an error body: OpenUA's own shape by default, OData's under /api/data. */
+export type ErrorBodyShape = (error: OpenUAError) => unknown;
+
+export function installErrorHandler(
+  app: FastifyInstance,
+  bodyLimit: number,
+  shape: ErrorBodyShape = (error) => error.toJSON(),
+): void {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     const error = raw instanceof OpenUAError ? raw : fromFastify(raw, bodyLimit);
     if (!error) {
       request.log.error({ err: raw }, 'unexpected error');
-      return reply.code(500).send(new OpenUAError('INTERNAL', 'Internal error; it has been logged').toJSON());
+      return reply.code(500).send(shape(new OpenUAError('INTERNAL', 'Internal error; it has been logged')));
     }
     if (error.statusCode >= 500) request.log.warn({ err: error.cause ?? error }, error.message);
     if (error.retryAfter !== undefined) reply.header('Retry-After', String(error.retryAfter));
-    return reply.code(error.statusCode).send(error.toJSON());
+    return reply.code(error.statusCode).send(shape(error));
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new OpenUAError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`);
-    return reply.code(404).send(error.toJSON());
+    return reply.code(404).send(shape(error));
   });
 }

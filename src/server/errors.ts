@@ -20,6 +20,7 @@ export const ErrorCodes = {
   INVALID_REQUEST: { status: 400, error: 'Bad Request' },
   UNAUTHENTICATED: { status: 401, error: 'Unauthorized' },
   FORBIDDEN: { status: 403, error: 'Forbidden' },
+  ANALYTICS_DISABLED: { status: 403, error: 'Forbidden' },
   NOT_FOUND: { status: 404, error: 'Not Found' },
   CONFLICT: { status: 409, error: 'Conflict' },
   BODY_TOO_LARGE: { status: 413, error: 'Payload Too Large' },
@@ -80,6 +81,9 @@ export const forbidden = (message: string, violations?: Violation[]) =>
   new OpenUAError('FORBIDDEN', message, violations);
 
 export const notFound = (message: string) => new OpenUAError('NOT_FOUND', message);
+
+export const analyticsDisabled = (message: string, violation: Violation) =>
+  new OpenUAError('ANALYTICS_DISABLED', message, [violation]);
 
 export const conflict = (message: string) => new OpenUAError('CONFLICT', message);
 

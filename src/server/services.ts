@@ -3,6 +3,11 @@ import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
 import { ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
 import { SearchTokens } from '../auth/search-tokens.ts';
+import { ChannelAnalytics } from '../channel/channel-analytics.ts';
+import { CHANNEL_TABLES } from '../channel/entity-sets.ts';
+import { KpiDefinitions } from '../channel/kpi-definitions.ts';
+import { KpiEvents } from '../channel/kpi-events.ts';
+import { ChannelRecords } from '../channel/records.ts';
 import { GroupCommit } from '../ingest/group-commit.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -21,6 +26,10 @@ export interface Services {
   writer: GroupCommit;
   visits: VisitTracker;
   collector: UaCollector;
+  channelRecords: ChannelRecords;
+  kpiDefinitions: KpiDefinitions;
+  kpiEvents: KpiEvents;
+  channel: ChannelAnalytics;
   /** Whether this start created the `default` organization (an empty data dir). */
   firstStart: boolean;
   /** Acknowledged events an earlier run left in the ingest log, loaded at this start. */
@@ -29,7 +38,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS] as const;
+export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, ...CHANNEL_TABLES] as const;
 
 export async function createServices(
   config: Config,
@@ -38,7 +47,15 @@ export async function createServices(
 ): Promise<Services> {
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage);
+  const channelRecords = new ChannelRecords(storage);
+  const kpiDefinitions = new KpiDefinitions(storage, channelRecords, organizations);
+  organizations.onCreate(async (org) => {
+    await kpiDefinitions.seed(org.id);
+  });
   const firstStart = await organizations.ensureDefault();
+  // Organizations made before Channel Analytics existed (or before a definition was added) get the
+  // first-party KPI event definitions they lack.
+  for (const org of await organizations.list()) await kpiDefinitions.seed(org.id);
   const apiKeys = new ApiKeys(storage);
   const searchTokens = new SearchTokens(organizations);
   const writer = new GroupCommit(
@@ -55,6 +72,7 @@ export async function createServices(
   // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
   const recovered = await writer.recover();
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
+  const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, writer, storage);
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -66,6 +84,10 @@ export async function createServices(
     writer,
     visits,
     collector: new UaCollector(visits, writer),
+    channelRecords,
+    kpiDefinitions,
+    kpiEvents,
+    channel: new ChannelAnalytics(channelRecords, kpiEvents, storage, writer),
     firstStart,
     recovered,
     close() {

@@ -93,6 +93,13 @@ function toViolation(error: ErrorObject): Violation {
         message: `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`,
         received: echo(error.data),
       };
+    case 'additionalProperties':
+      return {
+        field: join(String(params.additionalProperty)),
+        rule: 'unknownField',
+        message: 'is not a field of this body',
+        received: echo((error.data as Record<string, unknown>)[String(params.additionalProperty)]),
+      };
     case 'pattern':
       return {
         field,

@@ -13,6 +13,10 @@ export interface EventColumn {
   nullable: boolean;
 }
 
+/**
+ * Columns are listed in the order they were added: an older store gains the newer ones at its end
+ * (migrate adds what is missing), and a store's own column order decides how rows are appended.
+ */
 const col = (
   column: string,
   field: EventColumn['field'],
@@ -34,9 +38,9 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   col('username', 'username', 'text'),
   col('user_display_name', 'userDisplayName', 'text'),
   col('anonymous', 'anonymous', 'boolean', false),
-  col('client_id', 'clientId', 'text', false),
-  col('visitor_id', 'visitorId', 'text', false),
-  col('visit_id', 'visitId', 'text', false),
+  col('client_id', 'clientId', 'text'),
+  col('visitor_id', 'visitorId', 'text'),
+  col('visit_id', 'visitId', 'text'),
   col('origin_context', 'originContext', 'text'),
   col('origin_level1', 'originLevel1', 'text'),
   col('origin_level2', 'originLevel2', 'text'),
@@ -49,7 +53,33 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   col('user_agent', 'userAgent', 'text'),
   col('correlation_id', 'correlationId', 'text'),
   col('credential_id', 'credentialId', 'text', false),
+  col('name', 'name', 'text'),
+  col('conversation_id', 'conversationId', 'text'),
+  col('provider_session_id', 'providerSessionId', 'text'),
+  col('client_session_id', 'clientSessionId', 'text'),
+  col('participant_id', 'participantId', 'text'),
+  col('provider_id', 'providerId', 'text'),
+  col('session_data_id', 'sessionDataId', 'text'),
+  col('cif_session_id', 'cifSessionId', 'text'),
+  col('kpi_event_definition_id', 'kpiEventDefinitionId', 'text'),
+  col('entity_name', 'entityName', 'text'),
+  col('entity_record_id', 'entityRecordId', 'text'),
+  col('knowledge_article_id', 'knowledgeArticleId', 'text'),
+  col('knowledge_article_name', 'knowledgeArticleName', 'text'),
+  col('old_presence', 'oldPresence', 'text'),
+  col('new_presence', 'newPresence', 'text'),
+  col('tab_id', 'tabId', 'text'),
+  col('tab_name', 'tabName', 'text'),
+  col('notification_response_action', 'notificationResponseAction', 'text'),
+  col('external_correlation_id', 'externalCorrelationId', 'text'),
+  col('additional_data', 'additionalData', 'text'),
+  col('flag', 'flag', 'text'),
 ];
+
+/** The column that holds a field, for filters and ordering over events. */
+export const EVENT_COLUMN_OF: ReadonlyMap<string, EventColumn> = new Map(
+  EVENT_COLUMNS.map((c) => [c.field, c]),
+);
 
 export const CUSTOM_KEYS_COLUMN = 'custom_keys';
 export const CUSTOM_VALUES_COLUMN = 'custom_values';

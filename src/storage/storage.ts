@@ -18,6 +18,49 @@ export interface EntityTable<Row> {
   columns: { readonly [K in keyof Row & string]: ColumnType };
 }
 
+/** A comparison of one field with a literal, as `$filter` and the query API express them. */
+export type Comparison = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
+/** Case-sensitive text matches (OData's contains, startswith, endswith). */
+export type TextMatch = 'contains' | 'startswith' | 'endswith';
+export type Scalar = string | number | boolean | Date | null;
+
+/**
+ * A condition on a record's fields, independent of any engine. Each engine compiles it to parameterised
+ * SQL; values never become SQL text. `eq null` means "is null", and `ne` keeps rows where the field is null.
+ */
+export type RecordFilter =
+  | { kind: 'and' | 'or'; left: RecordFilter; right: RecordFilter }
+  | { kind: 'not'; operand: RecordFilter }
+  | { kind: 'compare'; op: Comparison; field: string; value: Scalar }
+  | { kind: 'match'; op: TextMatch; field: string; value: string };
+
+export interface RecordQuery {
+  where?: RecordFilter;
+  orderBy?: readonly { field: string; descending: boolean }[];
+  limit?: number;
+  offset?: number;
+  /** Also count every match, ignoring limit and offset. */
+  count?: boolean;
+}
+
+export interface RecordPage<Row> {
+  rows: Row[];
+  /** Every match, when the query asked for the count. */
+  count?: number;
+}
+
+/** Any entity table, seen without its row type. */
+export interface TableShape {
+  name: string;
+  key: readonly string[];
+  columns: Readonly<Record<string, ColumnType>>;
+}
+
+export interface EntityWrite {
+  table: TableShape;
+  row: object;
+}
+
 export interface EventReadQuery {
   org: string;
   from?: Date;
@@ -54,8 +97,24 @@ export interface Storage {
   readEvents(query: EventReadQuery): Promise<CanonicalEvent[]>;
   /** The visit of the newest event stored for this visitor, so visits survive a restart. */
   lastVisit(org: string, visitorId: string): Promise<LastVisit | undefined>;
+  /** Events of one organization that match a filter, in the order asked (derived time, newest first, by default). */
+  queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>>;
+  /** Changes the fields given on one event; answers whether it exists. */
+  updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean>;
+  /** Deletes the events of one organization that match; answers how many. */
+  deleteEvents(org: string, where: RecordFilter): Promise<number>;
   upsert<Row extends object>(table: EntityTable<Row>, row: Row): Promise<void>;
+  /** Upserts every row in one transaction: all of them are stored, or none is. */
+  upsertAll(writes: readonly EntityWrite[]): Promise<void>;
   /** Rows whose columns equal every value in `where` (an empty `where` reads them all). */
   find<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<Row[]>;
+  /** Rows whose columns equal every value in `equal` and that match the query's filter. */
+  query<Row extends object>(
+    table: EntityTable<Row>,
+    equal: Partial<Row>,
+    query: RecordQuery,
+  ): Promise<RecordPage<Row>>;
+  /** Deletes the rows whose columns equal every value in `where`; answers how many. */
+  remove<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<number>;
   close(): Promise<void>;
 }

@@ -63,13 +63,13 @@ async function newKey(org: string, privileges: string[], token = server.masterKe
 }
 
 describe('organizations', () => {
-  it('the master key creates one: 201 {id, name, createdAt}, never its token secret', async () => {
+  it('the master key creates one: 201 {id, name, createdAt, unknownKpiEvents}, never its token secret', async () => {
     const answer = await call(orgsUrl(), {
       token: server.masterKey,
       body: { id: 'acme-1', name: 'Acme One' },
     });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
-    assert.deepEqual(Object.keys(answer.body).sort(), ['createdAt', 'id', 'name']);
+    assert.deepEqual(Object.keys(answer.body).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
     assert.equal(answer.body.id, 'acme-1');
     assert.equal(answer.body.name, 'Acme One');
     assert.ok(!Number.isNaN(Date.parse(answer.body.createdAt as string)), 'createdAt is a date');
@@ -160,7 +160,7 @@ describe('organizations', () => {
     const ids = all.body.orgs.map((o) => o.id);
     for (const id of ['default', 'acme-1', 'listed']) assert.ok(ids.includes(id), `${id} in ${ids}`);
     assert.ok(!JSON.stringify(all.body).includes('tokenSecret'));
-    for (const org of all.body.orgs) assert.deepEqual(Object.keys(org).sort(), ['createdAt', 'id', 'name']);
+    for (const org of all.body.orgs) assert.deepEqual(Object.keys(org).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
 
     const admin = await createKey(server, ['admin']);
     const own = await call<{ orgs: { id: string }[] }>(orgsUrl(), { token: admin });
@@ -169,6 +169,46 @@ describe('organizations', () => {
       own.body.orgs.map((o) => o.id),
       ['default'],
     );
+  });
+});
+
+describe('organization settings', () => {
+  it("an admin key changes its own organization's settings, and no other's", async () => {
+    await createOrg('settings-other');
+    const admin = await createKey(server, ['admin']);
+    const changed = await call(`${orgsUrl()}/default`, {
+      method: 'PATCH',
+      token: admin,
+      body: { name: 'Renamed', unknownKpiEvents: 'flag' },
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual([changed.body.name, changed.body.unknownKpiEvents], ['Renamed', 'flag']);
+    const read = await call(`${orgsUrl()}/default`, { token: server.masterKey });
+    assert.equal(read.body.unknownKpiEvents, 'flag');
+    errorOf(
+      await call(`${orgsUrl()}/settings-other`, { method: 'PATCH', token: admin, body: { name: 'x' } }),
+      403,
+      'FORBIDDEN',
+    );
+    const writer = await createKey(server, ['analytics:write']);
+    errorOf(await call(`${orgsUrl()}/default`, { method: 'PATCH', token: writer, body: {} }), 403, 'FORBIDDEN');
+    const wrong = errorOf(
+      await call(`${orgsUrl()}/default`, {
+        method: 'PATCH',
+        token: admin,
+        body: { unknownKpiEvents: 'sometimes', tokenSecret: 'x' },
+      }),
+      400,
+      'INVALID_REQUEST',
+    );
+    assert.deepEqual(
+      (wrong.violations ?? []).map((v) => [v.field, v.rule]).sort(),
+      [
+        ['tokenSecret', 'unknownField'],
+        ['unknownKpiEvents', 'enum'],
+      ],
+    );
+    await call(`${orgsUrl()}/default`, { method: 'PATCH', token: admin, body: { unknownKpiEvents: 'refuse' } });
   });
 });
 

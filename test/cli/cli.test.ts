@@ -157,6 +157,72 @@ describe('openua CLI on a data directory no server holds', () => {
     assert.ok(!keys.some((k) => k.name === 'bad'), 'no key was created');
   });
 
+  it('provider create, update and list manage the analytics switch', async () => {
+    const created = await openuaJson<{
+      id: string;
+      name: string;
+      enableAnalytics: boolean;
+      stateCode: number;
+    }>(
+      ['provider', 'create', 'Contoso Voice', '--org', 'acme', '--label', 'Voice', '--sort-order', '2'],
+      env,
+    );
+    assert.equal(created.name, 'Contoso Voice');
+    assert.equal(created.enableAnalytics, false, 'analytics is off until switched on');
+    const on = await openuaJson<{ id: string; enableAnalytics: boolean; version: number }>(
+      ['provider', 'update', 'Contoso Voice', '--org', 'acme', '--enable-analytics'],
+      env,
+    );
+    assert.equal(on.id, created.id, 'a provider can be named by its name');
+    assert.equal(on.enableAnalytics, true);
+    assert.equal(on.version, 2);
+    const off = await openuaJson<{ enableAnalytics: boolean; stateCode: number; statusCode: number }>(
+      ['provider', 'update', created.id, '--org', 'acme', '--no-enable-analytics', '--no-active'],
+      env,
+    );
+    assert.deepEqual([off.enableAnalytics, off.stateCode, off.statusCode], [false, 1, 2]);
+    const list = await openuaJson<{ id: string }[]>(['provider', 'list', '--org', 'acme'], env);
+    assert.deepEqual(
+      list.map((p) => p.id),
+      [created.id],
+    );
+    const duplicate = await openua(['provider', 'create', 'Contoso Voice', '--org', 'acme'], env);
+    assert.notEqual(duplicate.code, 0);
+    assert.match(duplicate.stderr, /exists already/);
+  });
+
+  it('kpi list shows the first-party definitions; kpi create and update add and deactivate custom ones', async () => {
+    const seeded = await openuaJson<{ name: string; firstParty: boolean }[]>(
+      ['kpi', 'list', '--org', 'acme'],
+      env,
+    );
+    assert.ok(seeded.some((d) => d.name === 'NotificationDisplayed' && d.firstParty));
+    const created = await openuaJson<{ name: string; eventType: string; stateCode: number }>(
+      ['kpi', 'create', 'OrderLookup', '--org', 'acme', '--description', 'order looked up'],
+      env,
+    );
+    assert.deepEqual([created.name, created.eventType, created.stateCode], ['OrderLookup', 'Custom', 0]);
+    const inactive = await openuaJson<{ stateCode: number }>(
+      ['kpi', 'update', 'OrderLookup', '--org', 'acme', '--no-active'],
+      env,
+    );
+    assert.equal(inactive.stateCode, 1);
+    const tooLong = await openua(['kpi', 'create', 'k'.repeat(101), '--org', 'acme'], env);
+    assert.notEqual(tooLong.code, 0);
+    assert.match(tooLong.stderr, /name: must be at most 100 characters/);
+  });
+
+  it('org update sets what happens to unknown KPI events', async () => {
+    const org = await openuaJson<{ unknownKpiEvents: string }>(
+      ['org', 'update', 'acme', '--unknown-kpi-events', 'flag'],
+      env,
+    );
+    assert.equal(org.unknownKpiEvents, 'flag');
+    const wrong = await openua(['org', 'update', 'acme', '--unknown-kpi-events', 'maybe'], env);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unknownKpiEvents: must be one of: refuse, flag \(received "maybe"\)/);
+  });
+
   it('an organization that does not exist exits non-zero naming it', async () => {
     const run = await openua(
       ['key', 'create', '--org', 'nope', '--name', 'x', '--privileges', 'analytics:write'],
@@ -221,6 +287,33 @@ describe('openua CLI while a server holds the data directory', () => {
       HOST: '127.0.0.1',
     });
     assert.deepEqual(orgs.map((o) => o.id).sort(), ['acme', 'default']);
+  });
+
+  it('provider and kpi commands work over HTTP too', async () => {
+    const env = { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' };
+    const provider = await openuaJson<{ id: string; enableAnalytics: boolean }>(
+      ['provider', 'create', 'Live Chat', '--org', 'acme', '--enable-analytics'],
+      env,
+    );
+    assert.equal(provider.enableAnalytics, true);
+    const updated = await openuaJson<{ label: string }>(
+      ['provider', 'update', 'Live Chat', '--org', 'acme', '--label', 'Chat'],
+      env,
+    );
+    assert.equal(updated.label, 'Chat');
+    await openuaJson(['kpi', 'create', 'CallbackRequested', '--org', 'acme'], env);
+    const definitions = await call<{ items: { name: string }[] }>(
+      `${server.url}/api/v1/kpi-definitions?org=acme`,
+      {
+        token: masterKey,
+      },
+    );
+    assert.ok(definitions.body.items.some((d) => d.name === 'CallbackRequested'));
+    const org = await openuaJson<{ unknownKpiEvents: string }>(
+      ['org', 'update', 'acme', '--unknown-kpi-events', 'flag'],
+      env,
+    );
+    assert.equal(org.unknownKpiEvents, 'flag');
   });
 
   it('without OPENUA_MASTER_KEY it exits non-zero and says OPENUA_MASTER_KEY is needed', async () => {

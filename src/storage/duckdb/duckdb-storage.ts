@@ -15,8 +15,25 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event.ts';
-import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMNS } from '../event-columns.ts';
-import type { Checkpoint, ColumnType, EntityTable, EventReadQuery, LastVisit, Storage } from '../storage.ts';
+import {
+  CUSTOM_KEYS_COLUMN,
+  CUSTOM_VALUES_COLUMN,
+  EVENT_COLUMN_OF,
+  EVENT_COLUMNS,
+} from '../event-columns.ts';
+import type {
+  Checkpoint,
+  ColumnType,
+  EntityTable,
+  EntityWrite,
+  EventReadQuery,
+  LastVisit,
+  RecordFilter,
+  RecordPage,
+  RecordQuery,
+  Storage,
+  TableShape,
+} from '../storage.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
 /** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
@@ -30,7 +47,6 @@ const COLUMN_TYPES: Record<ColumnType, DuckDBType> = {
 };
 /** Rows per data chunk, and between two yields to the event loop (a few ms of work). */
 const CHUNK_ROWS = 512;
-const EVENT_TYPES: DuckDBType[] = [...EVENT_COLUMNS.map((c) => COLUMN_TYPES[c.type]), TEXT_LIST, TEXT_LIST];
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -72,6 +88,8 @@ export class DuckDBStorage implements Storage {
   readonly engine = 'duckdb';
   private readonly writeQueue = new Serial();
   private readonly otherQueue = new Serial();
+  /** How each column of the events table, in the store's order, is filled from an event (set by migrate). */
+  private eventLayout: readonly EventSlot[] = EVENT_SLOTS;
 
   private constructor(
     readonly location: string,
@@ -90,25 +108,65 @@ export class DuckDBStorage implements Storage {
 
   async migrate(entities: readonly EntityTable<object>[]): Promise<void> {
     const eventColumns = [
-      ...EVENT_COLUMNS.map((c) => `${c.column} ${COLUMN_TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`),
-      `${CUSTOM_KEYS_COLUMN} ${TEXT_LIST} NOT NULL`,
-      `${CUSTOM_VALUES_COLUMN} ${TEXT_LIST} NOT NULL`,
+      ...EVENT_COLUMNS.map((c) => ({ name: c.column, type: c.type, nullable: c.nullable })),
+      { name: CUSTOM_KEYS_COLUMN, type: 'text[]' as const, nullable: false },
+      { name: CUSTOM_VALUES_COLUMN, type: 'text[]' as const, nullable: false },
     ];
     await this.otherQueue.run(async () => {
-      await this.other.run(`CREATE TABLE IF NOT EXISTS events (${eventColumns.join(', ')})`);
+      await this.createOrExtend('events', eventColumns, []);
       await this.other.run(
         'CREATE TABLE IF NOT EXISTS checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
       );
       for (const table of entities) {
-        const columns = Object.entries(table.columns).map(
-          ([name, type]) => `${quote(snake(name))} ${COLUMN_TYPES[type as ColumnType]}`,
-        );
-        const key = table.key.map((k) => quote(snake(k))).join(', ');
-        await this.other.run(
-          `CREATE TABLE IF NOT EXISTS ${quote(table.name)} (${columns.join(', ')}, PRIMARY KEY (${key}))`,
-        );
+        const columns = Object.entries(table.columns).map(([name, type]) => ({
+          name: snake(name),
+          type: type as ColumnType,
+          nullable: true,
+        }));
+        await this.createOrExtend(table.name, columns, table.key.map(snake));
       }
+      // Rows are appended in the store's own column order, which an older store may have in another order.
+      const order = await this.columnsOf('events');
+      this.eventLayout = order.map(({ name }) => eventSlot(name));
     });
+  }
+
+  /**
+   * Creates a table, or brings an older one up to date: missing columns are added (null in old rows) and
+   * columns that have become optional lose NOT NULL. Nothing is dropped or retyped.
+   */
+  private async createOrExtend(
+    table: string,
+    columns: readonly { name: string; type: ColumnType; nullable: boolean }[],
+    key: readonly string[],
+  ): Promise<void> {
+    const ddl = columns.map(
+      (c) => `${quote(c.name)} ${COLUMN_TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`,
+    );
+    const primaryKey = key.length > 0 ? `, PRIMARY KEY (${key.map(quote).join(', ')})` : '';
+    await this.other.run(`CREATE TABLE IF NOT EXISTS ${quote(table)} (${ddl.join(', ')}${primaryKey})`);
+    const existing = new Map((await this.columnsOf(table)).map((c) => [c.name, c]));
+    for (const column of columns) {
+      const found = existing.get(column.name);
+      if (!found) {
+        await this.other.run(
+          `ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column.name)} ${COLUMN_TYPES[column.type]}`,
+        );
+      } else if (column.nullable && !found.nullable && !key.includes(column.name)) {
+        await this.other.run(`ALTER TABLE ${quote(table)} ALTER COLUMN ${quote(column.name)} DROP NOT NULL`);
+      }
+    }
+  }
+
+  private async columnsOf(table: string): Promise<{ name: string; nullable: boolean }[]> {
+    const reader = await this.other.runAndReadAll(
+      'SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = $table ORDER BY ordinal_position',
+      { table },
+    );
+    return (reader.getRowObjectsJS() as { column_name: string; is_nullable: string }[]).map((r) => ({
+      name: r.column_name,
+      nullable: r.is_nullable === 'YES',
+    }));
   }
 
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
@@ -117,7 +175,9 @@ export class DuckDBStorage implements Storage {
       try {
         const appender = await this.writer.createAppender('events');
         for (let from = 0; from < events.length; from += CHUNK_ROWS) {
-          appender.appendDataChunk(eventChunk(events, from, Math.min(from + CHUNK_ROWS, events.length)));
+          appender.appendDataChunk(
+            eventChunk(this.eventLayout, events, from, Math.min(from + CHUNK_ROWS, events.length)),
+          );
           // Building chunks runs on the event loop: let requests through between chunks of a big batch.
           if (from + CHUNK_ROWS < events.length) await new Promise<void>((r) => setImmediate(r));
         }
@@ -157,6 +217,47 @@ export class DuckDBStorage implements Storage {
     return rows.map(rowToEvent);
   }
 
+  async queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>> {
+    const params: Record<string, DuckDBValue> = { org };
+    const where = `org = $org${query.where ? ` AND (${compileFilter(query.where, eventColumn, params)})` : ''}`;
+    const orderBy = query.orderBy?.length
+      ? query.orderBy.map((o) => `${eventColumn(o.field).column} ${o.descending ? 'DESC' : 'ASC'}`)
+      : ['derived_time DESC'];
+    const rows = await this.read(
+      `SELECT * FROM events WHERE ${where} ORDER BY ${[...orderBy, 'id'].join(', ')}${page(query)}`,
+      params,
+    );
+    const count = query.count ? await this.count('events', where, params) : undefined;
+    return { rows: rows.map(rowToEvent), count };
+  }
+
+  async updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean> {
+    const params: Record<string, DuckDBValue> = { org, id };
+    const { customData, ...fields } = changes;
+    const sets = Object.entries(fields).map(([field, value], i) => {
+      const { column, type } = eventColumn(field);
+      params[`v${i}`] = toParam(type, value).value;
+      return `${column} = $v${i}`;
+    });
+    if (customData) {
+      params.keys = listValue(Object.keys(customData));
+      params.values = listValue(Object.values(customData));
+      sets.push(`${CUSTOM_KEYS_COLUMN} = $keys`, `${CUSTOM_VALUES_COLUMN} = $values`);
+    }
+    if (sets.length === 0) return (await this.count('events', 'org = $org AND id = $id', params)) > 0;
+    return (
+      (await this.change(`UPDATE events SET ${sets.join(', ')} WHERE org = $org AND id = $id`, params)) > 0
+    );
+  }
+
+  async deleteEvents(org: string, where: RecordFilter): Promise<number> {
+    const params: Record<string, DuckDBValue> = { org };
+    return this.change(
+      `DELETE FROM events WHERE org = $org AND (${compileFilter(where, eventColumn, params)})`,
+      params,
+    );
+  }
+
   async readCheckpoint(name: string): Promise<string | undefined> {
     const [row] = await this.read('SELECT value FROM checkpoints WHERE name = $name', { name });
     return row?.value as string | undefined;
@@ -172,37 +273,72 @@ export class DuckDBStorage implements Storage {
   }
 
   upsert<Row extends object>(table: EntityTable<Row>, row: Row): Promise<void> {
-    const names = Object.keys(table.columns) as (keyof Row & string)[];
-    const values: DuckDBValue[] = [];
-    const types: (DuckDBType | undefined)[] = [];
-    for (const name of names) {
-      const param = toParam(table.columns[name], row[name]);
-      values.push(param.value);
-      types.push(param.type);
-    }
-    const sql = `INSERT OR REPLACE INTO ${quote(table.name)} (${names.map((n) => quote(snake(n))).join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`;
+    return this.upsertAll([{ table, row }]);
+  }
+
+  upsertAll(writes: readonly EntityWrite[]): Promise<void> {
+    const statements = writes.map(({ table, row }) => {
+      const names = Object.keys(table.columns);
+      const values: DuckDBValue[] = [];
+      const types: (DuckDBType | undefined)[] = [];
+      for (const name of names) {
+        const param = toParam(table.columns[name] as ColumnType, (row as Record<string, unknown>)[name]);
+        values.push(param.value);
+        types.push(param.type);
+      }
+      const sql = `INSERT OR REPLACE INTO ${quote(table.name)} (${names.map((n) => quote(snake(n))).join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`;
+      return { sql, values, types: types as DuckDBType[] };
+    });
     return this.otherQueue.run(async () => {
-      await this.other.run(sql, values, types as DuckDBType[]);
+      const single = statements.length === 1;
+      if (!single) await this.other.run('BEGIN TRANSACTION');
+      try {
+        for (const { sql, values, types } of statements) await this.other.run(sql, values, types);
+        if (!single) await this.other.run('COMMIT');
+      } catch (error) {
+        if (!single) await this.other.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
     });
   }
 
   async find<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<Row[]> {
-    const names = Object.keys(table.columns) as (keyof Row & string)[];
-    const conditions: string[] = [];
+    return (await this.query(table, where, {})).rows;
+  }
+
+  async query<Row extends object>(
+    table: EntityTable<Row>,
+    equal: Partial<Row>,
+    query: RecordQuery,
+  ): Promise<RecordPage<Row>> {
     const params: Record<string, DuckDBValue> = {};
-    for (const [name, value] of Object.entries(where) as [keyof Row & string, unknown][]) {
-      if (value === undefined) continue;
-      const param = toParam(table.columns[name], value);
-      params[`p${conditions.length}`] = param.value;
-      conditions.push(`${quote(snake(name))} = $p${conditions.length}`);
-    }
-    const sql = `SELECT * FROM ${quote(table.name)}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${table.key.map((k) => quote(snake(k))).join(', ')}`;
-    const rows = await this.read(sql, params);
-    return rows.map((raw) => {
-      const row: Record<string, unknown> = {};
-      for (const name of names) row[name] = fromColumn(table.columns[name], raw[snake(name)]);
-      return row as Row;
-    });
+    const where = entityWhere(table, equal, query.where, params);
+    const order = [
+      ...(query.orderBy ?? []).map(
+        (o) => `${entityColumn(table)(o.field).column} ${o.descending ? 'DESC' : 'ASC'}`,
+      ),
+      ...table.key.map((k) => quote(snake(k))),
+    ];
+    const rows = await this.read(
+      `SELECT * FROM ${quote(table.name)}${where ? ` WHERE ${where}` : ''} ORDER BY ${order.join(', ')}${page(query)}`,
+      params,
+    );
+    const count = query.count ? await this.count(quote(table.name), where, params) : undefined;
+    const names = Object.keys(table.columns) as (keyof Row & string)[];
+    return {
+      rows: rows.map((raw) => {
+        const row: Record<string, unknown> = {};
+        for (const name of names) row[name] = fromColumn(table.columns[name], raw[snake(name)]);
+        return row as Row;
+      }),
+      count,
+    };
+  }
+
+  remove<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<number> {
+    const params: Record<string, DuckDBValue> = {};
+    const condition = entityWhere(table, where, undefined, params);
+    return this.change(`DELETE FROM ${quote(table.name)}${condition ? ` WHERE ${condition}` : ''}`, params);
   }
 
   async close(): Promise<void> {
@@ -216,6 +352,23 @@ export class DuckDBStorage implements Storage {
     this.instance.closeSync();
   }
 
+  private async count(from: string, where: string, params: Record<string, DuckDBValue>): Promise<number> {
+    const [row] = await this.read(
+      `SELECT count(*) AS n FROM ${from}${where ? ` WHERE ${where}` : ''}`,
+      params,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  /** Runs a statement that changes rows; answers how many it changed. */
+  private change(
+    sql: string,
+    params: Record<string, DuckDBValue>,
+    types?: Record<string, DuckDBType>,
+  ): Promise<number> {
+    return this.otherQueue.run(async () => Number((await this.other.run(sql, params, types)).rowsChanged));
+  }
+
   private read(sql: string, params: Record<string, DuckDBValue>): Promise<Record<string, unknown>[]> {
     return this.otherQueue.run(async () => {
       const reader = await this.other.runAndReadAll(sql, params);
@@ -224,38 +377,147 @@ export class DuckDBStorage implements Storage {
   }
 }
 
+/** One column of the events table: its type, and how an event fills it. */
+interface EventSlot {
+  type: DuckDBType;
+  value: (event: CanonicalEvent) => DuckDBValue;
+}
+
+function eventSlot(column: string): EventSlot {
+  if (column === CUSTOM_KEYS_COLUMN) {
+    return { type: TEXT_LIST, value: (event) => listValue(Object.keys(event.customData)) };
+  }
+  if (column === CUSTOM_VALUES_COLUMN) {
+    return { type: TEXT_LIST, value: (event) => listValue(Object.values(event.customData)) };
+  }
+  const known = EVENT_COLUMNS.find((c) => c.column === column);
+  // A column this version does not know (written by a newer one) is left null.
+  if (!known) return { type: VARCHAR, value: () => null };
+  const { field, type } = known;
+  return {
+    type: COLUMN_TYPES[type],
+    value: (event) => {
+      const value = event[field];
+      if (value === null || value === undefined) return null;
+      return type === 'timestamp' ? timestamp(value as Date) : (value as DuckDBValue);
+    },
+  };
+}
+
+/** The layout of a table created by this version: every known column, then customData's two lists. */
+const EVENT_SLOTS: readonly EventSlot[] = [
+  ...EVENT_COLUMNS.map((c) => eventSlot(c.column)),
+  eventSlot(CUSTOM_KEYS_COLUMN),
+  eventSlot(CUSTOM_VALUES_COLUMN),
+];
+
 /**
  * Rows [from, to) as one columnar chunk: one native call per chunk instead of one per value, which is
  * most of the appender's cost on the event loop.
  */
-function eventChunk(events: readonly CanonicalEvent[], from: number, to: number): DuckDBDataChunk {
-  const columns: DuckDBValue[][] = EVENT_TYPES.map(() => new Array(to - from));
-  for (let row = from; row < to; row++) {
-    const event = events[row] as CanonicalEvent;
-    const at = row - from;
-    EVENT_COLUMNS.forEach(({ field, type }, c) => {
-      const value = event[field];
-      (columns[c] as DuckDBValue[])[at] =
-        value === null || value === undefined
-          ? null
-          : type === 'timestamp'
-            ? timestamp(value as Date)
-            : (value as DuckDBValue);
-    });
-    const keys = Object.keys(event.customData);
-    (columns[EVENT_COLUMNS.length] as DuckDBValue[])[at] = listValue(keys);
-    (columns[EVENT_COLUMNS.length + 1] as DuckDBValue[])[at] = listValue(
-      keys.map((k) => event.customData[k] as string),
-    );
-  }
-  const chunk = DuckDBDataChunk.create(EVENT_TYPES, to - from);
+function eventChunk(
+  layout: readonly EventSlot[],
+  events: readonly CanonicalEvent[],
+  from: number,
+  to: number,
+): DuckDBDataChunk {
+  const columns: DuckDBValue[][] = layout.map((slot) => {
+    const values = new Array<DuckDBValue>(to - from);
+    for (let row = from; row < to; row++) values[row - from] = slot.value(events[row] as CanonicalEvent);
+    return values;
+  });
+  const chunk = DuckDBDataChunk.create(
+    layout.map((slot) => slot.type),
+    to - from,
+  );
   chunk.setColumns(columns);
   return chunk;
 }
 
+interface ResolvedColumn {
+  column: string;
+  type: ColumnType;
+}
+
+function eventColumn(field: string): ResolvedColumn {
+  const known = EVENT_COLUMN_OF.get(field);
+  if (!known) throw new Error(`events have no field ${JSON.stringify(field)}`);
+  return known;
+}
+
+function entityColumn(table: TableShape) {
+  return (field: string): ResolvedColumn => {
+    const type = table.columns[field];
+    if (!type) throw new Error(`${table.name} has no field ${JSON.stringify(field)}`);
+    return { column: quote(snake(field)), type };
+  };
+}
+
+/** Equality on the given fields, and the filter when there is one; '' when there is no condition. */
+function entityWhere(
+  table: TableShape,
+  equal: object,
+  filter: RecordFilter | undefined,
+  params: Record<string, DuckDBValue>,
+): string {
+  const conditions = Object.entries(equal)
+    .filter(([, value]) => value !== undefined)
+    .map(([field, value]) =>
+      compileFilter({ kind: 'compare', op: 'eq', field, value: value as never }, entityColumn(table), params),
+    );
+  if (filter) conditions.push(`(${compileFilter(filter, entityColumn(table), params)})`);
+  return conditions.join(' AND ');
+}
+
+const COMPARISONS = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
+const MATCHES = { contains: 'contains', startswith: 'starts_with', endswith: 'ends_with' } as const;
+
+/** A filter as SQL whose every value is a parameter added to `params`. */
+function compileFilter(
+  filter: RecordFilter,
+  resolve: (field: string) => ResolvedColumn,
+  params: Record<string, DuckDBValue>,
+): string {
+  const bind = (type: ColumnType, value: unknown) => {
+    const name = `f${Object.keys(params).length}`;
+    params[name] = toParam(type, value).value;
+    return `$${name}`;
+  };
+  switch (filter.kind) {
+    case 'and':
+    case 'or':
+      return `(${compileFilter(filter.left, resolve, params)}) ${filter.kind.toUpperCase()} (${compileFilter(filter.right, resolve, params)})`;
+    case 'not':
+      // NOT of an unknown (null) comparison is still unknown in SQL; OData means "not true".
+      return `(${compileFilter(filter.operand, resolve, params)}) IS NOT TRUE`;
+    case 'match': {
+      const { column, type } = resolve(filter.field);
+      return `${MATCHES[filter.op]}(${column}, ${bind(type, filter.value)})`;
+    }
+    case 'compare': {
+      const { column, type } = resolve(filter.field);
+      if (filter.value === null) {
+        if (filter.op === 'eq') return `${column} IS NULL`;
+        if (filter.op === 'ne') return `${column} IS NOT NULL`;
+        return 'FALSE';
+      }
+      const value = bind(type, filter.value);
+      if (filter.op === 'ne') return `(${column} <> ${value} OR ${column} IS NULL)`;
+      return `${column} ${COMPARISONS[filter.op]} ${value}`;
+    }
+  }
+}
+
+/** LIMIT and OFFSET, from numbers the caller has already checked. */
+function page(query: RecordQuery): string {
+  const limit = query.limit === undefined ? '' : ` LIMIT ${Math.trunc(query.limit)}`;
+  const offset = query.offset ? ` OFFSET ${Math.trunc(query.offset)}` : '';
+  return limit + offset;
+}
+
 function rowToEvent(row: Record<string, unknown>): CanonicalEvent {
   const event: Record<string, unknown> = {};
-  for (const { column, field } of EVENT_COLUMNS) event[field] = row[column] ?? null;
+  for (const { column, field, type } of EVENT_COLUMNS) event[field] = fromColumn(type, row[column]);
   const keys = (row[CUSTOM_KEYS_COLUMN] as string[] | null) ?? [];
   const values = (row[CUSTOM_VALUES_COLUMN] as string[] | null) ?? [];
   event.customData = Object.fromEntries(keys.map((k, i) => [k, values[i] ?? '']));

@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import type { Credential } from '../auth/credential.ts';
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { GroupCommit } from '../ingest/group-commit.ts';
+import { invalid, type Violation } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
+import type { RecordFilter, Storage } from '../storage/storage.ts';
+import {
+  type ChannelRecord,
+  CONVERSATIONS,
+  type EntitySet,
+  KPI_EVENTS,
+  PARTICIPANTS,
+  SESSIONS,
+} from './entity-sets.ts';
+import type { KpiEvents } from './kpi-events.ts';
+import {
+  CONVERSATION_FIELDS,
+  customDataOf,
+  EVENT_ITEM_FIELDS,
+  EVENT_PLACE_FIELDS,
+  InitLogAnalyticsBody,
+  LogAnalyticsEventBody,
+  loosen,
+  PARTICIPANT_FIELDS,
+  REGION_FIELDS,
+  readFields,
+  SESSION_FIELDS,
+} from './payloads.ts';
+import { type RecordChanges, showRecord } from './record-body.ts';
+import type { ChannelRecords } from './records.ts';
+
+/** Who calls, for which organization, and when the server received the call. */
+export interface ChannelCallContext {
+  org: string;
+  credential: Credential;
+  receivedAt: Date;
+}
+
+export interface InitAnswer {
+  /** What the JS API's promise resolves with. */
+  result: string;
+  correlationId: string;
+  conversationDataId: string;
+  sessionDataId: string;
+  participantDataIds: string[];
+}
+
+export interface LogAnswer {
+  result: string;
+  correlationId: string;
+  eventIds: string[];
+  /** KPI event names accepted without an active definition (organization setting `flag`). */
+  flagged: string[];
+}
+
+export interface CorrelatedItem {
+  kind: 'conversation' | 'session' | 'participant' | 'kpiEvent' | 'event';
+  time: string;
+  record: Record<string, unknown>;
+}
+
+const checkInit = compileCheck(InitLogAnalyticsBody);
+const checkLog = compileCheck(LogAnalyticsEventBody);
+
+type Payload = Record<string, unknown>;
+
+/** The time a record stands at in a conversation's story: its own timestamp, else when it was stored. */
+const RECORD_TIME: { set: EntitySet; kind: CorrelatedItem['kind']; field: string }[] = [
+  { set: CONVERSATIONS, kind: 'conversation', field: 'conversationTimestamp' },
+  { set: SESSIONS, kind: 'session', field: 'createdTimestamp' },
+  { set: PARTICIPANTS, kind: 'participant', field: 'addedTimestamp' },
+];
+
+const carries = (set: EntitySet | undefined, id: string): RecordFilter => {
+  const correlation: RecordFilter = { kind: 'compare', op: 'eq', field: 'correlationId', value: id };
+  const external = !set || set.attributes.some((a) => a.field === 'externalCorrelationId');
+  return external
+    ? {
+        kind: 'or',
+        left: correlation,
+        right: { kind: 'compare', op: 'eq', field: 'externalCorrelationId', value: id },
+      }
+    : correlation;
+};
+
+/**
+ * The JS API over HTTP: initLogAnalytics and logAnalyticsEvent, with the semantics of the desktop's
+ * calls, and the correlation view that follows one id through every record and event.
+ */
+export class ChannelAnalytics {
+  constructor(
+    private readonly records: ChannelRecords,
+    private readonly kpiEvents: KpiEvents,
+    private readonly storage: Storage,
+    private readonly writer: GroupCommit,
+  ) {}
+
+  /**
+   * Creates or updates the conversation, its session and the session's participants in one transaction.
+   * A replay with the same ids changes nothing (and writes nothing).
+   */
+  async initLogAnalytics(body: unknown, context: ChannelCallContext): Promise<InitAnswer> {
+    const payload = loosen(body) as Payload;
+    const violations = checkInit(payload);
+    if (violations.length > 0) throw invalid(violations);
+    const conversation = (payload.data as Payload).conversation as Payload;
+    const session = conversation.session as Payload | undefined;
+    const path = 'data.conversation';
+    const read = [
+      readFields(CONVERSATIONS, conversation, CONVERSATION_FIELDS, path, ['conversationId', 'providerId']),
+      readFields(CONVERSATIONS, conversation.regionData as Payload, REGION_FIELDS, `${path}.regionData`),
+      readFields(SESSIONS, session, SESSION_FIELDS, `${path}.session`, ['providerSessionId']),
+    ];
+    const conversationCustom = customDataOf(conversation.customData, `${path}.customData`);
+    const sessionCustom = customDataOf(session?.customData, `${path}.session.customData`);
+    const errors: Violation[] = [
+      ...read.flatMap((r) => r.violations),
+      ...conversationCustom.violations,
+      ...sessionCustom.violations,
+    ];
+    if (!session) errors.push({ field: `${path}.session`, rule: 'required', message: 'is required' });
+    const [conversationValues, region, sessionValues] = read.map((r) => r.values) as [
+      Payload,
+      Payload,
+      Payload,
+    ];
+    const conversationId = conversationValues.conversationId as string;
+    const providerSessionId = sessionValues.providerSessionId as string;
+    // The earlier shape repeats the ids on the session and participants: they must agree.
+    const agree = (value: unknown, expected: string, field: string) => {
+      if (value !== undefined && value !== null && value !== expected) {
+        errors.push({
+          field,
+          rule: 'sameAs',
+          limit: expected,
+          message: `must be ${expected}`,
+          received: value,
+        });
+      }
+    };
+    agree(session?.conversationId, conversationId, `${path}.session.conversationId`);
+    const participants = ((session?.participants ?? []) as Payload[]).map((p, i) => {
+      const at = `${path}.session.participants.${i}`;
+      const fields = readFields(PARTICIPANTS, p, PARTICIPANT_FIELDS, at, ['participantId']);
+      const custom = customDataOf(p.customData, `${at}.customData`);
+      errors.push(...fields.violations, ...custom.violations);
+      agree(p.conversationId, conversationId, `${at}.conversationId`);
+      agree(p.sessionId, providerSessionId, `${at}.sessionId`);
+      return { values: fields.values, customData: custom.data };
+    });
+    const ids = participants.map((p) => p.values.participantId);
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i) {
+        errors.push({
+          field: `${path}.session.participants.${i}.participantId`,
+          rule: 'uniqueItems',
+          message: 'names a participant already listed',
+          received: id,
+        });
+      }
+    });
+    if (errors.length > 0) throw invalid(errors);
+
+    const correlationId = (payload.correlationId as string | undefined) ?? randomUUID();
+    const { org } = context;
+    const keep = async (set: EntitySet, key: unknown[], changes: RecordChanges) => {
+      const existing = await this.records.byKey(set, org, key);
+      // A record keeps the correlation id of the call that created it.
+      changes.values.correlationId = existing?.correlationId ?? correlationId;
+      return this.records.merge(set, org, changes, existing);
+    };
+    const conversationRecord = await keep(CONVERSATIONS, [conversationId], {
+      values: { ...conversationValues, ...region },
+      customData: conversationCustom.data,
+    });
+    // Checked before anything is written: the provider exists and takes analytics.
+    const refused = await this.records.check(CONVERSATIONS, conversationRecord.record, 'fields');
+    if (refused.length > 0) {
+      throw invalid(refused.map((v) => ({ ...v, field: `${path}.${v.field}` })));
+    }
+    const sessionRecord = await keep(SESSIONS, [conversationId, providerSessionId], {
+      values: { ...sessionValues, conversationId },
+      customData: sessionCustom.data,
+    });
+    const participantRecords = await Promise.all(
+      participants.map((p) =>
+        keep(PARTICIPANTS, [conversationId, providerSessionId, p.values.participantId], {
+          values: { ...p.values, conversationId, providerSessionId },
+          customData: p.customData,
+        }),
+      ),
+    );
+    const written = [
+      { table: CONVERSATIONS, ...conversationRecord },
+      { table: SESSIONS, ...sessionRecord },
+      ...participantRecords.map((r) => ({ table: PARTICIPANTS, ...r })),
+    ].filter((w) => w.changed);
+    await this.storage.upsertAll(written.map((w) => ({ table: w.table.table as never, row: w.record })));
+    return {
+      result:
+        `initLogAnalytics succeeded: conversation ${conversationId}, session ${providerSessionId}, ` +
+        `${participantRecords.length} participant(s); ${written.length} record(s) written`,
+      correlationId,
+      conversationDataId: conversationRecord.record.id,
+      sessionDataId: sessionRecord.record.id,
+      participantDataIds: participantRecords.map((r) => r.record.id),
+    };
+  }
+
+  /**
+   * Turns every item of `events[]` into a KPI event and acknowledges them together, once they are durable.
+   * Any violation in any item refuses the whole call, and nothing is stored.
+   */
+  async logAnalyticsEvent(body: unknown, context: ChannelCallContext): Promise<LogAnswer> {
+    const payload = loosen(body) as Payload;
+    const violations = checkLog(payload);
+    if (violations.length > 0) throw invalid(violations);
+    const data = payload.data as Payload;
+    const place = readFields(KPI_EVENTS, data, EVENT_PLACE_FIELDS, 'data', ['conversationId']);
+    if (place.violations.length > 0) throw invalid(place.violations);
+    const named = (field: string, fallback: string) => {
+      const alias = EVENT_PLACE_FIELDS.find((p) => p.field === field)?.names.find(
+        (n) => data[n] !== undefined,
+      );
+      return `data.${alias ?? fallback}`;
+    };
+    const links = await this.kpiEvents.place(context.org, {
+      conversationId: place.values.conversationId as string,
+      providerSessionId: place.values.providerSessionId as string | undefined,
+      participantId: place.values.participantId as string | undefined,
+      fields: {
+        conversationId: 'data.conversationId',
+        providerSessionId: named('providerSessionId', 'providerSessionId'),
+        participantId: named('participantId', 'participantId'),
+      },
+    });
+    const errors: Violation[] = Array.isArray(links) ? [...links] : [];
+    const correlationId = (payload.correlationId as string | undefined) ?? randomUUID();
+    const eventContext = { ...context, correlationId };
+    const events: CanonicalEvent[] = [];
+    const flagged = new Set<string>();
+    const items = data.events as Payload[];
+    for (const [i, item] of items.entries()) {
+      const at = `data.events.${i}`;
+      const fields = readFields(KPI_EVENTS, item, EVENT_ITEM_FIELDS, at);
+      const custom = customDataOf(item.customData, `${at}.customData`);
+      errors.push(...fields.violations, ...custom.violations);
+      // An item without its own kpiEventName is the event the call names.
+      const name = (fields.values.eventType as string | undefined) ?? (payload.eventName as string);
+      const definition = await this.kpiEvents.resolveName(
+        context.org,
+        name,
+        item.kpiEventName === undefined ? 'eventName' : `${at}.kpiEventName`,
+      );
+      if ('rule' in definition) {
+        if (!errors.some((e) => e.rule === 'kpiEventDefinition' && e.received === name))
+          errors.push(definition);
+        continue;
+      }
+      if (definition.flag) flagged.add(name);
+      if (errors.length > 0 || Array.isArray(links)) continue;
+      const values = { ...place.values, ...fields.values, eventType: name };
+      events.push(this.kpiEvents.build(eventContext, values, custom.data, links, definition));
+    }
+    if (errors.length > 0) throw invalid(errors);
+    await this.kpiEvents.log(events);
+    return {
+      result: `logAnalyticsEvent succeeded: ${events.length} KPI event(s) logged for conversation ${place.values.conversationId}`,
+      correlationId,
+      eventIds: events.map((e) => e.id),
+      flagged: [...flagged],
+    };
+  }
+
+  /** Every record and event that carries the id (as correlationId or externalCorrelationId), in time order. */
+  async correlation(org: string, id: string): Promise<CorrelatedItem[]> {
+    await this.writer.sync();
+    const items: CorrelatedItem[] = [];
+    for (const { set, kind, field } of RECORD_TIME) {
+      const { rows } = await this.records.list(set, org, { where: carries(set, id) });
+      for (const row of rows)
+        items.push({ kind, time: timeOf(row, field), record: showRecord(set, row, 'fields') });
+    }
+    const { rows } = await this.storage.queryEvents(org, {
+      where: carries(undefined, id),
+      orderBy: [{ field: 'derivedTime', descending: false }],
+      limit: 10_000,
+    });
+    for (const event of rows) {
+      items.push({
+        kind: event.category === 'kpi' ? 'kpiEvent' : 'event',
+        time: event.derivedTime.toISOString(),
+        record: event as unknown as Record<string, unknown>,
+      });
+    }
+    // Stable: records that share a time keep the order conversation, session, participant, events.
+    return items.sort((a, b) => a.time.localeCompare(b.time));
+  }
+}
+
+const timeOf = (row: ChannelRecord, field: string) =>
+  ((row[field] as Date | null) ?? row.createdOn).toISOString();

@@ -1,0 +1,294 @@
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { ColumnType, EntityTable } from '../storage/storage.ts';
+
+/**
+ * The Channel Analytics entity model (shared/reference/cif-channel-analytics.md §5), described once.
+ * Each attribute names what server-side loggers send (`msdyn_conversationid`) and the field that holds it
+ * (`conversationId`): the OData API speaks attribute names, the admin API and the stores speak fields, and
+ * validation, storage columns, `$filter` and `$select` are all derived from this one description.
+ */
+
+export type AttributeKind = 'text' | 'boolean' | 'integer' | 'datetime' | 'customData';
+
+export interface Attribute {
+  /** The OData (Web API) name. */
+  name: string;
+  /** The field that stores it. */
+  field: string;
+  kind: AttributeKind;
+  maxLength?: number;
+  /** Allowed values, for option sets. */
+  values?: readonly number[];
+  /** Needed on create. */
+  required?: boolean;
+  /** Set by the server: refused in a request body. */
+  readOnly?: boolean;
+  /** Part of the record's natural key: given on create, never changed afterwards. */
+  key?: boolean;
+  /** For `msdyn_customattribute1…5`: the customData key the slot reads and writes. */
+  slot?: string;
+}
+
+/** Id- and name-like text (documented by the reference). */
+export const ID_LENGTH = 100;
+/** `msdyn_additionaldata` (documented by the reference). */
+export const DATA_LENGTH = 2000;
+/** OpenUA's bound for descriptions, URLs, parameters and custom attribute slots (undocumented upstream). */
+export const LONG_TEXT_LENGTH = 2000;
+
+const text = (name: string, field: string, extra: Partial<Attribute> = {}): Attribute => ({
+  name,
+  field,
+  kind: 'text',
+  maxLength: ID_LENGTH,
+  ...extra,
+});
+const time = (name: string, field: string): Attribute => ({ name, field, kind: 'datetime' });
+const readOnly = (attribute: Attribute): Attribute => ({ ...attribute, readOnly: true });
+
+/** Read-only bookkeeping on every record (createdon, modifiedon, versionnumber). */
+const RECORD_BOOKKEEPING: readonly Attribute[] = [
+  readOnly(time('createdon', 'createdOn')),
+  readOnly(time('modifiedon', 'modifiedOn')),
+  readOnly({ name: 'versionnumber', field: 'version', kind: 'integer' }),
+];
+
+/** The five fixed slots of the CRM model, kept as customData keys `customattribute1`…`5`. */
+const CUSTOM_SLOTS: readonly Attribute[] = [1, 2, 3, 4, 5].map((n) => ({
+  name: `msdyn_customattribute${n}`,
+  field: 'customData',
+  kind: 'text',
+  maxLength: LONG_TEXT_LENGTH,
+  slot: `customattribute${n}`,
+}));
+
+/** OpenUA's own additions to the analytics records: the correlation id and customData without a slot limit. */
+const CORRELATION: readonly Attribute[] = [
+  text('openua_correlationid', 'correlationId'),
+  { name: 'openua_customdata', field: 'customData', kind: 'customData' },
+  ...CUSTOM_SLOTS,
+];
+
+const STATE: readonly Attribute[] = [
+  { name: 'statecode', field: 'stateCode', kind: 'integer', values: [0, 1] },
+  { name: 'statuscode', field: 'statusCode', kind: 'integer', values: [1, 2] },
+];
+
+export type EntitySetName =
+  | 'msdyn_ciproviders'
+  | 'msdyn_kpieventdefinitions'
+  | 'msdyn_conversationsdata'
+  | 'msdyn_sessionsdata'
+  | 'msdyn_sessionparticipantsdata'
+  | 'msdyn_kpieventsdata';
+
+export interface EntitySet {
+  set: EntitySetName;
+  /** The entity's logical name, for `@odata.context`. */
+  entity: string;
+  /** What a person calls it, in errors. */
+  label: string;
+  primaryId: string;
+  attributes: readonly Attribute[];
+  /** Where its records live; KPI event data is not a table but the events of category `kpi`. */
+  table?: EntityTable<ChannelRecord>;
+}
+
+/** A stored record of any entity table: the common fields, and the entity's own by field name. */
+export interface ChannelRecord {
+  org: string;
+  id: string;
+  createdOn: Date;
+  modifiedOn: Date;
+  version: number;
+  [field: string]: unknown;
+}
+
+const COLUMN_OF_KIND: Record<AttributeKind, ColumnType> = {
+  text: 'text',
+  boolean: 'boolean',
+  integer: 'integer',
+  datetime: 'timestamp',
+  customData: 'json',
+};
+
+/** The table of an entity set: org and id first, then each attribute's field once. */
+function tableOf(name: string, attributes: readonly Attribute[]): EntityTable<ChannelRecord> {
+  const columns: Record<string, ColumnType> = { org: 'text', id: 'text' };
+  for (const a of attributes) columns[a.field] ??= COLUMN_OF_KIND[a.kind];
+  return { name, key: ['org', 'id'], columns };
+}
+
+function entitySet(
+  set: EntitySetName,
+  entity: string,
+  label: string,
+  attributes: readonly Attribute[],
+  table?: string,
+): EntitySet {
+  const primaryId = `${entity}id`;
+  const all = [readOnly(text(primaryId, 'id', { maxLength: 36 })), ...attributes];
+  return { set, entity, label, primaryId, attributes: all, table: table ? tableOf(table, all) : undefined };
+}
+
+export const PROVIDERS = entitySet(
+  'msdyn_ciproviders',
+  'msdyn_ciprovider',
+  'CIF Provider',
+  [
+    text('msdyn_name', 'name', { required: true }),
+    text('msdyn_label', 'label'),
+    text('msdyn_landingurl', 'landingUrl', { maxLength: LONG_TEXT_LENGTH }),
+    { name: 'msdyn_enableanalytics', field: 'enableAnalytics', kind: 'boolean' },
+    { name: 'msdyn_sortorder', field: 'sortOrder', kind: 'integer' },
+    text('msdyn_trusteddomain', 'trustedDomain', { maxLength: LONG_TEXT_LENGTH }),
+    text('msdyn_customparams', 'customParams', { maxLength: LONG_TEXT_LENGTH }),
+    text('msdyn_ciproviderapiversion', 'apiVersion'),
+    ...STATE,
+    ...RECORD_BOOKKEEPING,
+  ],
+  'channel_providers',
+);
+
+export const KPI_DEFINITIONS = entitySet(
+  'msdyn_kpieventdefinitions',
+  'msdyn_kpieventdefinition',
+  'KPI Event Definition',
+  [
+    text('msdyn_name', 'name', { required: true, key: true }),
+    text('msdyn_eventdisplayname', 'displayName'),
+    text('msdyn_eventdescription', 'description', { maxLength: LONG_TEXT_LENGTH }),
+    text('msdyn_eventtype', 'eventType'),
+    ...STATE,
+    readOnly({ name: 'openua_firstparty', field: 'firstParty', kind: 'boolean' }),
+    ...RECORD_BOOKKEEPING,
+  ],
+  'channel_kpi_definitions',
+);
+
+export const CONVERSATIONS = entitySet(
+  'msdyn_conversationsdata',
+  'msdyn_conversationdata',
+  'Conversation Data',
+  [
+    text('msdyn_name', 'name'),
+    text('msdyn_conversationid', 'conversationId', { required: true, key: true }),
+    text('msdyn_channel', 'channel'),
+    text('msdyn_providerid', 'providerId', { required: true }),
+    text('msdyn_providername', 'providerName'),
+    text('msdyn_accountid', 'accountId'),
+    text('msdyn_contactid', 'contactId'),
+    text('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+    text('msdyn_externalcorrelationid', 'externalCorrelationId'),
+    time('msdyn_conversationtimestamp', 'conversationTimestamp'),
+    text('msdyn_region', 'region'),
+    text('openua_customeraddressline1', 'customerAddressLine1', { maxLength: 250 }),
+    text('msdyn_customercity', 'customerCity'),
+    text('msdyn_customerstate', 'customerState'),
+    text('msdyn_customercountry', 'customerCountry'),
+    text('msdyn_customerzip', 'customerZip'),
+    text('msdyn_primaryrelatedentityname', 'primaryRelatedEntityName'),
+    text('msdyn_primaryrelatedentityrecordid', 'primaryRelatedEntityRecordId'),
+    ...CORRELATION,
+    ...RECORD_BOOKKEEPING,
+  ],
+  'channel_conversations',
+);
+
+export const SESSIONS = entitySet(
+  'msdyn_sessionsdata',
+  'msdyn_sessiondata',
+  'Session Data',
+  [
+    text('msdyn_name', 'name'),
+    text('msdyn_conversationid', 'conversationId', { required: true, key: true }),
+    text('msdyn_providersessionid', 'providerSessionId', { required: true, key: true }),
+    text('msdyn_ucisessionid', 'clientSessionId'),
+    text('msdyn_ucisessionname', 'clientSessionName'),
+    text('msdyn_sessionchannel', 'channel'),
+    text('msdyn_sessioncreationreason', 'creationReason'),
+    text('msdyn_sessionadditionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+    text('msdyn_externalcorrelationid', 'externalCorrelationId'),
+    time('msdyn_sessioncreatedtimestamp', 'createdTimestamp'),
+    time('msdyn_sessionagentassignedtimestamp', 'agentAssignedTimestamp'),
+    time('msdyn_sessionqueueassignedtimestamp', 'queueAssignedTimestamp'),
+    text('msdyn_queueid', 'queueId'),
+    text('msdyn_queuename', 'queueName'),
+    ...CORRELATION,
+    ...RECORD_BOOKKEEPING,
+  ],
+  'channel_sessions',
+);
+
+export const PARTICIPANTS = entitySet(
+  'msdyn_sessionparticipantsdata',
+  'msdyn_sessionparticipantdata',
+  'Session Participant Data',
+  [
+    text('msdyn_name', 'name'),
+    text('msdyn_conversationid', 'conversationId', { required: true, key: true }),
+    text('msdyn_providersessionid', 'providerSessionId', { required: true, key: true }),
+    text('msdyn_participantid', 'participantId', { required: true, key: true }),
+    text('msdyn_participantname', 'participantName'),
+    text('openua_externalparticipantid', 'externalId'),
+    text('msdyn_participantmode', 'mode'),
+    text('msdyn_participanttype', 'type'),
+    time('msdyn_participantaddedtimestamp', 'addedTimestamp'),
+    text('msdyn_participantassignreason', 'assignReason'),
+    ...CORRELATION,
+    ...RECORD_BOOKKEEPING,
+  ],
+  'channel_participants',
+);
+
+/** Fields of a KPI event as the events table holds them (category `kpi`). */
+type EventField = keyof CanonicalEvent & string;
+const eventText = (name: string, field: EventField, extra: Partial<Attribute> = {}) =>
+  text(name, field, extra);
+
+export const KPI_EVENTS = entitySet('msdyn_kpieventsdata', 'msdyn_kpieventdata', 'KPI Event Data', [
+  eventText('msdyn_name', 'name'),
+  eventText('msdyn_kpieventname', 'eventType', { required: true, key: true }),
+  readOnly(eventText('msdyn_kpieventid', 'kpiEventDefinitionId')),
+  eventText('msdyn_kpieventreason', 'eventValue', { maxLength: LONG_TEXT_LENGTH }),
+  time('msdyn_eventtimestamp', 'eventTime'),
+  eventText('msdyn_conversationid', 'conversationId', { required: true, key: true }),
+  eventText('msdyn_providersessionid', 'providerSessionId', { required: true, key: true }),
+  readOnly(eventText('msdyn_sessionid', 'sessionDataId')),
+  eventText('msdyn_cifsessionid', 'cifSessionId'),
+  eventText('msdyn_clientsessionid', 'clientSessionId'),
+  eventText('msdyn_participantid', 'participantId', { required: true, key: true }),
+  readOnly(eventText('msdyn_providerid', 'providerId')),
+  eventText('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+  eventText('msdyn_externalcorrelationid', 'externalCorrelationId'),
+  eventText('openua_entityname', 'entityName'),
+  eventText('openua_entityrecordid', 'entityRecordId'),
+  eventText('openua_knowledgearticleid', 'knowledgeArticleId'),
+  eventText('openua_knowledgearticlename', 'knowledgeArticleName', { maxLength: 250 }),
+  eventText('openua_oldpresence', 'oldPresence'),
+  eventText('openua_newpresence', 'newPresence'),
+  eventText('openua_tabid', 'tabId'),
+  eventText('openua_tabname', 'tabName', { maxLength: 250 }),
+  eventText('openua_notificationresponseaction', 'notificationResponseAction'),
+  readOnly(eventText('openua_flag', 'flag')),
+  ...CORRELATION,
+  readOnly(time('createdon', 'receivedTime')),
+]);
+
+export const ENTITY_SETS: readonly EntitySet[] = [
+  PROVIDERS,
+  KPI_DEFINITIONS,
+  CONVERSATIONS,
+  SESSIONS,
+  PARTICIPANTS,
+  KPI_EVENTS,
+];
+
+export const CHANNEL_TABLES = ENTITY_SETS.flatMap((s) => (s.table ? [s.table] : []));
+
+export const entitySetNamed = (name: string) => ENTITY_SETS.find((s) => s.set === name);
+
+export const attributeNamed = (set: EntitySet, name: string) => set.attributes.find((a) => a.name === name);
+
+/** The attributes that make up a set's natural key, by field. */
+export const keyFields = (set: EntitySet) => set.attributes.filter((a) => a.key).map((a) => a.field);

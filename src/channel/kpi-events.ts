@@ -1,0 +1,239 @@
+import type { Credential } from '../auth/credential.ts';
+import { type CanonicalEvent, NO_CHANNEL_FIELDS } from '../ingest/canonical-event.ts';
+import { newEventId } from '../ingest/event-id.ts';
+import type { GroupCommit } from '../ingest/group-commit.ts';
+import { invalid, notFound, type Violation } from '../server/errors.ts';
+import type { RecordFilter, RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
+import { resolveIdentity } from '../ua/identity.ts';
+import { CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS } from './entity-sets.ts';
+import type { KpiDefinitions } from './kpi-definitions.ts';
+import { mergeCustomData, readRecordBody } from './record-body.ts';
+import type { ChannelRecords } from './records.ts';
+
+/** Who logs, and when the server received it: the part of a KPI event that is not in its body. */
+export interface KpiEventContext {
+  org: string;
+  credential: Credential;
+  correlationId: string | null;
+  receivedAt: Date;
+}
+
+/** What a KPI event says about where it happened, with the names the caller used for each, for errors. */
+export interface KpiEventPlace {
+  conversationId: string;
+  providerSessionId?: string;
+  participantId?: string;
+  fields: { conversationId: string; providerSessionId: string; participantId: string };
+}
+
+/** What the server copies onto a KPI event from the records it belongs to. */
+export interface KpiEventLinks {
+  providerId: string;
+  sessionDataId: string | null;
+}
+
+const IS_KPI: RecordFilter = { kind: 'compare', op: 'eq', field: 'category', value: 'kpi' };
+const byId = (id: string): RecordFilter => ({
+  kind: 'and',
+  left: IS_KPI,
+  right: { kind: 'compare', op: 'eq', field: 'id', value: id },
+});
+
+/**
+ * KPI events: built from logAnalyticsEvent items or KPI Event Data bodies, checked against the records
+ * they belong to and the KPI event definitions, and written through the one ingest path (group commit
+ * into the ingest log, then the store), like every other event.
+ */
+export class KpiEvents {
+  constructor(
+    private readonly records: ChannelRecords,
+    private readonly definitions: KpiDefinitions,
+    private readonly writer: GroupCommit,
+    private readonly storage: Storage,
+  ) {}
+
+  /**
+   * The conversation must exist, and the session and participant wherever they are named; the
+   * conversation's provider must take analytics (otherwise this throws). Answers the links, or what is missing.
+   */
+  async place(org: string, place: KpiEventPlace): Promise<KpiEventLinks | Violation[]> {
+    const missing = (field: string, label: string, value: unknown, order: string): Violation => ({
+      field,
+      rule: 'reference',
+      limit: label,
+      message: `no such ${label} in this organization; ${order}`,
+      received: value,
+    });
+    const conversation = await this.records.byKey(CONVERSATIONS, org, [place.conversationId]);
+    if (!conversation) {
+      return [
+        missing(
+          place.fields.conversationId,
+          CONVERSATIONS.set,
+          place.conversationId,
+          'call initLogAnalytics (or create Conversation Data) first',
+        ),
+      ];
+    }
+    const provider = await this.records.requireProviderOf(conversation, place.fields.conversationId);
+    const violations: Violation[] = [];
+    let sessionDataId: string | null = null;
+    if (place.providerSessionId !== undefined) {
+      const session = await this.records.byKey(SESSIONS, org, [
+        place.conversationId,
+        place.providerSessionId,
+      ]);
+      if (session) sessionDataId = session.id;
+      else {
+        violations.push(
+          missing(
+            place.fields.providerSessionId,
+            SESSIONS.set,
+            place.providerSessionId,
+            `the conversation ${JSON.stringify(place.conversationId)} has no session with this id`,
+          ),
+        );
+      }
+    }
+    if (place.participantId !== undefined && violations.length === 0) {
+      const participants = await this.records.where(PARTICIPANTS, org, {
+        conversationId: place.conversationId,
+        participantId: place.participantId,
+        ...(place.providerSessionId === undefined ? {} : { providerSessionId: place.providerSessionId }),
+      });
+      if (participants.length === 0) {
+        violations.push(
+          missing(
+            place.fields.participantId,
+            PARTICIPANTS.set,
+            place.participantId,
+            `no participant with this id was added to the ${place.providerSessionId === undefined ? 'conversation' : 'session'}`,
+          ),
+        );
+      }
+    }
+    return violations.length > 0 ? violations : { providerId: provider.id, sessionDataId };
+  }
+
+  /** Whether the event name may be logged (see KpiDefinitions.resolve), as the event's definition and flag. */
+  resolveName(org: string, name: string, field: string) {
+    return this.definitions.resolve(org, name, field);
+  }
+
+  /** One canonical KPI event; `values` are KPI Event Data fields, already checked. */
+  build(
+    context: KpiEventContext,
+    values: Record<string, unknown>,
+    customData: Record<string, string>,
+    links: KpiEventLinks,
+    definition: { definitionId: string | null; flag: string | null },
+  ): CanonicalEvent {
+    const eventTime = (values.eventTime as Date | null | undefined) ?? null;
+    const identity = resolveIdentity({}, context.credential);
+    return {
+      ...NO_CHANNEL_FIELDS,
+      id: newEventId(context.receivedAt.getTime()),
+      org: context.org,
+      category: 'kpi',
+      eventType: values.eventType as string,
+      eventValue: null,
+      eventTime,
+      sentTime: null,
+      receivedTime: context.receivedAt,
+      // The client's own time orders a conversation's events; without one, the server's.
+      derivedTime: eventTime ?? context.receivedAt,
+      language: null,
+      username: identity.username,
+      userDisplayName: identity.userDisplayName,
+      anonymous: identity.anonymous,
+      clientId: null,
+      visitorId: null,
+      visitId: null,
+      originContext: null,
+      originLevel1: null,
+      originLevel2: null,
+      originLevel3: null,
+      outcome: null,
+      splitTestRunName: null,
+      splitTestRunVersion: null,
+      trackingId: null,
+      lastSearchQueryUid: null,
+      userAgent: null,
+      correlationId: context.correlationId,
+      credentialId: context.credential.id,
+      customData,
+      ...(values as Partial<CanonicalEvent>),
+      providerId: links.providerId,
+      sessionDataId: links.sessionDataId,
+      kpiEventDefinitionId: definition.definitionId,
+      flag: definition.flag,
+    };
+  }
+
+  /** Resolves once every event is durable (the same acknowledgement as any other event). */
+  log(events: readonly CanonicalEvent[]): Promise<void> {
+    return this.writer.submit(events);
+  }
+
+  // ---- KPI Event Data, the OData entity set --------------------------------------------------------
+
+  /** `POST msdyn_kpieventsdata`: conversation, session and participant must exist, in that order. */
+  async create(context: KpiEventContext, body: unknown): Promise<CanonicalEvent> {
+    const read = readRecordBody(KPI_EVENTS, body, 'odata', 'create');
+    if (read.violations.length > 0) throw invalid(read.violations);
+    const values = read.changes.values;
+    const links = await this.place(context.org, {
+      conversationId: values.conversationId as string,
+      providerSessionId: values.providerSessionId as string,
+      participantId: values.participantId as string,
+      fields: {
+        conversationId: 'msdyn_conversationid',
+        providerSessionId: 'msdyn_providersessionid',
+        participantId: 'msdyn_participantid',
+      },
+    });
+    if (Array.isArray(links)) throw invalid(links);
+    const definition = await this.resolveName(context.org, values.eventType as string, 'msdyn_kpieventname');
+    if ('rule' in definition) throw invalid([definition]);
+    const customData = mergeCustomData({}, read.changes.customData);
+    const event = this.build(context, values, customData, links, definition);
+    await this.log([event]);
+    return event;
+  }
+
+  async get(org: string, id: string): Promise<CanonicalEvent> {
+    await this.writer.sync();
+    const { rows } = await this.storage.queryEvents(org, { where: byId(id), limit: 1 });
+    const [event] = rows;
+    if (!event) throw notFound(`No ${KPI_EVENTS.label} record ${JSON.stringify(id)} in this organization`);
+    return event;
+  }
+
+  async list(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>> {
+    // Readers see every event acknowledged before they asked.
+    await this.writer.sync();
+    const where: RecordFilter = query.where ? { kind: 'and', left: IS_KPI, right: query.where } : IS_KPI;
+    return this.storage.queryEvents(org, { ...query, where });
+  }
+
+  /** `PATCH`: the fields that do not place the event (its name, conversation, session, participant). */
+  async update(org: string, id: string, body: unknown): Promise<CanonicalEvent> {
+    const existing = await this.get(org, id);
+    const read = readRecordBody(KPI_EVENTS, body, 'odata', 'update', existing as never);
+    if (read.violations.length > 0) throw invalid(read.violations);
+    const changes: Partial<CanonicalEvent> = { ...read.changes.values };
+    if (Object.keys(read.changes.customData).length > 0) {
+      changes.customData = mergeCustomData(existing.customData, read.changes.customData);
+    }
+    if ('eventTime' in changes) changes.derivedTime = changes.eventTime ?? existing.receivedTime;
+    await this.storage.updateEvent(org, id, changes);
+    return { ...existing, ...changes };
+  }
+
+  async remove(org: string, id: string): Promise<void> {
+    await this.writer.sync();
+    if ((await this.storage.deleteEvents(org, byId(id))) === 0) {
+      throw notFound(`No ${KPI_EVENTS.label} record ${JSON.stringify(id)} in this organization`);
+    }
+  }
+}

@@ -1,0 +1,279 @@
+import { defaultParser } from '@odata/parser';
+import { invalid, type Violation } from '../server/errors.ts';
+import type { Comparison, RecordFilter, RecordQuery, Scalar, TextMatch } from '../storage/storage.ts';
+import { type Attribute, attributeNamed, type EntitySet } from './entity-sets.ts';
+
+/**
+ * OData system query options (reference §7) over one entity set, as a storage-neutral query: `$filter` is
+ * parsed by @odata/parser and checked against the set's attributes, so only known attributes and literals
+ * of the right type reach the store, which binds every literal as a parameter.
+ */
+
+/** Dataverse's largest page; a collection read without `$top` answers at most this many, with a next link. */
+export const MAX_PAGE = 5000;
+
+export interface ODataQuery {
+  query: RecordQuery;
+  select?: string[];
+  /** The page size asked for with `$top`, or undefined for server-driven paging. */
+  top?: number;
+}
+
+interface Node {
+  type: string;
+  value?: unknown;
+  raw?: string;
+  position?: number;
+}
+
+const COMPARISONS: Record<string, Comparison> = {
+  EqualsExpression: 'eq',
+  NotEqualsExpression: 'ne',
+  GreaterThanExpression: 'gt',
+  GreaterOrEqualsExpression: 'ge',
+  LesserThanExpression: 'lt',
+  LesserOrEqualsExpression: 'le',
+};
+/** `3 lt x` is `x gt 3`. */
+const FLIPPED: Record<Comparison, Comparison> = {
+  eq: 'eq',
+  ne: 'ne',
+  gt: 'lt',
+  ge: 'le',
+  lt: 'gt',
+  le: 'ge',
+};
+const MATCHES: readonly TextMatch[] = ['contains', 'startswith', 'endswith'];
+
+const INTEGER_LITERALS = new Set(['Edm.SByte', 'Edm.Byte', 'Edm.Int16', 'Edm.Int32', 'Edm.Int64']);
+
+class FilterError extends Error {}
+
+/** The attribute a property path names, when it is a plain property of the set. */
+function propertyOf(node: Node, set: EntitySet): Attribute | undefined {
+  if (node.type === 'MethodCallExpression') {
+    const { method } = node.value as { method: string };
+    throw new FilterError(
+      `${method}() is not supported in a comparison; compare an attribute with a literal`,
+    );
+  }
+  let current: Node | undefined = node;
+  while (current && current.type !== 'ODataIdentifier') {
+    if (!['FirstMemberExpression', 'MemberExpression', 'PropertyPathExpression'].includes(current.type))
+      return;
+    current = current.value as Node;
+  }
+  const name = (current?.value as { name?: string } | undefined)?.name;
+  if (name === undefined) return;
+  const attribute = attributeNamed(set, name);
+  if (!attribute) throw new FilterError(`${set.set} has no attribute ${JSON.stringify(name)}`);
+  if (attribute.kind === 'customData' || attribute.slot) {
+    throw new FilterError(`${name} cannot be filtered on; filter on a stored attribute`);
+  }
+  return attribute;
+}
+
+/** A literal as a value of the attribute's kind, or a clear reason why it is not one. */
+function literalFor(node: Node, attribute: Attribute): Scalar {
+  if (node.type !== 'Literal') throw new FilterError(`compare ${attribute.name} with a literal value`);
+  const edm = String(node.value);
+  const raw = node.raw ?? '';
+  if (edm === 'null') return null;
+  const wrong = () =>
+    new FilterError(`${attribute.name} holds ${attribute.kind} values; ${raw} (${edm}) is not one`);
+  switch (attribute.kind) {
+    case 'text':
+      if (edm === 'Edm.String') return raw.slice(1, -1).replaceAll("''", "'");
+      // GUIDs are written bare in OData; ids are text here.
+      if (edm === 'Edm.Guid') return raw.toLowerCase();
+      throw wrong();
+    case 'boolean':
+      if (edm === 'Edm.Boolean') return raw === 'true';
+      throw wrong();
+    case 'integer':
+      if (INTEGER_LITERALS.has(edm)) return Number(raw);
+      throw wrong();
+    case 'datetime': {
+      if (edm !== 'Edm.DateTimeOffset' && edm !== 'Edm.Date') throw wrong();
+      const date = new Date(raw);
+      if (Number.isNaN(date.getTime())) throw wrong();
+      return date;
+    }
+    default:
+      throw wrong();
+  }
+}
+
+function toFilter(node: Node, set: EntitySet): RecordFilter {
+  const pair = node.value as { left: Node; right: Node };
+  switch (node.type) {
+    case 'BoolParenExpression':
+    case 'ParenExpression':
+      return toFilter(node.value as Node, set);
+    case 'AndExpression':
+    case 'OrExpression':
+      return {
+        kind: node.type === 'AndExpression' ? 'and' : 'or',
+        left: toFilter(pair.left, set),
+        right: toFilter(pair.right, set),
+      };
+    case 'NotExpression':
+      return { kind: 'not', operand: toFilter(node.value as Node, set) };
+    case 'MethodCallExpression': {
+      const { method, parameters } = node.value as { method: string; parameters: Node[] };
+      if (!MATCHES.includes(method as TextMatch)) {
+        throw new FilterError(`${method}() is not supported; use contains, startswith or endswith`);
+      }
+      const [target, literal] = parameters;
+      const attribute = target && propertyOf(target, set);
+      if (!attribute || !literal || attribute.kind !== 'text') {
+        throw new FilterError(
+          `${method}() takes a text attribute and a string, as in ${method}(msdyn_name,'abc')`,
+        );
+      }
+      const value = literalFor(literal, attribute);
+      if (typeof value !== 'string') throw new FilterError(`${method}() needs a string literal`);
+      return { kind: 'match', op: method as TextMatch, field: attribute.field, value };
+    }
+    default: {
+      const op = COMPARISONS[node.type];
+      if (!op) throw new FilterError(`${node.type.replace(/Expression$/, '')} is not supported in $filter`);
+      const left = propertyOf(pair.left, set);
+      const right = left ? undefined : propertyOf(pair.right, set);
+      const attribute = left ?? right;
+      if (!attribute) throw new FilterError('each comparison needs one attribute and one literal');
+      const value = literalFor(left ? pair.right : pair.left, attribute);
+      return { kind: 'compare', op: left ? op : FLIPPED[op], field: attribute.field, value };
+    }
+  }
+}
+
+/** `$filter` as a record filter; a 400 naming `$filter` and the reason when it does not parse or fit the set. */
+export function parseFilter(text: string, set: EntitySet): RecordFilter {
+  let ast: Node;
+  try {
+    ast = defaultParser.filter(text) as unknown as Node;
+  } catch (error) {
+    throw invalid([
+      {
+        field: '$filter',
+        rule: 'syntax',
+        limit: 'OData v4 $filter',
+        message: `does not parse: ${(error as Error).message}`,
+        received: text,
+      },
+    ]);
+  }
+  try {
+    return toFilter(ast, set);
+  } catch (error) {
+    if (!(error instanceof FilterError)) throw error;
+    throw invalid([{ field: '$filter', rule: 'filter', message: error.message, received: text }]);
+  }
+}
+
+const SUPPORTED = new Set(['$select', '$filter', '$orderby', '$top', '$skip', '$count']);
+
+/** Reads every system query option of a collection request, answering every violation at once. */
+export function parseCollectionQuery(options: Record<string, unknown>, set: EntitySet): ODataQuery {
+  const violations: Violation[] = [];
+  const text = (name: string) => {
+    const value = options[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') {
+      violations.push({ field: name, rule: 'single', message: 'may be given once', received: value });
+      return undefined;
+    }
+    return value;
+  };
+  for (const name of Object.keys(options)) {
+    if (name.startsWith('$') && !SUPPORTED.has(name)) {
+      violations.push({
+        field: name,
+        rule: 'supported',
+        limit: [...SUPPORTED],
+        message: `is not supported; OpenUA takes ${[...SUPPORTED].join(', ')}`,
+        received: options[name],
+      });
+    }
+  }
+  const known = (name: string, option: string) => {
+    const attribute = attributeNamed(set, name);
+    if (attribute && !attribute.slot && attribute.kind !== 'customData') return attribute;
+    violations.push({
+      field: option,
+      rule: 'attribute',
+      message: `${JSON.stringify(name)} is not a sortable attribute of ${set.set}`,
+      received: name,
+    });
+    return undefined;
+  };
+  const count = (name: string, max: number) => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(value) || Number(value) > max) {
+      violations.push({
+        field: name,
+        rule: 'range',
+        limit: `0..${max}`,
+        message: `must be a whole number from 0 to ${max}`,
+        received: value,
+      });
+      return undefined;
+    }
+    return Number(value);
+  };
+
+  const select = text('$select')
+    ?.split(',')
+    .map((s) => s.trim());
+  for (const name of select ?? []) {
+    if (!attributeNamed(set, name)) {
+      violations.push({
+        field: '$select',
+        rule: 'attribute',
+        message: `${JSON.stringify(name)} is not an attribute of ${set.set}`,
+        received: name,
+      });
+    }
+  }
+  const orderBy = (text('$orderby') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .flatMap((clause) => {
+      const match = /^(\S+)(?:\s+(asc|desc))?$/i.exec(clause);
+      const attribute = match && known(match[1] as string, '$orderby');
+      if (!match) {
+        violations.push({
+          field: '$orderby',
+          rule: 'syntax',
+          limit: '<attribute> [asc|desc], …',
+          message: 'each clause is an attribute, optionally followed by asc or desc',
+          received: clause,
+        });
+      }
+      return attribute ? [{ field: attribute.field, descending: match?.[2]?.toLowerCase() === 'desc' }] : [];
+    });
+  const top = count('$top', MAX_PAGE);
+  const skip = count('$skip', 100_000_000);
+  const countOption = text('$count');
+  if (countOption !== undefined && countOption !== 'true' && countOption !== 'false') {
+    violations.push({
+      field: '$count',
+      rule: 'enum',
+      limit: ['true', 'false'],
+      message: 'must be true or false',
+      received: countOption,
+    });
+  }
+  const filterText = text('$filter');
+  if (violations.length > 0) throw invalid(violations);
+  const where = filterText === undefined ? undefined : parseFilter(filterText, set);
+  return {
+    // Without $top, one more than a page is read to learn whether a next link is owed.
+    query: { where, orderBy, limit: top ?? MAX_PAGE + 1, offset: skip, count: countOption === 'true' },
+    select,
+    top,
+  };
+}

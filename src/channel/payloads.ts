@@ -1,0 +1,257 @@
+import { type TObject, type TSchema, Type } from '@sinclair/typebox';
+import { echo, type Violation } from '../server/errors.ts';
+import { normaliseCustomData } from '../ua/custom-data.ts';
+import {
+  CONVERSATIONS,
+  type EntitySet,
+  ID_LENGTH,
+  KPI_EVENTS,
+  PARTICIPANTS,
+  SESSIONS,
+} from './entity-sets.ts';
+import { attributeSchema } from './record-body.ts';
+
+/**
+ * The JS API's payloads (reference §3-4): initLogAnalytics in its latest and its earlier shape, and
+ * logAnalyticsEvent in v1 and v2. Each payload field names the entity field it fills; where the shapes
+ * use different names for one thing, a field lists every name, the latest first. The limits are those
+ * of the entity model, so a payload and an OData body refuse the same values.
+ */
+export interface PayloadField {
+  names: readonly string[];
+  field: string;
+}
+
+const f = (field: string, ...names: string[]): PayloadField => ({
+  field,
+  names: names.length ? names : [field],
+});
+
+export const CONVERSATION_FIELDS: readonly PayloadField[] = [
+  f('conversationId', 'conversationId', 'backendConversationId'),
+  f('channel', 'channel', 'channelContext'),
+  f('providerId', 'providerId', 'externalProviderId'),
+  f('providerName', 'providerName', 'externalProviderName'),
+  f('accountId', 'accountId', 'externalAccountId'),
+  f('contactId', 'contactId', 'externalContactId'),
+  f('additionalData'),
+  f('externalCorrelationId'),
+  f('conversationTimestamp', 'createdTimestamp', 'conversationTimestamp'),
+];
+
+export const REGION_FIELDS: readonly PayloadField[] = [
+  f('customerAddressLine1', 'addressLine1'),
+  f('customerCity', 'city'),
+  f('customerState', 'state'),
+  f('customerCountry', 'country'),
+  f('customerZip', 'zip'),
+];
+
+export const SESSION_FIELDS: readonly PayloadField[] = [
+  f('providerSessionId', 'providerSessionId', 'sessionId'),
+  f('clientSessionId'),
+  f('clientSessionName', 'clientSessionName', 'sessionName'),
+  f('channel', 'channel', 'sessionChannel'),
+  f('creationReason', 'creationReason', 'sessionCreationReason'),
+  f('additionalData', 'additionalData', 'sessionAdditionalData'),
+  f('externalCorrelationId'),
+  f('createdTimestamp', 'createdTimestamp', 'sessionCreatedTimestamp'),
+  f('agentAssignedTimestamp', 'agentAssignedTimestamp', 'sessionAgentAssignedTimestamp'),
+  f('queueAssignedTimestamp', 'queueAssignedTimestamp', 'sessionQueueAssignedTimestamp'),
+  f('queueId'),
+  f('queueName'),
+];
+
+export const PARTICIPANT_FIELDS: readonly PayloadField[] = [
+  f('participantId'),
+  f('externalId', 'externalId', 'externalParticipantId'),
+  f('participantName', 'name', 'participantName', 'externalParticipantName'),
+  f('mode', 'mode', 'participantMode'),
+  f('type', 'type', 'participantType'),
+  f('addedTimestamp', 'addedTimestamp', 'participantAddedTimestamp'),
+  f('assignReason', 'assignReason', 'participantAssignReason'),
+];
+
+/** Where a logAnalyticsEvent payload's events happened: v2's names first, then v1's. */
+export const EVENT_PLACE_FIELDS: readonly PayloadField[] = [
+  f('conversationId'),
+  f('providerSessionId', 'providerSessionId', 'sessionId'),
+  f('clientSessionId'),
+  f('participantId', 'participantId', 'eventParticipantId'),
+];
+
+export const EVENT_ITEM_FIELDS: readonly PayloadField[] = [
+  f('eventType', 'kpiEventName'),
+  f('eventValue', 'kpiEventReason'),
+  f('eventTime', 'eventTimestamp'),
+  f('entityName'),
+  f('entityRecordId'),
+  f('additionalData'),
+  f('knowledgeArticleId'),
+  f('knowledgeArticleName'),
+  f('oldPresence'),
+  f('newPresence'),
+  f('tabId'),
+  f('tabName'),
+  f('notificationResponseAction'),
+  f('externalCorrelationId'),
+];
+
+/** `[{attribute, value}]`, the JS API's customData. */
+const CustomDataList = Type.Array(
+  Type.Object({ attribute: Type.String({ minLength: 1, maxLength: ID_LENGTH }), value: Type.Unknown() }),
+  { maxItems: 100 },
+);
+
+function properties(set: EntitySet, fields: readonly PayloadField[]): Record<string, TSchema> {
+  const schemas: Record<string, TSchema> = {};
+  for (const { field, names } of fields) {
+    const attribute = set.attributes.find((a) => a.field === field && !a.slot);
+    if (!attribute) throw new Error(`${set.label} has no field ${field}`);
+    const schema = attributeSchema({ ...attribute, required: false });
+    for (const name of names) schemas[name] = Type.Optional(schema);
+  }
+  return schemas;
+}
+
+/** Unknown fields are accepted and not stored, as the JS API's later versions may add some. */
+const tolerant = (props: Record<string, TSchema>): TObject =>
+  Type.Object(props, { additionalProperties: true });
+
+const Participant = tolerant({
+  ...properties(PARTICIPANTS, PARTICIPANT_FIELDS),
+  sessionId: Type.Optional(Type.String()),
+  conversationId: Type.Optional(Type.String()),
+  customData: Type.Optional(CustomDataList),
+});
+
+const Session = tolerant({
+  ...properties(SESSIONS, SESSION_FIELDS),
+  conversationId: Type.Optional(Type.String()),
+  customData: Type.Optional(CustomDataList),
+  participants: Type.Optional(Type.Array(Participant, { maxItems: 100 })),
+});
+
+const Conversation = tolerant({
+  ...properties(CONVERSATIONS, CONVERSATION_FIELDS),
+  regionData: Type.Optional(tolerant(properties(CONVERSATIONS, REGION_FIELDS))),
+  customData: Type.Optional(CustomDataList),
+  session: Type.Optional(Session),
+});
+
+const CorrelationId = Type.Optional(Type.String({ format: 'uuid' }));
+
+/** `POST /api/v1/channel/initLogAnalytics`. */
+export const InitLogAnalyticsBody = Type.Object(
+  { data: Type.Object({ conversation: Conversation }), correlationId: CorrelationId },
+  { additionalProperties: false },
+);
+
+const EventItem = tolerant({
+  ...properties(KPI_EVENTS, EVENT_ITEM_FIELDS),
+  customData: Type.Optional(CustomDataList),
+});
+
+/** `POST /api/v1/channel/logAnalyticsEvent`, v1 or v2 data. */
+export const LogAnalyticsEventBody = Type.Object(
+  {
+    data: tolerant({
+      ...properties(KPI_EVENTS, EVENT_PLACE_FIELDS),
+      events: Type.Array(EventItem, { minItems: 1, maxItems: 500 }),
+    }),
+    eventName: Type.String({ minLength: 1, maxLength: ID_LENGTH }),
+    correlationId: CorrelationId,
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The JS API is looser than the entity model in two ways that lose nothing: additionalData may be an
+ * object (kept as its JSON text), and participant mode and type may be numbers (kept as their digits).
+ * Answers a copy with those folded, so the schema can then hold every payload to the model's limits.
+ */
+export function loosen(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((item) => loosen(item));
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'number' && /^(participant)?(mode|type)$/i.test(key) ? String(value) : value;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    copy[k] =
+      /additionalData$/i.test(k) && v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? JSON.stringify(v)
+        : k === 'customData'
+          ? v
+          : loosen(v, k);
+  }
+  return copy;
+}
+
+/**
+ * The entity fields a payload object fills. A field given under two of its names with two different
+ * values is refused; `required` fields must be given under one of their names.
+ */
+export function readFields(
+  set: EntitySet,
+  payload: Record<string, unknown> | undefined,
+  fields: readonly PayloadField[],
+  path: string,
+  required: readonly string[] = [],
+): { values: Record<string, unknown>; violations: Violation[] } {
+  const values: Record<string, unknown> = {};
+  const violations: Violation[] = [];
+  for (const { field, names } of fields) {
+    const given = names.filter((n) => payload?.[n] !== undefined && payload[n] !== null);
+    const [first, ...others] = given;
+    if (first === undefined) {
+      if (required.includes(field)) {
+        violations.push({
+          field: `${path}.${names[0]}`,
+          rule: 'required',
+          message: names.length > 1 ? `is required (or ${names.slice(1).join(', ')})` : 'is required',
+        });
+      }
+      continue;
+    }
+    const value = payload?.[first];
+    const other = others.find((n) => payload?.[n] !== value);
+    if (other !== undefined) {
+      violations.push({
+        field: `${path}.${other}`,
+        rule: 'sameAs',
+        limit: `${path}.${first}`,
+        message: `names the same thing as ${first} and must hold the same value`,
+        received: echo(payload?.[other]),
+      });
+      continue;
+    }
+    const kind = set.attributes.find((a) => a.field === field)?.kind;
+    values[field] = kind === 'datetime' && typeof value === 'string' ? new Date(value) : value;
+  }
+  return { values, violations };
+}
+
+/** `[{attribute, value}]` as normalised customData (the UA key rules), refusing repeated attributes. */
+export function customDataOf(
+  list: unknown,
+  path: string,
+): { data: Record<string, string>; violations: Violation[] } {
+  if (!Array.isArray(list)) return { data: {}, violations: [] };
+  // No prototype: an attribute named "__proto__" is data like any other.
+  const raw: Record<string, unknown> = Object.create(null);
+  const violations: Violation[] = [];
+  list.forEach((item: { attribute: string; value: unknown }, i) => {
+    if (Object.hasOwn(raw, item.attribute)) {
+      violations.push({
+        field: `${path}.${i}.attribute`,
+        rule: 'uniqueKey',
+        message: `repeats the attribute ${JSON.stringify(item.attribute)}`,
+        received: item.attribute,
+      });
+      return;
+    }
+    raw[item.attribute] = item.value;
+  });
+  const normalised = normaliseCustomData(raw, path);
+  return { data: normalised.data, violations: [...violations, ...normalised.violations] };
+}

@@ -1,0 +1,186 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import { echo, type Violation } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
+import { normaliseCustomData } from '../ua/custom-data.ts';
+import type { Attribute, EntitySet } from './entity-sets.ts';
+
+/**
+ * Reading and showing channel records. The same entity set is spoken in two dialects: `odata` names
+ * attributes as the Web API does (`msdyn_conversationid`), `fields` names the stored fields
+ * (`conversationId`) for the admin API. Both read through one schema per set, compiled once.
+ */
+export type Dialect = 'odata' | 'fields';
+export type BodyMode = 'create' | 'update';
+
+/** Field values a body sets (null clears); customData merged from the object and the five slots. */
+export interface RecordChanges {
+  values: Record<string, unknown>;
+  /** customData keys the body sets (null removes the key). */
+  customData: Record<string, string | null>;
+}
+
+/** The attributes a dialect addresses: the admin dialect has no slots, only the customData object. */
+const addressable = (set: EntitySet, dialect: Dialect) =>
+  set.attributes.filter((a) => dialect === 'odata' || a.slot === undefined);
+
+const nameIn = (attribute: Attribute, dialect: Dialect) =>
+  dialect === 'odata' ? attribute.name : attribute.field;
+
+/** The schema of one attribute's value, with the limits of the entity model. */
+export function attributeSchema(attribute: Attribute): TSchema {
+  switch (attribute.kind) {
+    case 'text':
+      return Type.String({ maxLength: attribute.maxLength, ...(attribute.required ? { minLength: 1 } : {}) });
+    case 'boolean':
+      return Type.Boolean();
+    case 'integer':
+      return attribute.values
+        ? Type.Unsafe<number>({ type: 'integer', enum: [...attribute.values] })
+        : Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 });
+    case 'datetime':
+      return Type.String({ format: 'date-time' });
+    case 'customData':
+      return Type.Record(Type.String(), Type.Unknown());
+  }
+}
+
+const checks = new Map<string, (value: unknown) => Violation[]>();
+
+/** The compiled check of a set's writable attributes in one dialect (nulls are removed before it runs). */
+function checkOf(set: EntitySet, dialect: Dialect) {
+  const id = `${set.set}:${dialect}`;
+  let check = checks.get(id);
+  if (!check) {
+    const properties: Record<string, TSchema> = {};
+    for (const a of addressable(set, dialect)) {
+      if (!a.readOnly) properties[nameIn(a, dialect)] = Type.Optional(attributeSchema(a));
+    }
+    check = compileCheck(Type.Object(properties, { additionalProperties: false }));
+    checks.set(id, check);
+  }
+  return check;
+}
+
+/**
+ * Checks a create or update body against a set's attributes and answers what it changes, or every
+ * violation: unknown and read-only attributes, natural-key changes, types, lengths, option values, and
+ * (on create) the attributes that are required.
+ */
+export function readRecordBody(
+  set: EntitySet,
+  body: unknown,
+  dialect: Dialect,
+  mode: BodyMode,
+  existing?: Record<string, unknown>,
+): { changes: RecordChanges; violations: Violation[] } {
+  const changes: RecordChanges = { values: {}, customData: {} };
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    const received = Array.isArray(body) ? 'array' : body === null ? null : typeof body;
+    return {
+      changes,
+      violations: [
+        { field: '', rule: 'type', limit: 'object', message: 'the body must be a JSON object', received },
+      ],
+    };
+  }
+  const attributes = addressable(set, dialect);
+  const violations: Violation[] = [];
+  const present: Record<string, unknown> = {};
+  const nulls = new Set<string>();
+  for (const [name, value] of Object.entries(body)) {
+    // OData annotations (`@odata.type`) describe the body; they are not data.
+    if (name.startsWith('@odata.')) continue;
+    const attribute = attributes.find((a) => nameIn(a, dialect) === name);
+    if (attribute?.readOnly) {
+      violations.push({
+        field: name,
+        rule: 'readOnly',
+        message: 'is set by the server',
+        received: echo(value),
+      });
+      continue;
+    }
+    if (attribute && value === null) {
+      nulls.add(name);
+      continue;
+    }
+    present[name] = value;
+  }
+  violations.push(...checkOf(set, dialect)(present));
+
+  for (const attribute of attributes) {
+    const name = nameIn(attribute, dialect);
+    if (attribute.readOnly) continue;
+    const given = name in present || nulls.has(name);
+    const value = nulls.has(name) ? null : present[name];
+    if (mode === 'create' && attribute.required && (value === null || value === undefined)) {
+      violations.push({
+        field: name,
+        rule: 'required',
+        message: 'is required',
+        ...(given ? { received: null } : {}),
+      });
+      continue;
+    }
+    if (!given) continue;
+    if (mode === 'update' && attribute.key && existing && existing[attribute.field] !== value) {
+      violations.push({
+        field: name,
+        rule: 'immutable',
+        message: `identifies the ${set.label} record and cannot change; create another record instead`,
+        limit: existing[attribute.field],
+        received: echo(value),
+      });
+      continue;
+    }
+    if (attribute.slot) {
+      changes.customData[attribute.slot] = value as string | null;
+    } else if (attribute.kind === 'customData') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+      const normalised = normaliseCustomData(value as Record<string, unknown>, name);
+      violations.push(...normalised.violations);
+      Object.assign(changes.customData, normalised.data);
+    } else if (attribute.kind === 'datetime') {
+      changes.values[attribute.field] = typeof value === 'string' ? new Date(value) : null;
+    } else {
+      changes.values[attribute.field] = value;
+    }
+  }
+  return { changes, violations };
+}
+
+/** Applies a body's customData changes to a record's customData. */
+export function mergeCustomData(
+  current: Record<string, string> | null | undefined,
+  changes: Record<string, string | null>,
+): Record<string, string> {
+  const merged: Record<string, string> = { ...current };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+const shown = (value: unknown) => (value instanceof Date ? value.toISOString() : (value ?? null));
+
+/** A record as a dialect shows it: every attribute (or those selected), dates as ISO 8601 text. */
+export function showRecord(
+  set: EntitySet,
+  record: Record<string, unknown>,
+  dialect: Dialect,
+  select?: readonly string[],
+): Record<string, unknown> {
+  const shownRecord: Record<string, unknown> = {};
+  const customData = (record.customData ?? {}) as Record<string, string>;
+  for (const attribute of addressable(set, dialect)) {
+    const name = nameIn(attribute, dialect);
+    if (select && !select.includes(name) && attribute.name !== set.primaryId) continue;
+    shownRecord[name] = attribute.slot
+      ? (customData[attribute.slot] ?? null)
+      : attribute.kind === 'customData'
+        ? customData
+        : shown(record[attribute.field]);
+  }
+  return shownRecord;
+}

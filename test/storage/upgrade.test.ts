@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { filter, odataList, startConversation } from '../helpers/channel.ts';
+import {
+  CUSTOM_PATH,
+  call,
+  readEvents,
+  removeDir,
+  startServer,
+  tempDir,
+  validCustomEvent,
+} from '../helpers/server.ts';
+
+/**
+ * A data directory written by OpenUA 0.1.0 (before Channel Analytics): its tables lack the channel
+ * columns and tables, its visitor columns are NOT NULL, and its ingest log holds events without channel
+ * fields. The new version must open it, keep every event, and take channel analytics at once.
+ */
+
+/** The 0.1.0 schema, as that version created it. */
+const OLD_SCHEMA = [
+  `CREATE TABLE events (id VARCHAR NOT NULL, org VARCHAR NOT NULL, category VARCHAR NOT NULL,
+    event_type VARCHAR NOT NULL, event_value VARCHAR, event_time TIMESTAMP, sent_time TIMESTAMP,
+    received_time TIMESTAMP NOT NULL, derived_time TIMESTAMP NOT NULL, language VARCHAR, username VARCHAR,
+    user_display_name VARCHAR, anonymous BOOLEAN NOT NULL, client_id VARCHAR NOT NULL, visitor_id VARCHAR NOT NULL,
+    visit_id VARCHAR NOT NULL, origin_context VARCHAR, origin_level1 VARCHAR, origin_level2 VARCHAR,
+    origin_level3 VARCHAR, outcome INTEGER, split_test_run_name VARCHAR, split_test_run_version VARCHAR,
+    tracking_id VARCHAR, last_search_query_uid VARCHAR, user_agent VARCHAR, correlation_id VARCHAR,
+    credential_id VARCHAR NOT NULL, custom_keys VARCHAR[] NOT NULL, custom_values VARCHAR[] NOT NULL)`,
+  'CREATE TABLE checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
+  `CREATE TABLE organizations ("id" VARCHAR, "name" VARCHAR, "token_secret" VARCHAR, "created_at" TIMESTAMP,
+    PRIMARY KEY ("id"))`,
+  `CREATE TABLE api_keys ("id" VARCHAR, "org" VARCHAR, "name" VARCHAR, "secret_hash" VARCHAR,
+    "privileges" VARCHAR[], "created_at" TIMESTAMP, "revoked_at" TIMESTAMP, PRIMARY KEY ("id"))`,
+  "INSERT INTO organizations VALUES ('default', 'Default organization', 'c2VjcmV0', now())",
+  `INSERT INTO events VALUES ('0190f000-0000-7000-8000-000000000001', 'default', 'custom', 'old-type', 'old-value',
+    NULL, NULL, '2025-06-01 10:00:00', '2025-06-01 10:00:00', 'en', 'anonymous', NULL, false,
+    '11111111-1111-4111-8111-111111111111', '11111111-1111-4111-8111-111111111111', 'visit-1', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'master', ['step'], ['one'])`,
+];
+
+/** An acknowledged event 0.1.0 left in its ingest log, not yet loaded: no channel fields at all. */
+const OLD_LOGGED_EVENT = {
+  id: '0190f000-0000-7000-8000-000000000002',
+  org: 'default',
+  category: 'custom',
+  eventType: 'logged-before-upgrade',
+  eventValue: 'v',
+  eventTime: null,
+  sentTime: null,
+  receivedTime: '2025-06-01T10:05:00.000Z',
+  derivedTime: '2025-06-01T10:05:00.000Z',
+  language: 'en',
+  username: 'anonymous',
+  userDisplayName: null,
+  anonymous: false,
+  clientId: '22222222-2222-4222-8222-222222222222',
+  visitorId: '22222222-2222-4222-8222-222222222222',
+  visitId: 'visit-2',
+  originContext: null,
+  originLevel1: null,
+  originLevel2: null,
+  originLevel3: null,
+  outcome: null,
+  splitTestRunName: null,
+  splitTestRunVersion: null,
+  trackingId: null,
+  lastSearchQueryUid: null,
+  userAgent: null,
+  correlationId: null,
+  credentialId: 'master',
+  customData: {},
+};
+
+describe('upgrading a 0.1.0 data directory', () => {
+  const dataDir = tempDir('openua-upgrade-');
+  after(() => removeDir(dataDir));
+
+  it('keeps every event, loads the old log, and takes UA and channel events', async () => {
+    const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
+    const connection = await instance.connect();
+    for (const sql of OLD_SCHEMA) await connection.run(sql);
+    connection.closeSync();
+    instance.closeSync();
+    mkdirSync(path.join(dataDir, 'ingest-log'));
+    writeFileSync(
+      path.join(dataDir, 'ingest-log', '0000000001.log'),
+      `${JSON.stringify([OLD_LOGGED_EVENT])}\n`,
+    );
+
+    const server = await startServer({ dataDir });
+    try {
+      assert.equal(server.services.recovered, 1, 'the old log record was loaded');
+      const posted = await call(`${server.url}${CUSTOM_PATH}`, {
+        token: server.masterKey,
+        body: validCustomEvent({ eventType: 'after-upgrade' }),
+      });
+      assert.equal(posted.status, 200, JSON.stringify(posted.body));
+      const conversation = await startConversation(server);
+      const logged = await call(`${server.url}/api/v1/channel/logAnalyticsEvent`, {
+        token: server.masterKey,
+        body: {
+          data: { ...conversation, events: [{ kpiEventName: 'SessionStarted' }] },
+          eventName: 'SessionStarted',
+        },
+      });
+      assert.equal(logged.status, 200, JSON.stringify(logged.body));
+
+      const events = await readEvents(server);
+      const byType = new Map(events.map((e) => [e.eventType, e]));
+      assert.deepEqual(byType.get('old-type')?.customData, { step: 'one' });
+      assert.equal(byType.get('old-type')?.conversationId, null);
+      assert.equal(byType.get('logged-before-upgrade')?.visitId, 'visit-2');
+      assert.equal(byType.get('after-upgrade')?.category, 'custom');
+      const kpi = byType.get('SessionStarted');
+      assert.equal(kpi?.conversationId, conversation.conversationId);
+      assert.equal(kpi?.visitorId, null, 'the visitor columns lost NOT NULL');
+
+      const [definition] = await odataList(
+        server,
+        'msdyn_kpieventdefinitions',
+        filter("msdyn_name eq 'SessionStarted'"),
+      );
+      assert.equal(
+        definition?.openua_firstparty,
+        true,
+        'the old organization got the first-party definitions',
+      );
+      const org = await call<{ unknownKpiEvents: string }>(`${server.url}/api/v1/orgs/default`, {
+        token: server.masterKey,
+      });
+      assert.equal(org.body.unknownKpiEvents, 'refuse');
+    } finally {
+      await server.close();
+    }
+  });
+});
