@@ -1,5 +1,5 @@
 import type { Credential } from '../auth/credential.ts';
-import { type CanonicalEvent, NO_CHANNEL_FIELDS } from '../ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import { newEventId } from '../ingest/event-id.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid, notFound, type Violation } from '../server/errors.ts';
@@ -131,7 +131,6 @@ export class KpiEvents {
     const eventTime = (values.eventTime as Date | null | undefined) ?? null;
     const identity = resolveIdentity({}, context.credential);
     return {
-      ...NO_CHANNEL_FIELDS,
       id: newEventId(context.receivedAt.getTime()),
       org: context.org,
       category: 'kpi',

@@ -41,67 +41,43 @@ export interface CanonicalEvent {
   correlationId: string | null;
   /** Which credential pushed it: an API key id, `master`, or `token:<user>`. */
   credentialId: string;
-  // Channel Analytics (category `kpi`): null on UA events. For a KPI event, eventType is the KPI event
-  // name and eventValue its reason. The names follow the reference (cif-channel-analytics.md §4-5).
+  // Channel Analytics (category `kpi`). A UA event leaves them out (the store reads them back as null), so
+  // its ingest-log line stays as short as before. For a KPI event, eventType is the KPI event name and
+  // eventValue its reason. The names follow the reference (cif-channel-analytics.md §4-5).
   /** msdyn_name of the KPI event record. */
-  name: string | null;
-  conversationId: string | null;
-  providerSessionId: string | null;
-  clientSessionId: string | null;
-  participantId: string | null;
-  providerId: string | null;
+  name?: string | null;
+  conversationId?: string | null;
+  providerSessionId?: string | null;
+  clientSessionId?: string | null;
+  participantId?: string | null;
+  providerId?: string | null;
   /** The Session Data record (msdyn_sessionid) the event belongs to. */
-  sessionDataId: string | null;
-  cifSessionId: string | null;
+  sessionDataId?: string | null;
+  cifSessionId?: string | null;
   /** The KPI event definition the name resolved to (msdyn_kpieventid); null when flagged unknown. */
-  kpiEventDefinitionId: string | null;
-  entityName: string | null;
-  entityRecordId: string | null;
-  knowledgeArticleId: string | null;
-  knowledgeArticleName: string | null;
-  oldPresence: string | null;
-  newPresence: string | null;
-  tabId: string | null;
-  tabName: string | null;
-  notificationResponseAction: string | null;
-  externalCorrelationId: string | null;
-  additionalData: string | null;
+  kpiEventDefinitionId?: string | null;
+  entityName?: string | null;
+  entityRecordId?: string | null;
+  knowledgeArticleId?: string | null;
+  knowledgeArticleName?: string | null;
+  oldPresence?: string | null;
+  newPresence?: string | null;
+  tabId?: string | null;
+  tabName?: string | null;
+  notificationResponseAction?: string | null;
+  externalCorrelationId?: string | null;
+  additionalData?: string | null;
   /** Why an accepted event is marked (`unknownKpiEvent`), or null. */
-  flag: string | null;
+  flag?: string | null;
   /** Normalised customData: keys already lower-case `[a-z0-9_]`, values already strings. */
   customData: Record<string, string>;
 }
 
 const TIME_FIELDS = ['eventTime', 'sentTime', 'receivedTime', 'derivedTime'] as const;
 
-/** Every channel field, null: what a UA event carries, and what older log records lacked. */
-export const NO_CHANNEL_FIELDS = {
-  name: null,
-  conversationId: null,
-  providerSessionId: null,
-  clientSessionId: null,
-  participantId: null,
-  providerId: null,
-  sessionDataId: null,
-  cifSessionId: null,
-  kpiEventDefinitionId: null,
-  entityName: null,
-  entityRecordId: null,
-  knowledgeArticleId: null,
-  knowledgeArticleName: null,
-  oldPresence: null,
-  newPresence: null,
-  tabId: null,
-  tabName: null,
-  notificationResponseAction: null,
-  externalCorrelationId: null,
-  additionalData: null,
-  flag: null,
-} satisfies Partial<CanonicalEvent>;
-
 /** A canonical event back from its JSON text (the ingest log): times become Dates again. */
 export function reviveEvent(json: object): CanonicalEvent {
-  const event = { ...NO_CHANNEL_FIELDS, ...json } as Record<string, unknown>;
+  const event = json as Record<string, unknown>;
   for (const field of TIME_FIELDS) {
     const value = event[field];
     event[field] = typeof value === 'string' ? new Date(value) : null;

@@ -1,5 +1,5 @@
 import type { Credential } from '../auth/credential.ts';
-import { type CanonicalEvent, NO_CHANNEL_FIELDS } from '../ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import { newEventId } from '../ingest/event-id.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid } from '../server/errors.ts';
@@ -89,7 +89,6 @@ export class UaCollector {
       correlationId: null,
       credentialId: context.credential.id,
       customData: customData.data,
-      ...NO_CHANNEL_FIELDS,
     };
     await this.writer.submit([event]);
     return { visitId, visitorId: visitor.visitorId, clientId: visitor.clientId };

@@ -160,7 +160,8 @@ describe('organizations', () => {
     const ids = all.body.orgs.map((o) => o.id);
     for (const id of ['default', 'acme-1', 'listed']) assert.ok(ids.includes(id), `${id} in ${ids}`);
     assert.ok(!JSON.stringify(all.body).includes('tokenSecret'));
-    for (const org of all.body.orgs) assert.deepEqual(Object.keys(org).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
+    for (const org of all.body.orgs)
+      assert.deepEqual(Object.keys(org).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
 
     const admin = await createKey(server, ['admin']);
     const own = await call<{ orgs: { id: string }[] }>(orgsUrl(), { token: admin });
@@ -191,7 +192,11 @@ describe('organization settings', () => {
       'FORBIDDEN',
     );
     const writer = await createKey(server, ['analytics:write']);
-    errorOf(await call(`${orgsUrl()}/default`, { method: 'PATCH', token: writer, body: {} }), 403, 'FORBIDDEN');
+    errorOf(
+      await call(`${orgsUrl()}/default`, { method: 'PATCH', token: writer, body: {} }),
+      403,
+      'FORBIDDEN',
+    );
     const wrong = errorOf(
       await call(`${orgsUrl()}/default`, {
         method: 'PATCH',
@@ -201,14 +206,15 @@ describe('organization settings', () => {
       400,
       'INVALID_REQUEST',
     );
-    assert.deepEqual(
-      (wrong.violations ?? []).map((v) => [v.field, v.rule]).sort(),
-      [
-        ['tokenSecret', 'unknownField'],
-        ['unknownKpiEvents', 'enum'],
-      ],
-    );
-    await call(`${orgsUrl()}/default`, { method: 'PATCH', token: admin, body: { unknownKpiEvents: 'refuse' } });
+    assert.deepEqual((wrong.violations ?? []).map((v) => [v.field, v.rule]).sort(), [
+      ['tokenSecret', 'unknownField'],
+      ['unknownKpiEvents', 'enum'],
+    ]);
+    await call(`${orgsUrl()}/default`, {
+      method: 'PATCH',
+      token: admin,
+      body: { unknownKpiEvents: 'refuse' },
+    });
   });
 });
 

@@ -1,4 +1,4 @@
-import { type CanonicalEvent, NO_CHANNEL_FIELDS } from '../../src/ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
 import { newEventId } from '../../src/ingest/event-id.ts';
 
 /** A complete canonical event for tests that write to storage below the HTTP layer. */
@@ -34,7 +34,6 @@ export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEv
     correlationId: null,
     credentialId: 'test',
     customData: {},
-    ...NO_CHANNEL_FIELDS,
     ...extra,
   };
 }

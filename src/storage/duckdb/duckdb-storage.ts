@@ -14,6 +14,7 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event.ts';
 import {
   CUSTOM_KEYS_COLUMN,
@@ -421,17 +422,35 @@ function eventChunk(
   from: number,
   to: number,
 ): DuckDBDataChunk {
-  const columns: DuckDBValue[][] = layout.map((slot) => {
-    const values = new Array<DuckDBValue>(to - from);
-    for (let row = from; row < to; row++) values[row - from] = slot.value(events[row] as CanonicalEvent);
-    return values;
-  });
+  const rows = to - from;
   const chunk = DuckDBDataChunk.create(
     layout.map((slot) => slot.type),
-    to - from,
+    rows,
   );
-  chunk.setColumns(columns);
+  layout.forEach((slot, column) => {
+    const values = new Array<DuckDBValue>(rows);
+    let present = false;
+    for (let row = from; row < to; row++) {
+      const value = slot.value(events[row] as CanonicalEvent);
+      values[row - from] = value;
+      if (value !== null) present = true;
+    }
+    if (present) chunk.setColumnValues(column, values);
+    else setAllNull(chunk, column, rows);
+  });
   return chunk;
+}
+
+/**
+ * Marks a whole column null in one native copy of its validity mask. Most columns of most events are null
+ * (a UA event has no channel fields, a KPI event no UA ones), and setting nulls one value at a time costs
+ * a JS round of validity bookkeeping each, which was a third of loading a batch.
+ */
+function setAllNull(chunk: DuckDBDataChunk, column: number, rows: number): void {
+  const vector = bindings.data_chunk_get_vector(chunk.chunk, column);
+  const bytes = Math.ceil(rows / 64) * 8;
+  bindings.vector_ensure_validity_writable(vector);
+  bindings.copy_data_to_vector_validity(vector, 0, new ArrayBuffer(bytes), 0, bytes);
 }
 
 interface ResolvedColumn {
