@@ -165,7 +165,8 @@ export class ChannelAnalytics {
     const correlationId = (payload.correlationId as string | undefined) ?? randomUUID();
     const { org } = context;
     const keep = async (set: EntitySet, key: unknown[], changes: RecordChanges) => {
-      const existing = await this.records.byKey(set, org, key);
+      // Fresh, not cached: the record is about to be rewritten from it.
+      const existing = await this.records.byKey(set, org, key, true);
       // A record keeps the correlation id of the call that created it.
       changes.values.correlationId = existing?.correlationId ?? correlationId;
       return this.records.merge(set, org, changes, existing);
@@ -192,11 +193,11 @@ export class ChannelAnalytics {
       ),
     );
     const written = [
-      { table: CONVERSATIONS, ...conversationRecord },
-      { table: SESSIONS, ...sessionRecord },
-      ...participantRecords.map((r) => ({ table: PARTICIPANTS, ...r })),
+      { set: CONVERSATIONS, ...conversationRecord },
+      { set: SESSIONS, ...sessionRecord },
+      ...participantRecords.map((r) => ({ set: PARTICIPANTS, ...r })),
     ].filter((w) => w.changed);
-    await this.storage.upsertAll(written.map((w) => ({ table: w.table.table as never, row: w.record })));
+    await this.records.commit(written);
     return {
       result:
         `initLogAnalytics succeeded: conversation ${conversationId}, session ${providerSessionId}, ` +

@@ -1,6 +1,5 @@
 import type { Organizations } from '../auth/organizations.ts';
 import type { Violation } from '../server/errors.ts';
-import type { Storage } from '../storage/storage.ts';
 import { type ChannelRecord, KPI_DEFINITIONS } from './entity-sets.ts';
 import type { ChannelRecords } from './records.ts';
 
@@ -96,7 +95,6 @@ export interface KpiResolution {
 /** KPI event definitions: the first-party set in every organization, and whether a name may be logged. */
 export class KpiDefinitions {
   constructor(
-    private readonly storage: Storage,
     private readonly records: ChannelRecords,
     private readonly organizations: Organizations,
   ) {}
@@ -104,16 +102,14 @@ export class KpiDefinitions {
   /** Adds the first-party definitions an organization lacks; ones an admin changed are left as they are. */
   async seed(org: string): Promise<number> {
     const existing = new Set((await this.records.where(KPI_DEFINITIONS, org, {})).map((d) => d.name));
-    const missing = FIRST_PARTY_KPI_EVENTS.filter((d) => !existing.has(d.name)).map(
-      (d) =>
-        this.records.merge(KPI_DEFINITIONS, org, {
-          values: { ...d, eventType: 'FirstParty', firstParty: true },
-          customData: {},
-        }).record,
-    );
-    if (missing.length > 0) {
-      await this.storage.upsertAll(missing.map((row) => ({ table: KPI_DEFINITIONS.table as never, row })));
-    }
+    const missing = FIRST_PARTY_KPI_EVENTS.filter((d) => !existing.has(d.name)).map((d) => ({
+      set: KPI_DEFINITIONS,
+      record: this.records.merge(KPI_DEFINITIONS, org, {
+        values: { ...d, eventType: 'FirstParty', firstParty: true },
+        customData: {},
+      }).record,
+    }));
+    await this.records.commit(missing);
     return missing.length;
   }
 

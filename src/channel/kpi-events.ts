@@ -1,5 +1,5 @@
 import type { Credential } from '../auth/credential.ts';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../ingest/canonical-event.ts';
 import { newEventId } from '../ingest/event-id.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid, notFound, type Violation } from '../server/errors.ts';
@@ -96,12 +96,21 @@ export class KpiEvents {
       }
     }
     if (place.participantId !== undefined && violations.length === 0) {
-      const participants = await this.records.where(PARTICIPANTS, org, {
-        conversationId: place.conversationId,
-        participantId: place.participantId,
-        ...(place.providerSessionId === undefined ? {} : { providerSessionId: place.providerSessionId }),
-      });
-      if (participants.length === 0) {
+      // Within a session the participant has a natural key (a cached read); at conversation level, any session.
+      const found =
+        place.providerSessionId === undefined
+          ? (
+              await this.records.where(PARTICIPANTS, org, {
+                conversationId: place.conversationId,
+                participantId: place.participantId,
+              })
+            ).length > 0
+          : (await this.records.byKey(PARTICIPANTS, org, [
+              place.conversationId,
+              place.providerSessionId,
+              place.participantId,
+            ])) !== undefined;
+      if (!found) {
         violations.push(
           missing(
             place.fields.participantId,
@@ -141,23 +150,10 @@ export class KpiEvents {
       receivedTime: context.receivedAt,
       // The client's own time orders a conversation's events; without one, the server's.
       derivedTime: eventTime ?? context.receivedAt,
-      language: null,
+      ...NO_UA_FIELDS,
       username: identity.username,
       userDisplayName: identity.userDisplayName,
       anonymous: identity.anonymous,
-      clientId: null,
-      visitorId: null,
-      visitId: null,
-      originContext: null,
-      originLevel1: null,
-      originLevel2: null,
-      originLevel3: null,
-      outcome: null,
-      splitTestRunName: null,
-      splitTestRunVersion: null,
-      trackingId: null,
-      lastSearchQueryUid: null,
-      userAgent: null,
       correlationId: context.correlationId,
       credentialId: context.credential.id,
       customData,

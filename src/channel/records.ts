@@ -36,6 +36,19 @@ const DEFAULTS: Partial<Record<EntitySet['set'], Record<string, unknown>>> = {
 
 const BOOKKEEPING = new Set(['createdOn', 'modifiedOn', 'version']);
 
+/**
+ * How long a record read from the store is trusted before it is read again. Every KPI event looks up its
+ * conversation, provider, session, participant and definition; without this, those reads were the whole cost
+ * of a call. This server's own writes are seen at once; another server's (a provider switched off, a
+ * record deleted) within this time. Only records that exist are kept: a record just created elsewhere is
+ * found at once.
+ */
+export const RECORD_CACHE_MS = 10_000;
+const RECORD_CACHE_SIZE = 100_000;
+
+/** The sets whose records are also looked up by name (and can be renamed). */
+const NAMED_SETS: readonly EntitySet[] = [PROVIDERS, KPI_DEFINITIONS];
+
 const same = (a: unknown, b: unknown) =>
   a instanceof Date || b instanceof Date
     ? (a as Date | null)?.getTime?.() === (b as Date | null)?.getTime?.()
@@ -63,20 +76,67 @@ export const analyticsOn = (provider: ChannelRecord) =>
  * for the OData API, the admin API and initLogAnalytics alike.
  */
 export class ChannelRecords {
+  /** Reads by key, kept for RECORD_CACHE_MS; a read under way is shared, so a burst of calls reads once. */
+  private readonly cache = new Map<string, { record: Promise<ChannelRecord | undefined>; until: number }>();
+
   constructor(private readonly storage: Storage) {}
+
+  private load(
+    key: string,
+    read: () => Promise<ChannelRecord | undefined>,
+  ): Promise<ChannelRecord | undefined> {
+    const entry = this.cache.get(key);
+    if (entry && entry.until > Date.now()) return entry.record;
+    const record = read().then(
+      (found) => {
+        // A record that does not exist is looked for again next time: it may be created at any moment.
+        if (!found && this.cache.get(key)?.record === record) this.cache.delete(key);
+        return found;
+      },
+      (error: unknown) => {
+        if (this.cache.get(key)?.record === record) this.cache.delete(key);
+        throw error;
+      },
+    );
+    // Oldest first: a Map iterates in insertion order, so this bounds memory without a full LRU.
+    if (this.cache.size >= RECORD_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, { record, until: Date.now() + RECORD_CACHE_MS });
+    return record;
+  }
+
+  /** Drops what a write makes stale: the record, or for named sets every entry of the set (renames). */
+  private forget(set: EntitySet, record: ChannelRecord): void {
+    if (!NAMED_SETS.includes(set)) {
+      this.cache.delete(cacheKey(set, record.org, record.id));
+      return;
+    }
+    const prefix = cacheKey(set, record.org, '');
+    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+  }
+
+  /** Stores records in one transaction. */
+  async commit(writes: readonly { set: EntitySet; record: ChannelRecord }[]): Promise<void> {
+    if (writes.length === 0) return;
+    await this.storage.upsertAll(writes.map(({ set, record }) => ({ table: this.table(set), row: record })));
+    for (const { set, record } of writes) this.forget(set, record);
+  }
 
   private table(set: EntitySet) {
     if (!set.table) throw new Error(`${set.label} is not kept in a table`);
     return set.table;
   }
 
-  async get(set: EntitySet, org: string, id: string): Promise<ChannelRecord | undefined> {
-    const [record] = await this.storage.find(this.table(set), { org, id });
-    return record;
+  /** A record by id; `fresh` reads the store even when a cached copy is young (before changing it). */
+  get(set: EntitySet, org: string, id: string, fresh = false): Promise<ChannelRecord | undefined> {
+    if (fresh) this.cache.delete(cacheKey(set, org, id));
+    return this.load(
+      cacheKey(set, org, id),
+      async () => (await this.storage.find(this.table(set), { org, id }))[0],
+    );
   }
 
-  async require(set: EntitySet, org: string, id: string): Promise<ChannelRecord> {
-    const record = await this.get(set, org, id);
+  async require(set: EntitySet, org: string, id: string, fresh = false): Promise<ChannelRecord> {
+    const record = await this.get(set, org, id, fresh);
     if (!record) throw notFound(`No ${set.label} record ${JSON.stringify(id)} in this organization`);
     return record;
   }
@@ -91,8 +151,13 @@ export class ChannelRecords {
   }
 
   /** The record with this natural key (sets whose id derives from one). */
-  byKey(set: EntitySet, org: string, key: readonly unknown[]): Promise<ChannelRecord | undefined> {
-    return this.get(set, org, naturalId(org, set, key));
+  byKey(
+    set: EntitySet,
+    org: string,
+    key: readonly unknown[],
+    fresh = false,
+  ): Promise<ChannelRecord | undefined> {
+    return this.get(set, org, naturalId(org, set, key), fresh);
   }
 
   list(set: EntitySet, org: string, query: RecordQuery): Promise<RecordPage<ChannelRecord>> {
@@ -229,7 +294,7 @@ export class ChannelRecords {
     const read = readRecordBody(set, body, dialect, 'create');
     if (read.violations.length > 0) throw invalid(read.violations);
     const { record } = this.merge(set, org, { ...read.changes, values: { ...read.changes.values, ...init } });
-    if (keyFields(set).length > 0 && (await this.get(set, org, record.id))) {
+    if (keyFields(set).length > 0 && (await this.get(set, org, record.id, true))) {
       const key = keyFields(set)
         .map((f) => `${nameOf(set, f, dialect)} ${JSON.stringify(record[f])}`)
         .join(', ');
@@ -237,7 +302,7 @@ export class ChannelRecords {
     }
     const violations = await this.check(set, record, dialect);
     if (violations.length > 0) throw invalid(violations);
-    await this.storage.upsert(this.table(set), record);
+    await this.commit([{ set, record }]);
     return record;
   }
 
@@ -248,14 +313,14 @@ export class ChannelRecords {
     body: unknown,
     dialect: Dialect,
   ): Promise<ChannelRecord> {
-    const existing = await this.require(set, org, id);
+    const existing = await this.require(set, org, id, true);
     const read = readRecordBody(set, body, dialect, 'update', existing);
     if (read.violations.length > 0) throw invalid(read.violations);
     const { record, changed } = this.merge(set, org, read.changes, existing);
     if (!changed) return existing;
     const violations = await this.check(set, record, dialect);
     if (violations.length > 0) throw invalid(violations);
-    await this.storage.upsert(this.table(set), record);
+    await this.commit([{ set, record }]);
     return record;
   }
 
@@ -264,7 +329,7 @@ export class ChannelRecords {
    * conversations are kept: deleting them would leave records that point nowhere.
    */
   async remove(set: EntitySet, org: string, id: string): Promise<void> {
-    const record = await this.require(set, org, id);
+    const record = await this.require(set, org, id, true);
     const dependants =
       set === CONVERSATIONS
         ? { set: SESSIONS, rows: await this.where(SESSIONS, org, { conversationId: record.conversationId }) }
@@ -296,8 +361,11 @@ export class ChannelRecords {
       );
     }
     await this.storage.remove(this.table(set), { org, id });
+    this.forget(set, record);
   }
 }
+
+const cacheKey = (set: EntitySet, org: string, id: string) => `${set.set}\u0000${org}\u0000${id}`;
 
 /** Refuses analytics for a provider whose switch is off (or that is inactive), saying how to switch it on. */
 export function requireAnalytics(provider: ChannelRecord, field: string): void {

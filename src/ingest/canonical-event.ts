@@ -73,6 +73,24 @@ export interface CanonicalEvent {
   customData: Record<string, string>;
 }
 
+/** The fields only the UA Write API fills: what an event from another API carries as null. */
+export const NO_UA_FIELDS = {
+  language: null,
+  clientId: null,
+  visitorId: null,
+  visitId: null,
+  originContext: null,
+  originLevel1: null,
+  originLevel2: null,
+  originLevel3: null,
+  outcome: null,
+  splitTestRunName: null,
+  splitTestRunVersion: null,
+  trackingId: null,
+  lastSearchQueryUid: null,
+  userAgent: null,
+} satisfies Partial<CanonicalEvent>;
+
 const TIME_FIELDS = ['eventTime', 'sentTime', 'receivedTime', 'derivedTime'] as const;
 
 /** A canonical event back from its JSON text (the ingest log): times become Dates again. */

@@ -48,7 +48,7 @@ export async function createServices(
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage);
   const channelRecords = new ChannelRecords(storage);
-  const kpiDefinitions = new KpiDefinitions(storage, channelRecords, organizations);
+  const kpiDefinitions = new KpiDefinitions(channelRecords, organizations);
   organizations.onCreate(async (org) => {
     await kpiDefinitions.seed(org.id);
   });
