@@ -176,10 +176,8 @@ export class ChannelAnalytics {
       customData: conversationCustom.data,
     });
     // Checked before anything is written: the provider exists and takes analytics.
-    const refused = await this.records.check(CONVERSATIONS, conversationRecord.record, 'fields');
-    if (refused.length > 0) {
-      throw invalid(refused.map((v) => ({ ...v, field: `${path}.${v.field}` })));
-    }
+    const refused = await this.records.check(CONVERSATIONS, conversationRecord.record, 'fields', `${path}.`);
+    if (refused.length > 0) throw invalid(refused);
     const sessionRecord = await keep(SESSIONS, [conversationId, providerSessionId], {
       values: { ...sessionValues, conversationId },
       customData: sessionCustom.data,

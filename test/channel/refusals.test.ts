@@ -47,8 +47,10 @@ describe('a provider with analytics switched off', () => {
     assert.match(error.message, /analytics switched off/);
     assert.match(error.message, /openua provider update .* --enable-analytics/);
     assert.match(error.message, /"enableAnalytics":true/);
-    assert.equal(error.violations?.[0]?.rule, 'analyticsEnabled');
-    assert.equal(error.violations?.[0]?.received, false);
+    assert.deepEqual(
+      error.violations?.map((v) => [v.field, v.rule, v.received]),
+      [['data.conversation.providerId', 'analyticsEnabled', false]],
+    );
     assert.deepEqual(await conversationsNamed(conversation.conversationId), []);
     const sessions = await odataList(
       server,
