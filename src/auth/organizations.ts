@@ -20,7 +20,7 @@ export interface Organization {
   unknownKpiEvents: UnknownKpiEvents | null;
 }
 
-export const UNKNOWN_KPI_EVENTS = ['refuse', 'flag'] as const;
+const UNKNOWN_KPI_EVENTS = ['refuse', 'flag'] as const;
 export type UnknownKpiEvents = (typeof UNKNOWN_KPI_EVENTS)[number];
 
 export const ORGANIZATIONS: EntityTable<Organization> = {
@@ -49,7 +49,7 @@ export const OrganizationInput = Type.Object(
 const checkInput = compileCheck(OrganizationInput);
 
 /** `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. */
-export const OrganizationSettings = Type.Object(
+const OrganizationSettings = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     unknownKpiEvents: Type.Optional(

@@ -32,9 +32,9 @@ export interface Attribute {
 /** Id- and name-like text (documented by the reference). */
 export const ID_LENGTH = 100;
 /** `msdyn_additionaldata` (documented by the reference). */
-export const DATA_LENGTH = 2000;
+const DATA_LENGTH = 2000;
 /** OpenUA's bound for descriptions, URLs, parameters and custom attribute slots (undocumented upstream). */
-export const LONG_TEXT_LENGTH = 2000;
+const LONG_TEXT_LENGTH = 2000;
 
 const text = (name: string, field: string, extra: Partial<Attribute> = {}): Attribute => ({
   name,

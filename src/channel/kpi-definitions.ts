@@ -8,7 +8,7 @@ import type { ChannelRecords } from './records.ts';
  * lists Microsoft's exact names (reference §6), so these are OpenUA's, seeded into every organization and
  * documented in the README. The fields each one carries are named in its description.
  */
-export const FIRST_PARTY_KPI_EVENTS: readonly { name: string; displayName: string; description: string }[] = [
+const FIRST_PARTY_KPI_EVENTS: readonly { name: string; displayName: string; description: string }[] = [
   {
     name: 'NotificationDisplayed',
     displayName: 'Notification displayed',
@@ -84,9 +84,9 @@ export const FIRST_PARTY_KPI_EVENTS: readonly { name: string; displayName: strin
 ];
 
 /** The flag on a KPI event accepted without an active definition (organization setting `flag`). */
-export const UNKNOWN_KPI_FLAG = 'unknownKpiEvent';
+const UNKNOWN_KPI_FLAG = 'unknownKpiEvent';
 
-export interface KpiResolution {
+interface KpiResolution {
   /** The active definition's id, or null when the event is accepted flagged. */
   definitionId: string | null;
   flag: string | null;

@@ -149,7 +149,7 @@ function toFilter(node: Node, set: EntitySet): RecordFilter {
 }
 
 /** `$filter` as a record filter; a 400 naming `$filter` and the reason when it does not parse or fit the set. */
-export function parseFilter(text: string, set: EntitySet): RecordFilter {
+function parseFilter(text: string, set: EntitySet): RecordFilter {
   let ast: Node;
   try {
     ast = defaultParser.filter(text) as unknown as Node;

@@ -51,7 +51,7 @@ const BOOKKEEPING = new Set(['createdOn', 'modifiedOn', 'version']);
  * record deleted) within this time. Only records that exist are kept: a record just created elsewhere is
  * found at once.
  */
-export const RECORD_CACHE_MS = 10_000;
+const RECORD_CACHE_MS = 10_000;
 const RECORD_CACHE_SIZE = 100_000;
 
 /** The sets whose records are also looked up by name (and can be renamed). */
@@ -70,11 +70,11 @@ function syncState(record: ChannelRecord, changes: RecordChanges): void {
 }
 
 /** How a dialect names a field of a set, for messages. */
-export const nameOf = (set: EntitySet, field: string, dialect: Dialect) =>
+const nameOf = (set: EntitySet, field: string, dialect: Dialect) =>
   dialect === 'fields' ? field : (set.attributes.find((a) => a.field === field && !a.slot)?.name ?? field);
 
 /** Whether a provider takes analytics: switched on, and active. */
-export const analyticsOn = (provider: ChannelRecord) =>
+const analyticsOn = (provider: ChannelRecord) =>
   provider.enableAnalytics === true && provider.stateCode !== 1;
 
 /**
@@ -377,7 +377,7 @@ export class ChannelRecords {
 const cacheKey = (set: EntitySet, org: string, id: string) => `${set.set}\u0000${org}\u0000${id}`;
 
 /** Refuses analytics for a provider whose switch is off (or that is inactive), saying how to switch it on. */
-export function requireAnalytics(provider: ChannelRecord, field: string): void {
+function requireAnalytics(provider: ChannelRecord, field: string): void {
   if (analyticsOn(provider)) return;
   const why = provider.stateCode === 1 ? 'is inactive' : 'has analytics switched off';
   const id = provider.id;

@@ -10,7 +10,7 @@ import { createServices, type Services } from '../server/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
 
 /** The configuration records the CLI manages, by their admin API path. */
-export type ConfigKind = 'providers' | 'kpi-definitions';
+type ConfigKind = 'providers' | 'kpi-definitions';
 const CONFIG_SETS: Record<ConfigKind, EntitySet> = {
   providers: PROVIDERS,
   'kpi-definitions': KPI_DEFINITIONS,
