@@ -2,6 +2,7 @@ import { defaultParser } from '@odata/parser';
 import { invalid, type Violation } from '../server/errors.ts';
 import type { Comparison, RecordFilter, RecordQuery, Scalar, TextMatch } from '../storage/storage.ts';
 import { type Attribute, attributeNamed, type EntitySet } from './entity-sets.ts';
+import { naturalId } from './records.ts';
 
 /**
  * OData system query options (reference §7) over one entity set, as a storage-neutral query: `$filter` is
@@ -276,4 +277,35 @@ export function parseCollectionQuery(options: Record<string, unknown>, set: Enti
     select,
     top,
   };
+}
+
+const KEY_PAIR = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*'((?:[^']|'')*)'\s*(?:,|$)/;
+
+/**
+ * The id a key segment addresses: `(<id>)`, `('<id>')`, or an alternate key made of the set's natural key,
+ * as in `msdyn_sessionsdata(msdyn_conversationid='c1',msdyn_providersessionid='s1')`. Records with a
+ * natural key have ids derived from it, so a server that knows only its own ids needs no lookup first.
+ */
+export function recordIdOf(set: EntitySet, org: string, key: string): string {
+  const text = key.trim();
+  if (!text.includes('=')) return text.replace(/^'(.*)'$/, '$1').toLowerCase();
+  const names = set.table ? set.attributes.filter((a) => a.key).map((a) => a.name) : [];
+  const usage =
+    names.length > 0
+      ? `${set.set} is addressed by its ${set.primaryId}, or by ${names.map((n) => `${n}='…'`).join(',')}`
+      : `${set.set} is addressed by its ${set.primaryId} only`;
+  const refuse = () => invalid([{ field: 'key', rule: 'key', limit: usage, message: usage, received: key }]);
+  const pairs = new Map<string, string>();
+  for (let rest = text; rest.length > 0; ) {
+    const match = KEY_PAIR.exec(rest);
+    if (!match) throw refuse();
+    pairs.set(match[1] as string, (match[2] as string).replaceAll("''", "'"));
+    rest = rest.slice(match[0].length);
+  }
+  if (names.length === 0 || pairs.size !== names.length || !names.every((n) => pairs.has(n))) throw refuse();
+  return naturalId(
+    org,
+    set,
+    names.map((n) => pairs.get(n)),
+  );
 }

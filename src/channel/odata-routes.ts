@@ -12,7 +12,8 @@ import {
   PROVIDERS,
 } from './entity-sets.ts';
 import type { KpiEvents } from './kpi-events.ts';
-import { MAX_PAGE, parseCollectionQuery } from './odata-query.ts';
+import { METADATA_XML } from './odata-metadata.ts';
+import { MAX_PAGE, parseCollectionQuery, recordIdOf } from './odata-query.ts';
 import { showRecord } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
 
@@ -28,17 +29,11 @@ interface SetRecords {
   remove(org: string, id: string): Promise<void>;
 }
 
-/** `msdyn_conversationsdata` or `msdyn_conversationsdata(<id>)`. */
-function target(request: FastifyRequest): { set: EntitySet | undefined; name: string; id?: string } {
+/** `msdyn_conversationsdata`, or one record of it: `msdyn_conversationsdata(<key>)`. */
+function target(request: FastifyRequest): { set: EntitySet | undefined; name: string; key?: string } {
   const raw = (request.params as { target: string }).target;
   const match = /^([A-Za-z_]+)(?:\((.*)\))?$/.exec(raw);
-  const name = match?.[1] ?? raw;
-  const key = match?.[2];
-  return {
-    set: entitySetNamed(name),
-    name,
-    id: key === undefined ? undefined : key.replace(/^'(.*)'$/, '$1').toLowerCase(),
-  };
+  return { set: entitySetNamed(match?.[1] ?? raw), name: match?.[1] ?? raw, key: match?.[2] };
 }
 
 /**
@@ -107,7 +102,9 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
           `No entity set ${JSON.stringify(found.name)}; there are ${ENTITY_SETS.map((s) => s.set).join(', ')}`,
         );
       }
-      return { ...found, set: found.set, records: backends.get(found.set) as SetRecords };
+      const { set, key } = found;
+      const id = key === undefined ? undefined : recordIdOf(set, request.org, key);
+      return { set, id, records: backends.get(set) as SetRecords };
     };
     const needsId = (id: string | undefined, method: string, set: EntitySet) => {
       if (id !== undefined) return id;
@@ -131,6 +128,10 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
       '@odata.context': `${base(request)}/$metadata`,
       value: ENTITY_SETS.map((s) => ({ name: s.set, kind: 'EntitySet', url: s.set })),
     }));
+
+    app.get('/$metadata', route, async (_request, reply) =>
+      reply.type('application/xml; charset=utf-8').send(METADATA_XML),
+    );
 
     app.get('/:target', route, async (request) => {
       const { set, id, records: setRecords } = resolve(request);

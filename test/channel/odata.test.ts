@@ -211,6 +211,71 @@ describe('OData create, read, update and delete', () => {
   });
 });
 
+describe('OData addressing and metadata', () => {
+  it('addresses a record by its natural key (an alternate key), with quotes doubled', async () => {
+    const conversationId = unique("o'c");
+    const id = await createConversation({ msdyn_conversationid: conversationId });
+    const quoted = conversationId.replaceAll("'", "''");
+    const byKey = await call<Record<string, unknown>>(
+      url(`msdyn_conversationsdata(msdyn_conversationid='${encodeURIComponent(quoted)}')`),
+      { token: server.masterKey },
+    );
+    assert.equal(byKey.status, 200, JSON.stringify(byKey.body));
+    assert.equal(byKey.body.msdyn_conversationdataid, id);
+    await post('msdyn_sessionsdata', {
+      msdyn_conversationid: conversationId,
+      msdyn_providersessionid: 's-1',
+    });
+    const patched = await call(
+      url(
+        `msdyn_sessionsdata(msdyn_providersessionid='s-1',msdyn_conversationid='${encodeURIComponent(quoted)}')`,
+      ),
+      { method: 'PATCH', token: server.masterKey, body: { msdyn_queuename: 'Billing' } },
+    );
+    assert.equal(patched.status, 204, JSON.stringify(patched.body));
+    const [session] = await odataList(server, 'msdyn_sessionsdata', filter("msdyn_queuename eq 'Billing'"));
+    assert.equal(session?.msdyn_providersessionid, 's-1');
+
+    const partial = await call(url("msdyn_sessionsdata(msdyn_providersessionid='s-1')"), {
+      token: server.masterKey,
+    });
+    assert.match(
+      odataErrorOf(partial, 400, 'INVALID_REQUEST').message,
+      /msdyn_conversationid='…',msdyn_providersessionid='…'/,
+    );
+    const kpi = await call(url("msdyn_kpieventsdata(msdyn_kpieventname='x')"), { token: server.masterKey });
+    assert.match(odataErrorOf(kpi, 400, 'INVALID_REQUEST').message, /msdyn_kpieventdataid only/);
+  });
+
+  it('$metadata describes every entity set, its key and its properties', async () => {
+    const answer = await fetch(`${server.url}${ODATA}/$metadata`, {
+      headers: { authorization: `Bearer ${server.masterKey}` },
+    });
+    assert.equal(answer.status, 200);
+    assert.match(answer.headers.get('content-type') ?? '', /application\/xml/);
+    const xml = await answer.text();
+    for (const set of [
+      'msdyn_ciproviders',
+      'msdyn_kpieventdefinitions',
+      'msdyn_conversationsdata',
+      'msdyn_sessionsdata',
+      'msdyn_sessionparticipantsdata',
+      'msdyn_kpieventsdata',
+    ]) {
+      assert.match(xml, new RegExp(`<EntitySet Name="${set}"`));
+    }
+    assert.match(xml, /<Key><PropertyRef Name="msdyn_conversationdataid"\/><\/Key>/);
+    assert.match(
+      xml,
+      /<Property Name="msdyn_conversationid" Type="Edm.String" Nullable="false" MaxLength="100"\/>/,
+    );
+    assert.match(xml, /<Property Name="msdyn_additionaldata" Type="Edm.String" MaxLength="2000"\/>/);
+    assert.match(xml, /<Property Name="msdyn_eventtimestamp" Type="Edm.DateTimeOffset"\/>/);
+    const anonymous = await fetch(`${server.url}${ODATA}/$metadata`);
+    assert.equal(anonymous.status, 401);
+  });
+});
+
 describe('OData query options', () => {
   const channel = unique('query');
   const names = ['alpha', 'beta', "o'brien", 'gamma', 'delta'];
