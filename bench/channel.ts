@@ -5,6 +5,7 @@
  * KPI definition. Ratio = logAnalyticsEvent events/s ÷ UA custom events/s.
  *
  * Traffic spreads over 200 conversations, each with a session and an agent, as a contact center's would.
+ * It also times initLogAnalytics opening a new conversation on each call (three records in one transaction).
  * It prints figures and asserts no performance (the machines are shared); it fails only when a call is refused
  * for any reason but back-pressure (503 when the ingest queue is full, which it counts and reports).
  *
@@ -38,7 +39,8 @@ async function measure(
   server: ServerProcess,
   token: string,
   path: string,
-  bodies: string[],
+  /** Bodies sent in turn, or one made for each request (for calls that must not repeat). */
+  bodies: string[] | (() => string),
 ): Promise<Measured> {
   let refused: string | undefined;
   let shed = 0;
@@ -49,8 +51,10 @@ async function measure(
       connections,
       duration,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      requests: bodies.map((body) => ({
-        body,
+      requests: (typeof bodies === 'function' ? [bodies] : bodies).map((body) => ({
+        ...(typeof body === 'function'
+          ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: body() }) }
+          : { body }),
         onResponse: (status: number, answer: string) => {
           if (status === 503) shed++;
           else if (status !== 200) refused ??= `${status} ${answer}`;
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
     console.log(
       `OpenUA channel bench: ${seconds} s per measurement after ${warmup} s of warm-up, ${connections} connections`,
     );
-    const conversations: ConversationIds[] = [];
+    const conversations: (ConversationIds & { providerId: string })[] = [];
     for (let i = 0; i < CONVERSATIONS; i++)
       conversations.push(await startConversation({ url: server.url, masterKey }));
 
@@ -123,9 +127,29 @@ async function main(): Promise<void> {
       '/api/v1/channel/logAnalyticsEvent',
       conversations.map((c) => kpiBody(c, 10)),
     );
+    let opened = 0;
+    const providerId = conversations[0]?.providerId;
+    const init = await measure(server, masterKey, '/api/v1/channel/initLogAnalytics', () =>
+      JSON.stringify({
+        data: {
+          conversation: {
+            conversationId: `bench-${++opened}`,
+            providerId,
+            channel: 'chat',
+            session: {
+              providerSessionId: `bench-session-${opened}`,
+              participants: [{ participantId: 'agent-1', name: 'Agent', type: 'Agent' }],
+            },
+          },
+        },
+      }),
+    );
     console.log(`UA custom (baseline):           ${describe(ua, 1)}`);
     console.log(`logAnalyticsEvent, 1 per call:  ${describe(single, 1)}`);
     console.log(`logAnalyticsEvent, 10 per call: ${describe(batched, 10)}`);
+    console.log(
+      `initLogAnalytics, new conversation per call: ${Math.round(init.callsPerSecond)} calls/s, p50 ${init.p50} ms, p99 ${init.p99} ms`,
+    );
     console.log(`logAnalyticsEvent ratio: ${(single.callsPerSecond / ua.callsPerSecond).toFixed(2)}`);
     console.log(
       `logAnalyticsEvent (10 per call) event ratio: ${((batched.callsPerSecond * 10) / ua.callsPerSecond).toFixed(2)}`,
