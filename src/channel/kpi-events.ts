@@ -214,7 +214,7 @@ export class KpiEvents {
   /** `PATCH`: the fields that do not place the event (its name, conversation, session, participant). */
   async update(org: string, id: string, body: unknown): Promise<CanonicalEvent> {
     const existing = await this.get(org, id);
-    const read = readRecordBody(KPI_EVENTS, body, 'odata', 'update', existing as never);
+    const read = readRecordBody(KPI_EVENTS, body, 'odata', 'update', existing);
     if (read.violations.length > 0) throw invalid(read.violations);
     const changes: Partial<CanonicalEvent> = { ...read.changes.values };
     if (Object.keys(read.changes.customData).length > 0) {

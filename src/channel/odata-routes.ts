@@ -22,10 +22,10 @@ export const ODATA_BASE = '/api/data/v9.1';
 
 /** One entity set's records, whether kept in a table or as KPI events. */
 interface SetRecords {
-  create(request: FastifyRequest): Promise<Record<string, unknown>>;
-  get(org: string, id: string): Promise<Record<string, unknown>>;
-  list(org: string, query: RecordQuery): Promise<RecordPage<Record<string, unknown>>>;
-  update(org: string, id: string, body: unknown): Promise<Record<string, unknown>>;
+  create(request: FastifyRequest): Promise<{ id: string }>;
+  get(org: string, id: string): Promise<object>;
+  list(org: string, query: RecordQuery): Promise<RecordPage<object>>;
+  update(org: string, id: string, body: unknown): Promise<object>;
   remove(org: string, id: string): Promise<void>;
 }
 
@@ -70,19 +70,14 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
     });
   }
   backends.set(KPI_EVENTS, {
-    create: async (request) =>
-      (await kpiEvents.create(
-        {
-          org: request.org,
-          credential: request.credential,
-          correlationId: null,
-          receivedAt: new Date(),
-        },
+    create: (request) =>
+      kpiEvents.create(
+        { org: request.org, credential: request.credential, correlationId: null, receivedAt: new Date() },
         request.body,
-      )) as never,
-    get: async (org, id) => (await kpiEvents.get(org, id)) as never,
-    list: async (org, query) => (await kpiEvents.list(org, query)) as never,
-    update: async (org, id, body) => (await kpiEvents.update(org, id, body)) as never,
+      ),
+    get: (org, id) => kpiEvents.get(org, id),
+    list: (org, query) => kpiEvents.list(org, query),
+    update: (org, id, body) => kpiEvents.update(org, id, body),
     remove: (org, id) => kpiEvents.remove(org, id),
   });
 
@@ -117,7 +112,7 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
         },
       ]);
     };
-    const entity = (request: FastifyRequest, set: EntitySet, record: Record<string, unknown>) => ({
+    const entity = (request: FastifyRequest, set: EntitySet, record: object) => ({
       '@odata.context': `${base(request)}/$metadata#${set.set}/$entity`,
       ...showRecord(set, record, 'odata'),
     });

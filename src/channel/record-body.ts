@@ -71,8 +71,9 @@ export function readRecordBody(
   body: unknown,
   dialect: Dialect,
   mode: BodyMode,
-  existing?: Record<string, unknown>,
+  existing?: object,
 ): { changes: RecordChanges; violations: Violation[] } {
+  const current = existing as Record<string, unknown> | undefined;
   const changes: RecordChanges = { values: {}, customData: {} };
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     const received = Array.isArray(body) ? 'array' : body === null ? null : typeof body;
@@ -123,12 +124,12 @@ export function readRecordBody(
       continue;
     }
     if (!given) continue;
-    if (mode === 'update' && attribute.key && existing && existing[attribute.field] !== value) {
+    if (mode === 'update' && attribute.key && current && current[attribute.field] !== value) {
       violations.push({
         field: name,
         rule: 'immutable',
         message: `identifies the ${set.label} record and cannot change; create another record instead`,
-        limit: existing[attribute.field],
+        limit: current[attribute.field],
         received: echo(value),
       });
       continue;
@@ -167,10 +168,11 @@ const shown = (value: unknown) => (value instanceof Date ? value.toISOString() :
 /** A record as a dialect shows it: every attribute (or those selected), dates as ISO 8601 text. */
 export function showRecord(
   set: EntitySet,
-  record: Record<string, unknown>,
+  stored: object,
   dialect: Dialect,
   select?: readonly string[],
 ): Record<string, unknown> {
+  const record = stored as Record<string, unknown>;
   const shownRecord: Record<string, unknown> = {};
   const customData = (record.customData ?? {}) as Record<string, string>;
   for (const attribute of addressable(set, dialect)) {
