@@ -3,7 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { Comparison, RecordFilter, Scalar, Storage } from '../storage/storage.ts';
+
+const compare = (field: string, op: Comparison, value: Scalar): RecordFilter => ({
+  kind: 'compare',
+  op,
+  field,
+  value,
+});
 
 export const EVENTS_DEFAULT_LIMIT = 100;
 export const EVENTS_MAX_LIMIT = 10_000;
@@ -39,15 +46,17 @@ export function eventsRoute(storage: Storage, writer: GroupCommit) {
       if (violations.length > 0) throw invalid(violations);
       // Acknowledged events may still wait in the ingest log: load them so a reader sees its own writes.
       await writer.sync();
-      const events = await storage.readEvents({
-        org: request.org,
-        from: query.from ? new Date(query.from) : undefined,
-        to: query.to ? new Date(query.to) : undefined,
-        eventType: query.eventType,
-        limit,
-      });
-      // Every stored field, dates as ISO strings, customData already normalised.
-      return { events };
+      const conditions: RecordFilter[] = [];
+      if (query.from) conditions.push(compare('derivedTime', 'ge', new Date(query.from)));
+      if (query.to) conditions.push(compare('derivedTime', 'lt', new Date(query.to)));
+      if (query.eventType !== undefined) conditions.push(compare('eventType', 'eq', query.eventType));
+      const where = conditions.reduce<RecordFilter | undefined>(
+        (left, right) => (left ? { kind: 'and', left, right } : right),
+        undefined,
+      );
+      const { rows } = await storage.queryEvents(request.org, { where, limit });
+      // Every stored field, dates as ISO strings, customData already normalised; newest first.
+      return { events: rows };
     });
   };
 }

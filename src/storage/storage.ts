@@ -61,14 +61,6 @@ export interface EntityWrite {
   row: object;
 }
 
-export interface EventReadQuery {
-  org: string;
-  from?: Date;
-  to?: Date;
-  eventType?: string;
-  limit: number;
-}
-
 export interface Checkpoint {
   name: string;
   value: string;
@@ -93,8 +85,6 @@ export interface Storage {
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void>;
   /** The value last saved for a checkpoint name. */
   readCheckpoint(name: string): Promise<string | undefined>;
-  /** Newest first. */
-  readEvents(query: EventReadQuery): Promise<CanonicalEvent[]>;
   /** The visit of the newest event stored for this visitor, so visits survive a restart. */
   lastVisit(org: string, visitorId: string): Promise<LastVisit | undefined>;
   /** Events of one organization that match a filter, in the order asked (derived time, newest first, by default). */

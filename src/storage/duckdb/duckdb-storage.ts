@@ -27,7 +27,6 @@ import type {
   ColumnType,
   EntityTable,
   EntityWrite,
-  EventReadQuery,
   LastVisit,
   RecordFilter,
   RecordPage,
@@ -198,34 +197,15 @@ export class DuckDBStorage implements Storage {
     });
   }
 
-  async readEvents(query: EventReadQuery): Promise<CanonicalEvent[]> {
-    const where = ['org = $org'];
-    const params: Record<string, DuckDBValue> = { org: query.org };
-    if (query.from) {
-      where.push('derived_time >= $from');
-      params.from = timestamp(query.from);
-    }
-    if (query.to) {
-      where.push('derived_time < $to');
-      params.to = timestamp(query.to);
-    }
-    if (query.eventType !== undefined) {
-      where.push('event_type = $eventType');
-      params.eventType = query.eventType;
-    }
-    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY derived_time DESC, id DESC LIMIT ${Math.trunc(query.limit)}`;
-    const rows = await this.read(sql, params);
-    return rows.map(rowToEvent);
-  }
-
   async queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>> {
     const params: Record<string, DuckDBValue> = { org };
     const where = `org = $org${query.where ? ` AND (${compileFilter(query.where, eventColumn, params)})` : ''}`;
+    // Newest first by default, ties broken by the id (UUIDv7, so also newest first).
     const orderBy = query.orderBy?.length
-      ? query.orderBy.map((o) => `${eventColumn(o.field).column} ${o.descending ? 'DESC' : 'ASC'}`)
-      : ['derived_time DESC'];
+      ? [...query.orderBy.map((o) => `${eventColumn(o.field).column} ${o.descending ? 'DESC' : 'ASC'}`), 'id']
+      : ['derived_time DESC', 'id DESC'];
     const rows = await this.read(
-      `SELECT * FROM events WHERE ${where} ORDER BY ${[...orderBy, 'id'].join(', ')}${page(query)}`,
+      `SELECT * FROM events WHERE ${where} ORDER BY ${orderBy.join(', ')}${page(query)}`,
       params,
     );
     const count = query.count ? await this.count('events', where, params) : undefined;
