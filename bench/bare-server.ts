@@ -14,7 +14,8 @@ const answer = {
 const app = Fastify({ logger: false });
 
 // Fastify has parsed the JSON body by the time the handler runs, so the body's cost is counted.
-app.post('/rest/ua/v15/analytics/custom', async () => answer);
+for (const kind of ['custom', 'search', 'click'])
+  app.post(`/rest/ua/v15/analytics/${kind}`, async () => answer);
 
 // The bench waits for the same readiness URL on both servers.
 app.get('/rest/ua/v15/analytics/status', async () => ({ status: 'online' }));

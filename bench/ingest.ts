@@ -17,6 +17,7 @@
  *   BENCH_CONNECTIONS  concurrent autocannon connections (50)
  *   BENCH_EVENTS       events per batch-writer run (200000)
  *   BENCH_PROFILE_DIR  if set, the OpenUA process writes a V8 CPU profile (.cpuprofile) there on exit
+ *   BENCH_KIND         the UA event posted in the HTTP part: custom (default), search, or click
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,7 +49,6 @@ import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CUSTOM_PATH = '/rest/ua/v15/analytics/custom';
 const STATUS_PATH = '/rest/ua/v15/analytics/status';
 const DB_FILE = 'openua.duckdb';
 
@@ -68,7 +68,14 @@ const settings = {
   connections: envInt('BENCH_CONNECTIONS', 50, 1),
   events: envInt('BENCH_EVENTS', 200_000, 100),
   profileDir: process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined,
+  kind: envKind(),
 };
+
+function envKind(): 'custom' | 'search' | 'click' {
+  const kind = process.env.BENCH_KIND || 'custom';
+  if (kind === 'custom' || kind === 'search' || kind === 'click') return kind;
+  throw new Error(`BENCH_KIND must be custom, search or click; received ${JSON.stringify(kind)}`);
+}
 
 // What OpenUA's server would be configured with, so the batch bench measures the writer as deployed.
 const TX_ROWS = 5_000;
@@ -209,16 +216,44 @@ const CLIENT_IDS = Array.from(
   (_, i) => `5d2f7a10-8c3b-4e9a-b6d4-${(0x1e0f2a3b4c00 + i).toString(16).padStart(12, '0')}`,
 );
 
-// Rotating the visitor spreads events over 50 visits, as a real site's traffic would, instead of one.
-const BODIES = CLIENT_IDS.map((clientId, i) =>
-  JSON.stringify({
+/** What each kind of event a search page logs looks like: the fields the official client sends. */
+const EVENT_BODIES = {
+  custom: (i: number) => ({
     eventType: 'facet',
     eventValue: 'facetSearch',
-    language: 'en',
-    clientId,
-    originLevel1: 'search',
     customData: { facet_id: '@objecttype', position: (i % 10) + 1, 'Facet Title': 'Type' },
   }),
+  search: (i: number) => ({
+    actionCause: 'searchboxSubmit',
+    queryText: `reset password ${i}`,
+    responseTime: 40 + i,
+    numberOfResults: 120,
+    searchQueryUid: `6a1f7a10-8c3b-4e9a-b6d4-${(0x2e0f2a3b4c00 + i).toString(16).padStart(12, '0')}`,
+    queryPipeline: 'support',
+    results: Array.from({ length: 10 }, (_, r) => ({
+      documentUri: `https://kb.example.com/${r}`,
+      documentUriHash: `h${r}`,
+    })),
+    facetState: [{ field: '@source', id: 'source', value: 'KB', state: 'selected', facetPosition: 1 }],
+    customData: { context_role: 'customer' },
+  }),
+  click: (i: number) => ({
+    actionCause: 'documentOpen',
+    documentPosition: (i % 10) + 1,
+    searchQueryUid: `6a1f7a10-8c3b-4e9a-b6d4-${(0x2e0f2a3b4c00 + i).toString(16).padStart(12, '0')}`,
+    sourceName: 'Knowledge Base',
+    documentUri: `https://kb.example.com/${i % 10}`,
+    documentTitle: 'Resetting a password',
+    documentUrl: `https://kb.example.com/${i % 10}`,
+    queryPipeline: 'support',
+    customData: { contentidkey: 'permanentid', contentidvalue: `kb-${i}` },
+  }),
+};
+const EVENT_PATH = `/rest/ua/v15/analytics/${settings.kind}`;
+
+// Rotating the visitor spreads events over 50 visits, as a real site's traffic would, instead of one.
+const BODIES = CLIENT_IDS.map((clientId, i) =>
+  JSON.stringify({ ...EVENT_BODIES[settings.kind](i), language: 'en', clientId, originLevel1: 'search' }),
 );
 
 interface Load {
@@ -232,7 +267,7 @@ async function load(server: Server, seconds: number, token: string): Promise<Loa
     if (firstError === undefined && (status < 200 || status >= 300)) firstError = { status, body };
   };
   const result = await autocannon({
-    url: `${server.url}${CUSTOM_PATH}`,
+    url: `${server.url}${EVENT_PATH}`,
     method: 'POST',
     connections: settings.connections,
     duration: seconds,
@@ -386,12 +421,15 @@ async function freshStore(): Promise<string> {
 
 const TEXT_LIST = LIST(VARCHAR);
 
-const COLUMN_TYPE = { text: VARCHAR, integer: INTEGER, boolean: BOOLEAN, timestamp: TIMESTAMP } as const;
-const CHUNK_TYPES = [
-  ...EVENT_COLUMNS.map((c) => COLUMN_TYPE[c.type as keyof typeof COLUMN_TYPE]),
-  TEXT_LIST,
-  TEXT_LIST,
-];
+const COLUMN_TYPE = {
+  text: VARCHAR,
+  integer: INTEGER,
+  boolean: BOOLEAN,
+  timestamp: TIMESTAMP,
+  'text[]': TEXT_LIST,
+  json: VARCHAR,
+} as const;
+const CHUNK_TYPES = [...EVENT_COLUMNS.map((c) => COLUMN_TYPE[c.type]), TEXT_LIST, TEXT_LIST];
 const RAW_CHUNK_ROWS = 2048;
 
 // Written here rather than borrowed from DuckDBStorage: it is the baseline OpenUA is measured against, and

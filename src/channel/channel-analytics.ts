@@ -141,7 +141,7 @@ export class ChannelAnalytics {
     };
     agree(session?.conversationId, conversationId, `${path}.session.conversationId`);
     const participants = ((session?.participants ?? []) as Payload[]).map((p, i) => {
-      const at = `${path}.session.participants.${i}`;
+      const at = `${path}.session.participants[${i}]`;
       const fields = readFields(PARTICIPANTS, p, PARTICIPANT_FIELDS, at, ['participantId']);
       const custom = customDataOf(p.customData, `${at}.customData`);
       errors.push(...fields.violations, ...custom.violations);
@@ -153,7 +153,7 @@ export class ChannelAnalytics {
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i) {
         errors.push({
-          field: `${path}.session.participants.${i}.participantId`,
+          field: `${path}.session.participants[${i}].participantId`,
           rule: 'uniqueItems',
           message: 'names a participant already listed',
           received: id,
@@ -241,7 +241,7 @@ export class ChannelAnalytics {
     const flagged = new Set<string>();
     const items = data.events as Payload[];
     for (const [i, item] of items.entries()) {
-      const at = `data.events.${i}`;
+      const at = `data.events[${i}]`;
       const fields = readFields(KPI_EVENTS, item, EVENT_ITEM_FIELDS, at);
       const custom = customDataOf(item.customData, `${at}.customData`);
       errors.push(...fields.violations, ...custom.violations);

@@ -243,7 +243,7 @@ export function customDataOf(
   list.forEach((item: { attribute: string; value: unknown }, i) => {
     if (Object.hasOwn(raw, item.attribute)) {
       violations.push({
-        field: `${path}.${i}.attribute`,
+        field: `${path}[${i}].attribute`,
         rule: 'uniqueKey',
         message: `repeats the attribute ${JSON.stringify(item.attribute)}`,
         received: item.attribute,

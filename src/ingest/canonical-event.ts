@@ -3,7 +3,7 @@
  * and the writer and every storage engine take nothing else.
  */
 
-export type EventCategory = 'custom' | 'search' | 'click' | 'view' | 'kpi';
+export type EventCategory = 'custom' | 'search' | 'click' | 'view' | 'collect' | 'kpi';
 
 export interface CanonicalEvent {
   /** UUIDv7 assigned by the server (or the client's idempotency key, once that exists). */
@@ -69,6 +69,38 @@ export interface CanonicalEvent {
   additionalData?: string | null;
   /** Why an accepted event is marked (`unknownKpiEvent`), or null. */
   flag?: string | null;
+  // Search, click and view (reference coveo-ua.md §5), left out of events of other categories like the
+  // channel fields. searchQueryUid joins a search to its clicks, and to custom events by lastSearchQueryUid.
+  searchQueryUid?: string | null;
+  actionCause?: string | null;
+  queryText?: string | null;
+  advancedQuery?: string | null;
+  numberOfResults?: number | null;
+  responseTime?: number | null;
+  contextual?: boolean | null;
+  queryPipeline?: string | null;
+  indexId?: string | null;
+  /** The body's userGroups and, for a search token, the token's, without repeats. */
+  userGroups?: string[] | null;
+  /** facetState and results as sent, kept whole: they are lists of objects, not dimensions. */
+  facetState?: object[] | null;
+  results?: object[] | null;
+  documentPosition?: number | null;
+  sourceName?: string | null;
+  documentUri?: string | null;
+  documentUriHash?: string | null;
+  collectionName?: string | null;
+  documentTitle?: string | null;
+  documentUrl?: string | null;
+  documentAuthor?: string | null;
+  rankingModifier?: string | null;
+  documentCategory?: string | null;
+  location?: string | null;
+  referrer?: string | null;
+  title?: string | null;
+  contentIdKey?: string | null;
+  contentIdValue?: string | null;
+  contentType?: string | null;
   /** Normalised customData: keys already lower-case `[a-z0-9_]`, values already strings. */
   customData: Record<string, string>;
 }

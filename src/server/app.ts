@@ -46,7 +46,7 @@ export async function buildApp(
     maxAge: 86_400,
   });
   installAuth(app, services.authenticator, services.organizations);
-  await app.register(uaRoutes(services.collector, services.writer, config.queueCapacity));
+  await app.register(uaRoutes(services.collector, services.visits, services.writer, config.queueCapacity));
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
   await app.register(eventsRoute(services.storage, services.writer));
   await app.register(channelRoutes(services.channel, services.channelRecords));

@@ -29,12 +29,13 @@ addFormat(
 
 const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
+/** A JSON pointer as the field path violations name: `/facetState/1/id` → `facetState[1].id`. */
 function pointerToField(pointer: string): string {
   return pointer
     .split('/')
     .slice(1)
     .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .join('.');
+    .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
 }
 
 function toViolation(error: ErrorObject): Violation {

@@ -24,7 +24,7 @@ export function normaliseCustomData(
     const normalised = normaliseKey(key);
     if (!CUSTOM_DATA_KEY.test(normalised)) {
       violations.push({
-        field: `${fieldPrefix}.${key}`,
+        field: within(fieldPrefix, key),
         rule: 'keyCharacters',
         limit: CUSTOM_DATA_KEY.source,
         message:
@@ -36,7 +36,7 @@ export function normaliseCustomData(
     const earlier = origin.get(normalised);
     if (earlier !== undefined) {
       violations.push({
-        field: `${fieldPrefix}.${key}`,
+        field: within(fieldPrefix, key),
         rule: 'uniqueKey',
         message: `normalises to "${normalised}", as "${earlier}" already does`,
         received: key,
@@ -47,7 +47,7 @@ export function normaliseCustomData(
     const text = typeof value === 'string' ? value : jsonText(value);
     if (text === undefined) {
       violations.push({
-        field: `${fieldPrefix}.${key}`,
+        field: within(fieldPrefix, key),
         rule: 'maxDepth',
         message: 'is nested too deeply to be stored as JSON text',
       });
@@ -59,6 +59,9 @@ export function normaliseCustomData(
   const data = Object.fromEntries(entries);
   return { data, violations };
 }
+
+/** A key's field path: under its object's field, or alone when the keys are the body's own. */
+const within = (prefix: string, key: string) => (prefix ? `${prefix}.${key}` : key);
 
 /** The JSON text of a value, or undefined when it is nested too deeply for the engine to serialise. */
 function jsonText(value: unknown): string | undefined {

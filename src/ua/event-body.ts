@@ -1,5 +1,7 @@
-import { invalid } from '../server/errors.ts';
+import { invalid, type Violation } from '../server/errors.ts';
 import { parseJson } from '../server/json.ts';
+import type { Payload } from './event-kinds.ts';
+import { SEARCHES_MAX_ITEMS } from './schemas.ts';
 
 /**
  * The shapes one UA event arrives in, all sent by the official client:
@@ -7,7 +9,7 @@ import { parseJson } from '../server/json.ts';
  * - a beacon: `application/x-www-form-urlencoded` with `<type>Event=<JSON>` and maybe `access_token`.
  * Answers the event object, or 400 naming what is wrong with the body.
  */
-export function eventPayload(body: unknown, eventType: string, isForm: boolean): Record<string, unknown> {
+export function eventPayload(body: unknown, eventType: string, isForm: boolean): Payload {
   let payload = body;
   if (isForm) {
     const field = `${eventType}Event`;
@@ -31,17 +33,59 @@ export function eventPayload(body: unknown, eventType: string, isForm: boolean):
       ]);
     }
   }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+  const violation = notAnObject(payload, '');
+  if (violation) throw invalid([violation]);
+  return withoutAbsentValues(payload as Payload);
+}
+
+/** `POST /searches`: a JSON array of 1 to SEARCHES_MAX_ITEMS search events. */
+export function searchesPayload(body: unknown): Payload[] {
+  if (!Array.isArray(body)) {
     throw invalid([
       {
         field: '',
         rule: 'type',
-        limit: 'object',
-        message: 'the event must be a JSON object',
-        received: Array.isArray(payload) ? 'array' : payload === null ? null : typeof payload,
+        limit: 'array',
+        message: 'must be a JSON array of search events',
+        received: body === null ? null : typeof body,
       },
     ]);
   }
-  // The official clients drop empty values; others send null for "not given". Both mean absent.
-  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== null));
+  if (body.length === 0 || body.length > SEARCHES_MAX_ITEMS) {
+    throw invalid([
+      {
+        field: '',
+        rule: body.length === 0 ? 'minItems' : 'maxItems',
+        limit: body.length === 0 ? 1 : SEARCHES_MAX_ITEMS,
+        message: `must hold 1 to ${SEARCHES_MAX_ITEMS} search events`,
+        received: body.length,
+      },
+    ]);
+  }
+  const violations = body.flatMap((item, index) => notAnObject(item, `[${index}]`) ?? []);
+  if (violations.length > 0) throw invalid(violations);
+  return body.map((item) => withoutAbsentValues(item as Payload));
+}
+
+function notAnObject(value: unknown, field: string): Violation | undefined {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return undefined;
+  return {
+    field,
+    rule: 'type',
+    limit: 'object',
+    message: 'the event must be a JSON object',
+    received: Array.isArray(value) ? 'array' : value === null ? null : typeof value,
+  };
+}
+
+/**
+ * The official clients drop empty values; others send null for "not given". Both mean absent. The
+ * official client adds lastSearchQueryUid after dropping empties, so it sends "" when no search ran yet.
+ */
+function withoutAbsentValues(payload: Payload): Payload {
+  return Object.fromEntries(
+    Object.entries(payload).filter(
+      ([field, value]) => value !== null && !(field === 'lastSearchQueryUid' && value === ''),
+    ),
+  );
 }

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GroupCommit } from '../ingest/group-commit.ts';
-import type { UaCollector, UaRequestContext } from './collector.ts';
-import { eventPayload } from './event-body.ts';
-import { VISITOR_COOKIE } from './visits.ts';
+import { echo, invalid } from '../server/errors.ts';
+import type { Logged, UaCollector, UaRequestContext } from './collector.ts';
+import { eventPayload, searchesPayload } from './event-body.ts';
+import { UA_EVENT_KINDS } from './event-kinds.ts';
+import { isUuid, resolveVisitor, VISITOR_COOKIE, type VisitTracker } from './visits.ts';
 
 /** Both prefixes the official client can build (reference §5b). */
 export const UA_PREFIXES = ['/rest/ua/v15/analytics', '/rest/v15/analytics'] as const;
@@ -13,6 +15,7 @@ interface UaQuery {
   org?: string;
   visitor?: string;
   visitorId?: string;
+  clientId?: string;
   prioritizeVisitorParameter?: string;
   access_token?: string;
 }
@@ -29,31 +32,65 @@ function context(request: FastifyRequest): UaRequestContext {
   };
 }
 
-function setVisitorCookie(request: FastifyRequest, reply: FastifyReply, visitorId: string): void {
-  if (request.cookies[VISITOR_COOKIE] === visitorId) return;
-  // Cross-site pages need SameSite=None, which browsers accept only on Secure cookies.
+/** Cross-site pages need SameSite=None, which browsers accept only on Secure cookies. */
+function cookieOptions(request: FastifyRequest) {
   const secure = request.protocol === 'https';
-  reply.setCookie(VISITOR_COOKIE, visitorId, {
-    path: '/',
-    maxAge: ONE_YEAR_SECONDS,
-    httpOnly: true,
-    secure,
-    sameSite: secure ? 'none' : 'lax',
-  });
+  return { path: '/', httpOnly: true, secure, sameSite: secure ? ('none' as const) : ('lax' as const) };
+}
+
+/** A client that names itself with clientId keeps its own identity; the cookie is for those that do not. */
+function keepVisitor(request: FastifyRequest, reply: FastifyReply, visitorId: string | undefined): void {
+  if (visitorId === undefined || request.cookies[VISITOR_COOKIE] === visitorId) return;
+  reply.setCookie(VISITOR_COOKIE, visitorId, { ...cookieOptions(request), maxAge: ONE_YEAR_SECONDS });
 }
 
 const isForm = (request: FastifyRequest) =>
   (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
-export function uaRoutes(collector: UaCollector, writer: GroupCommit, queueCapacity: number) {
+const WRITE = { config: { privilege: 'analytics:write' as const } };
+
+export function uaRoutes(
+  collector: UaCollector,
+  visits: VisitTracker,
+  writer: GroupCommit,
+  queueCapacity: number,
+) {
+  const answer = (request: FastifyRequest, reply: FastifyReply, logged: Logged) => {
+    keepVisitor(request, reply, logged.cookieVisitor);
+    return logged.answers;
+  };
+
   return async (app: FastifyInstance) => {
     for (const prefix of UA_PREFIXES) {
-      app.post(`${prefix}/custom`, { config: { privilege: 'analytics:write' } }, async (request, reply) => {
-        const payload = eventPayload(request.body, 'custom', isForm(request));
-        const answer = await collector.custom(payload, context(request));
-        // A client that names itself with clientId keeps its own identity; the cookie is for those that do not.
-        if (payload.clientId === undefined) setVisitorCookie(request, reply, answer.visitorId);
-        return answer;
+      for (const kind of UA_EVENT_KINDS) {
+        app.post(`${prefix}/${kind}`, WRITE, async (request, reply) => {
+          const payload = eventPayload(request.body, kind, isForm(request));
+          const logged = await collector.log(kind, [payload], context(request));
+          return answer(request, reply, logged)[0];
+        });
+      }
+
+      // Every search of the array is stored, or none is; the answers come in the order of the searches.
+      app.post(`${prefix}/searches`, WRITE, async (request, reply) => {
+        const logged = await collector.log('search', searchesPayload(request.body), context(request), true);
+        return answer(request, reply, logged);
+      });
+
+      // The visitor's current visit, opened now if none is: the next event within the timeout joins it.
+      app.get(`${prefix}/visit`, WRITE, async (request, reply) => {
+        const found = visitorOf(request);
+        const id = await visits.visit(request.org, found.visitorId, new Date(), found.isNew);
+        if (!found.fromClientId) keepVisitor(request, reply, found.visitorId);
+        return { id, visitorId: found.visitorId, clientId: found.clientId };
+      });
+
+      // Forgets the visitor cookie and ends the visit, so the next event starts a new one.
+      app.delete(`${prefix}/visit`, WRITE, async (request, reply) => {
+        const found = visitorOf(request);
+        reply.clearCookie(VISITOR_COOKIE, cookieOptions(request));
+        if (found.isNew) return { visitorId: null, endedVisitId: null };
+        const ended = await visits.end(request.org, found.visitorId, new Date());
+        return { visitorId: found.visitorId, endedVisitId: ended ?? null };
       });
 
       app.get(`${prefix}/monitoring/health`, async () => {
@@ -65,4 +102,23 @@ export function uaRoutes(collector: UaCollector, writer: GroupCommit, queueCapac
       app.get(`${prefix}/status`, async () => ({ status: 'online' }));
     }
   };
+}
+
+/** The visitor a visit route is about: `?clientId=`, then the same sources an event has. */
+function visitorOf(request: FastifyRequest) {
+  const { clientId } = request.query as UaQuery;
+  if (clientId !== undefined && !isUuid(clientId)) {
+    throw invalid([
+      {
+        field: 'clientId',
+        rule: 'format',
+        limit: 'uuid',
+        message: 'must be a UUID',
+        received: echo(clientId),
+      },
+    ]);
+  }
+  const { visitorParam, cookie, prioritizeVisitorParameter } = context(request);
+  const visitor = resolveVisitor({ clientId, visitorParam, cookie, prioritizeVisitorParameter });
+  return { ...visitor, fromClientId: clientId !== undefined };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Storage } from '../storage/storage.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string) => UUID.test(value);
 
 export const VISITOR_COOKIE = 'coveo_visitorId';
 
@@ -29,15 +30,19 @@ export function resolveVisitor(sources: VisitorSources): {
   const ordered = sources.prioritizeVisitorParameter
     ? [sources.visitorParam, sources.cookie]
     : [sources.cookie, sources.visitorParam];
-  const known = ordered.find((v) => v !== undefined && UUID.test(v));
+  const known = ordered.find((v) => v !== undefined && isUuid(v));
   if (known) return { visitorId: known, clientId: known, isNew: false };
   const fresh = randomUUID();
   return { visitorId: fresh, clientId: fresh, isNew: true };
 }
 
+const visitKey = (org: string, visitorId: string) => `${org}\u0000${visitorId}`;
+
 interface OpenVisit {
   visitId: string;
   lastSeen: number;
+  /** Ended by `DELETE /visit`: the next event opens a new visit, whatever the store says. */
+  ended?: boolean;
 }
 
 /**
@@ -60,19 +65,31 @@ export class VisitTracker {
 
   /** The visit an event at `at` belongs to, opening a new one when the last is over. */
   async visit(org: string, visitorId: string, at: Date, isNewVisitor: boolean): Promise<string> {
-    const key = `${org}\u0000${visitorId}`;
+    const key = visitKey(org, visitorId);
     let current = this.open.get(key);
     if (!current && !isNewVisitor) current = await this.lookup(key, org, visitorId);
     const now = at.getTime();
     // Another request for the same visitor may have opened a visit while this one waited.
     current = this.open.get(key) ?? current;
-    if (!current || now - current.lastSeen > this.timeoutMs) {
+    if (!current || current.ended || now - current.lastSeen > this.timeoutMs) {
       current = { visitId: randomUUID(), lastSeen: now };
     } else {
       current = { visitId: current.visitId, lastSeen: Math.max(current.lastSeen, now) };
     }
     this.open.set(key, current);
     return current.visitId;
+  }
+
+  /**
+   * Ends the visitor's visit now, answering the visit it ended (if one was open here). The mark is kept for
+   * a whole timeout, so that a lookup in the store cannot bring the ended visit back.
+   */
+  async end(org: string, visitorId: string, at: Date): Promise<string | undefined> {
+    const key = visitKey(org, visitorId);
+    const current = this.open.get(key) ?? (await this.lookup(key, org, visitorId));
+    const open = current && !current.ended && at.getTime() - current.lastSeen <= this.timeoutMs;
+    this.open.set(key, { visitId: '', lastSeen: at.getTime(), ended: true });
+    return open ? current.visitId : undefined;
   }
 
   close(): void {

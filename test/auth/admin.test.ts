@@ -261,7 +261,7 @@ describe('API keys', () => {
     assert.ok(!JSON.stringify(answer.body).includes(hash), 'no value holds the hash');
   });
 
-  it('an unknown privilege is 400 naming privileges.<index>', async () => {
+  it('an unknown privilege is 400 naming privileges[index]', async () => {
     const answer = await call(keysUrl('default'), {
       token: server.masterKey,
       body: { name: 'bad', privileges: ['analytics:write', 'analytics:delete'] },
@@ -269,13 +269,13 @@ describe('API keys', () => {
     const body = errorOf(answer, 400, 'INVALID_REQUEST');
     assert.deepEqual(
       body.violations?.map((v) => [v.field, v.rule, v.received]),
-      [['privileges.1', 'enum', 'analytics:delete']],
+      [['privileges[1]', 'enum', 'analytics:delete']],
     );
     const first = await call(keysUrl('default'), {
       token: server.masterKey,
       body: { name: 'bad', privileges: ['superuser'] },
     });
-    assert.deepEqual(fieldsOf(errorOf(first, 400, 'INVALID_REQUEST')), ['privileges.0']);
+    assert.deepEqual(fieldsOf(errorOf(first, 400, 'INVALID_REQUEST')), ['privileges[0]']);
   });
 
   it('a missing name and empty privileges are both named at once', async () => {

@@ -75,7 +75,7 @@ describe('hostile bodies on the channel routes', () => {
     const [violation] = answer.body.violations as { field: string; rule: string; received: string }[];
     assert.deepEqual(
       [violation?.field, violation?.rule, violation?.received],
-      ['data.events.0.customData.Größe', 'keyCharacters', 'Größe'],
+      ['data.events[0].customData.Größe', 'keyCharacters', 'Größe'],
     );
   });
 

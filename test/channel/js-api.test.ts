@@ -155,7 +155,7 @@ describe('initLogAnalytics', () => {
       [
         ['data.conversation.backendConversationId', 'sameAs'],
         ['data.conversation.providerId', 'required'],
-        ['data.conversation.session.participants.1.participantId', 'uniqueItems'],
+        ['data.conversation.session.participants[1].participantId', 'uniqueItems'],
         ['data.conversation.session.providerSessionId', 'required'],
       ],
     );

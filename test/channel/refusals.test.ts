@@ -116,7 +116,7 @@ describe('an unknown KPI event name', () => {
     const violations = violationsOf(answer);
     assert.deepEqual(
       violations.map((v) => [v.field, v.rule, v.received]),
-      [['data.events.1.kpiEventName', 'kpiEventDefinition', 'CoffeeBreak']],
+      [['data.events[1].kpiEventName', 'kpiEventDefinition', 'CoffeeBreak']],
     );
     assert.match(violations[0]?.message ?? '', /no KPI event definition is named "CoffeeBreak"/);
     assert.deepEqual(await eventsOf(started.conversationId), [], 'the valid item was not stored either');
@@ -230,7 +230,7 @@ describe('an over-long attribute', () => {
     );
     assert.deepEqual(
       logged.map((v) => [v.field, v.rule, v.limit]),
-      [['data.events.0.additionalData', 'maxLength', 2000]],
+      [['data.events[0].additionalData', 'maxLength', 2000]],
     );
     const odata = await call(`${server.url}${ODATA}/msdyn_conversationsdata`, {
       token: server.masterKey,

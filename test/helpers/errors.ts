@@ -12,7 +12,7 @@ export interface ErrorBody {
 }
 
 /** Asserts the status, the code and the documented error body, and answers the body. */
-export function errorOf(answer: Answer, status: number, code: string): ErrorBody {
+export function errorOf(answer: Answer<unknown>, status: number, code: string): ErrorBody {
   assert.equal(answer.status, status, JSON.stringify(answer.body));
   const body = answer.body as unknown as ErrorBody;
   assert.equal(body.statusCode, status);
@@ -25,7 +25,7 @@ export function errorOf(answer: Answer, status: number, code: string): ErrorBody
 }
 
 /** Asserts a 400 whose every violation names a field, a rule and what is wrong, and answers them. */
-export function violationsOf(answer: Answer): Violation[] {
+export function violationsOf(answer: Answer<unknown>): Violation[] {
   const body = errorOf(answer, 400, 'INVALID_REQUEST');
   assert.ok(Array.isArray(body.violations), JSON.stringify(body));
   for (const v of body.violations) {

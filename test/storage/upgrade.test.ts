@@ -13,6 +13,7 @@ import {
   tempDir,
   validCustomEvent,
 } from '../helpers/server.ts';
+import { postEvent, validSearchEvent } from '../helpers/ua.ts';
 
 /**
  * A data directory written by OpenUA 0.1.0 (before Channel Analytics): its tables lack the channel
@@ -79,7 +80,7 @@ describe('upgrading a 0.1.0 data directory', () => {
   const dataDir = tempDir('openua-upgrade-');
   after(() => removeDir(dataDir));
 
-  it('keeps every event, loads the old log, and takes UA and channel events', async () => {
+  it('keeps every event, loads the old log, and takes UA (search too) and channel events', async () => {
     const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
     const connection = await instance.connect();
     for (const sql of OLD_SCHEMA) await connection.run(sql);
@@ -108,6 +109,9 @@ describe('upgrading a 0.1.0 data directory', () => {
         },
       });
       assert.equal(logged.status, 200, JSON.stringify(logged.body));
+      const facetState = [{ field: '@source', state: 'selected' }];
+      const searched = await postEvent(server, 'search', validSearchEvent({ facetState, userGroups: ['a'] }));
+      assert.equal(searched.status, 200, JSON.stringify(searched.body));
 
       const events = await readEvents(server);
       const byType = new Map(events.map((e) => [e.eventType, e]));
@@ -118,6 +122,10 @@ describe('upgrading a 0.1.0 data directory', () => {
       const kpi = byType.get('SessionStarted');
       assert.equal(kpi?.conversationId, conversation.conversationId);
       assert.equal(kpi?.visitorId, null, 'the visitor columns lost NOT NULL');
+      const search = byType.get('search');
+      assert.deepEqual(search?.facetState, facetState, 'the search columns were added, lists and JSON too');
+      assert.deepEqual(search?.userGroups, ['a']);
+      assert.equal(byType.get('old-type')?.queryText, null);
 
       const [definition] = await odataList(
         server,

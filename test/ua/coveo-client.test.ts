@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CoveoAnalyticsClient } from 'coveo.analytics';
+import { CoveoAnalyticsClient, CoveoSearchPageClient, SearchPageEvents } from 'coveo.analytics';
 import { createKey, readEvents, serverForSuite, type TestServer } from '../helpers/server.ts';
+import { mintToken, storedWhere } from '../helpers/ua.ts';
 
 /**
  * Coveo's official client (coveo.analytics, pinned in devDependencies), left unchanged, pointed at OpenUA.
@@ -58,5 +60,78 @@ describe('coveo.analytics from Node', () => {
     const stored = await readEvents(server, server.masterKey, '&eventType=pair');
     assert.deepEqual(stored.map((e) => e.eventValue).sort(), ['one', 'two']);
     assert.equal(new Set(stored.map((e) => e.clientId)).size, 1);
+  });
+});
+
+describe('CoveoSearchPageClient from Node', () => {
+  /** What a search page hands the client: its current search, as a search UI would. */
+  const provider = (searchUid: string) => ({
+    getBaseMetadata: () => ({ context_role: 'customer' }),
+    getSearchEventRequestPayload: () => ({
+      queryText: 'reset password',
+      responseTime: 37,
+      numberOfResults: 2,
+      results: [
+        { documentUri: 'https://kb.example.com/1', documentUriHash: 'h1' },
+        { documentUri: 'https://kb.example.com/2', documentUriHash: 'h2' },
+      ],
+    }),
+    getSearchUID: () => searchUid,
+    getPipeline: () => 'support',
+    getOriginLevel1: () => 'SupportHub',
+    getOriginLevel2: () => 'All',
+    getOriginLevel3: () => 'https://www.example.com/',
+    getLanguage: () => 'en',
+    getIsAnonymous: () => false,
+  });
+
+  it('logs a search, a click on result 2 and a custom event, joined by the search uid', async () => {
+    const searchUid = randomUUID();
+    const token = await mintToken(server, { userId: 'frank@example.com', userGroups: ['customers'] });
+    for (const endpoint of [server.url, `${server.url}/rest/ua`]) {
+      const uid = endpoint === server.url ? searchUid : randomUUID();
+      const client = new CoveoSearchPageClient({ token, endpoint }, provider(uid));
+      await client.logSearchEvent(SearchPageEvents.searchboxSubmit);
+      await client.logDocumentOpen(
+        {
+          documentUri: 'https://kb.example.com/2',
+          documentUriHash: 'h2',
+          sourceName: 'Knowledge Base',
+          documentPosition: 2,
+          documentTitle: 'Resetting a password',
+          documentUrl: 'https://kb.example.com/2',
+          collectionName: 'default',
+        },
+        { contentIDKey: 'permanentid', contentIDValue: 'kb-2' },
+      );
+      await client.logCustomEventWithType('copyLink', 'resultAction', { position: 2 });
+
+      const joined = await storedWhere(
+        server,
+        (e) => e.searchQueryUid === uid || e.lastSearchQueryUid === uid,
+      );
+      const byCategory = Object.fromEntries(joined.map((e) => [e.category, e]));
+      assert.deepEqual(joined.map((e) => e.category).sort(), ['click', 'custom', 'search'], endpoint);
+      const { search, click, custom } = byCategory as Record<string, Record<string, unknown>>;
+      assert.ok(search && click && custom);
+      assert.equal(search.queryText, 'reset password');
+      assert.equal(search.actionCause, 'searchboxSubmit');
+      assert.equal(search.responseTime, 37);
+      assert.equal(search.numberOfResults, 2);
+      assert.equal(search.queryPipeline, 'support');
+      assert.deepEqual(search.userGroups, ['customers'], 'the token adds its groups');
+      assert.equal(search.username, 'frank@example.com');
+      assert.equal(search.originLevel1, 'SupportHub');
+      assert.deepEqual(search.customData, { context_role: 'customer' });
+      assert.equal(click.documentPosition, 2);
+      assert.equal(click.documentUri, 'https://kb.example.com/2');
+      assert.equal(click.sourceName, 'Knowledge Base');
+      assert.equal(click.actionCause, 'documentOpen');
+      assert.equal(click.customData && (click.customData as Record<string, string>).contentidvalue, 'kb-2');
+      assert.equal(custom.eventType, 'resultAction');
+      assert.equal(custom.eventValue, 'copyLink');
+      assert.equal((custom.customData as Record<string, string>).position, '2');
+      assert.equal(new Set(joined.map((e) => e.visitId)).size, 1, 'one visitor, one visit');
+    }
   });
 });

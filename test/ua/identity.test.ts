@@ -9,6 +9,7 @@ import {
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
+import { mintToken } from '../helpers/ua.ts';
 
 /** The identity rules of the UA Write API, by kind of credential (reference §2 and §4). */
 
@@ -18,14 +19,7 @@ let impersonateKey: string;
 let token: string;
 let tokenWithoutUser: string;
 
-async function mint(claims: Record<string, unknown>): Promise<string> {
-  const answer = await call<{ token: string }>(`${server.url}/api/v1/orgs/default/tokens`, {
-    token: server.masterKey,
-    body: claims,
-  });
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  return answer.body.token;
-}
+const mint = (claims: Record<string, unknown>) => mintToken(server, claims);
 
 serverForSuite(async (started) => {
   server = started;

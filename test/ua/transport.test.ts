@@ -15,13 +15,13 @@ import {
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
+import { UA_PREFIXES } from '../helpers/ua.ts';
 
 /**
  * How `POST /analytics/custom` is reached: every body shape the official client sends (JSON, text/plain,
  * beacons), CORS, credentials, and every error status, each with the documented error body.
  */
 
-const PREFIXES = ['/rest/ua/v15/analytics', '/rest/v15/analytics'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 let server: TestServer;
@@ -38,7 +38,7 @@ let counter = 0;
 /** A unique eventType, so each test finds exactly the events it sent. */
 const uniqueType = (label: string) => `transport-${label}-${++counter}`;
 
-const custom = (prefix: string = PREFIXES[0]) => `${server.url}${prefix}/custom`;
+const custom = (prefix: string = UA_PREFIXES[0]) => `${server.url}${prefix}/custom`;
 
 function assertVisitAnswer(answer: Answer): { visitId: string; visitorId: string; clientId: string } {
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -61,7 +61,7 @@ async function storedOne(eventType: string) {
 }
 
 describe('JSON bodies with Authorization: Bearer', () => {
-  for (const prefix of PREFIXES) {
+  for (const prefix of UA_PREFIXES) {
     for (const kind of ['master key', 'API key with analytics:write'] as const) {
       it(`${prefix}/custom with the ${kind} answers the visit and stores the event`, async () => {
         const eventType = uniqueType('json');
@@ -153,7 +153,7 @@ describe('browser beacons (application/x-www-form-urlencoded)', () => {
       access_token: writeKey,
       customEvent: JSON.stringify(validCustomEvent({ eventType })),
     });
-    const answer = await call(`${custom(PREFIXES[1])}?visitorId=${visitorId}&discardVisitInfo=true`, {
+    const answer = await call(`${custom(UA_PREFIXES[1])}?visitorId=${visitorId}&discardVisitInfo=true`, {
       raw: body.toString(),
       headers: FORM,
     });
@@ -206,7 +206,7 @@ describe('browser beacons (application/x-www-form-urlencoded)', () => {
 
 describe('CORS', () => {
   it('a preflight from a page is 204 and allows the origin, credentials and the Authorization header', async () => {
-    for (const prefix of PREFIXES) {
+    for (const prefix of UA_PREFIXES) {
       const answer = await call(custom(prefix), {
         method: 'OPTIONS',
         headers: {
@@ -789,7 +789,7 @@ describe('no input produces a 500', () => {
       }
     }
     assert.deepEqual(failures, []);
-    const health = await call(`${server.url}${PREFIXES[0]}/monitoring/health`);
+    const health = await call(`${server.url}${UA_PREFIXES[0]}/monitoring/health`);
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, { status: 'UP' });
     assertVisitAnswer(await call(custom(), { token: writeKey, body: validCustomEvent() }));
@@ -809,7 +809,7 @@ describe('no input produces a 500', () => {
       Buffer.from(event({})),
     );
     assert.ok(answer.status >= 400 && answer.status < 500, `${answer.status} ${answer.text}`);
-    const health = await call(`${server.url}${PREFIXES[0]}/monitoring/health`);
+    const health = await call(`${server.url}${UA_PREFIXES[0]}/monitoring/health`);
     assert.deepEqual(health.body, { status: 'UP' });
   });
 
@@ -877,7 +877,7 @@ describe('no input produces a 500', () => {
 });
 
 describe('health and status (no credential needed)', () => {
-  for (const prefix of PREFIXES) {
+  for (const prefix of UA_PREFIXES) {
     it(`${prefix}/monitoring/health is UP`, async () => {
       const answer = await call(`${server.url}${prefix}/monitoring/health`);
       assert.equal(answer.status, 200);

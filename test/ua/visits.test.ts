@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { newEventId } from '../../src/ingest/event-id.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
+import { violationsOf } from '../helpers/errors.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import {
   CUSTOM_PATH,
   call,
+  createKey,
   removeDir,
   startServer,
   type TestServer,
@@ -86,6 +89,40 @@ describe('VisitTracker over a real store', () => {
     const a = await tracker.visit('o1', VISITOR, at, false);
     assert.notEqual(await tracker.visit('o2', VISITOR, at, false), a);
     assert.notEqual(await tracker.visit('o1', OTHER, at, false), a);
+    tracker.close();
+  });
+
+  it('an ended visit is not resumed, not even from the store, and the next event opens a new one', async () => {
+    const receivedTime = new Date(Date.now() - MINUTE);
+    const visitId = newEventId();
+    await storage.appendEvents([
+      canonicalEvent({
+        org: 'ending',
+        clientId: VISITOR,
+        visitorId: VISITOR,
+        visitId,
+        receivedTime,
+        derivedTime: receivedTime,
+      }),
+    ]);
+    const tracker = new VisitTracker(storage, 30 * MINUTE);
+    assert.equal(
+      await tracker.end('ending', VISITOR, new Date()),
+      visitId,
+      'the stored open visit is the one ended',
+    );
+    const next = await tracker.visit('ending', VISITOR, new Date(), false);
+    assert.notEqual(next, visitId);
+    assert.equal(
+      await tracker.visit('ending', VISITOR, new Date(), false),
+      next,
+      'the new visit then goes on',
+    );
+    assert.equal(
+      await tracker.end('ending', OTHER, new Date()),
+      undefined,
+      'a visitor without a visit has none to end',
+    );
     tracker.close();
   });
 
@@ -175,5 +212,86 @@ describe('visits over HTTP', () => {
     const b = await post('', {}, { clientId: OTHER });
     assert.equal(a1.body.visitId, a2.body.visitId);
     assert.notEqual(b.body.visitId, a1.body.visitId);
+  });
+
+  const visitUrl = (query = '', prefix = '/rest/ua/v15/analytics') => `${server.url}${prefix}/visit${query}`;
+
+  it('GET /visit answers the visit events of the same visitor are in, under both prefixes', async () => {
+    const clientId = randomUUID();
+    const event = await post('', {}, { clientId });
+    for (const prefix of ['/rest/ua/v15/analytics', '/rest/v15/analytics']) {
+      const visit = await call(visitUrl(`?clientId=${clientId}`, prefix), { token: server.masterKey });
+      assert.equal(visit.status, 200, JSON.stringify(visit.body));
+      assert.deepEqual(visit.body, { id: event.body.visitId, visitorId: clientId, clientId });
+    }
+  });
+
+  it('GET /visit finds the visitor by its cookie, and opens the visit the next event joins', async () => {
+    const visit = await call(visitUrl(), { token: server.masterKey });
+    assert.equal(visit.status, 200);
+    const cookie = (visit.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    assert.equal(cookie, `coveo_visitorId=${visit.body.visitorId}`);
+    const event = await post('', { cookie });
+    assert.equal(event.body.visitorId, visit.body.visitorId);
+    assert.equal(event.body.visitId, visit.body.id);
+    const again = await call(visitUrl(), { token: server.masterKey, headers: { cookie } });
+    assert.equal(again.body.id, visit.body.id);
+  });
+
+  it('DELETE /visit forgets the cookie and ends the visit: the next event starts a new one', async () => {
+    const first = await post();
+    const cookie = `coveo_visitorId=${first.body.visitorId}`;
+    const deleted = await call(visitUrl(), {
+      method: 'DELETE',
+      token: server.masterKey,
+      headers: { cookie },
+    });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(deleted.body, { visitorId: first.body.visitorId, endedVisitId: first.body.visitId });
+    assert.match(deleted.headers.get('set-cookie') ?? '', /coveo_visitorId=;.*Expires=Thu, 01 Jan 1970/);
+    // A client that ignores the cleared cookie (or names itself by clientId) still gets a new visit.
+    const next = await post('', { cookie });
+    assert.equal(next.body.visitorId, first.body.visitorId);
+    assert.notEqual(next.body.visitId, first.body.visitId);
+  });
+
+  it("DELETE /visit?clientId= ends that visitor's visit", async () => {
+    const clientId = randomUUID();
+    const first = await post('', {}, { clientId });
+    const deleted = await call(visitUrl(`?clientId=${clientId}`), {
+      method: 'DELETE',
+      token: server.masterKey,
+    });
+    assert.equal(deleted.body.endedVisitId, first.body.visitId);
+    assert.notEqual((await post('', {}, { clientId })).body.visitId, first.body.visitId);
+    const nobody = await call(visitUrl(), { method: 'DELETE', token: server.masterKey });
+    assert.deepEqual(nobody.body, { visitorId: null, endedVisitId: null });
+  });
+
+  it('the visit routes need analytics:write, refuse a clientId that is not a UUID, and keep organizations apart', async () => {
+    const clientId = randomUUID();
+    await post('', {}, { clientId });
+    for (const method of ['GET', 'DELETE']) {
+      assert.equal((await call(visitUrl(`?clientId=${clientId}`), { method })).status, 401, method);
+      const reader = await createKey(server, ['analytics:read']);
+      assert.equal(
+        (await call(visitUrl(`?clientId=${clientId}`), { method, token: reader })).status,
+        403,
+        method,
+      );
+      const bad = await call(visitUrl('?clientId=not-a-uuid'), { method, token: server.masterKey });
+      assert.deepEqual(
+        violationsOf(bad).map((v) => [v.field, v.rule, v.received]),
+        [['clientId', 'format', 'not-a-uuid']],
+      );
+    }
+    await call(`${server.url}/api/v1/orgs`, { token: server.masterKey, body: { id: 'visits-other' } });
+    const otherKey = await createKey(server, ['analytics:write'], 'visits-other');
+    const ownVisit = (await call(visitUrl(`?clientId=${clientId}`), { token: server.masterKey })).body.id;
+    const elsewhere = await call(visitUrl(`?clientId=${clientId}`), { token: otherKey });
+    assert.equal(elsewhere.status, 200);
+    assert.notEqual(elsewhere.body.id, ownVisit, 'another organization never sees this visit');
+    const foreign = await call(visitUrl(`?clientId=${clientId}&org=default`), { token: otherKey });
+    assert.equal(foreign.status, 403);
   });
 });

@@ -63,18 +63,23 @@ class Serial {
   }
 }
 
-function toParam(type: ColumnType, value: unknown): { value: DuckDBValue; type?: DuckDBType } {
-  if (value === null || value === undefined) return { value: null };
+/** A JS value as the DuckDB value of a column of this type. */
+function toValue(type: ColumnType, value: unknown): DuckDBValue {
+  if (value === null || value === undefined) return null;
   switch (type) {
     case 'timestamp':
-      return { value: timestamp(value as Date) };
+      return timestamp(value as Date);
     case 'text[]':
-      return { value: listValue(value as string[]), type: TEXT_LIST };
+      return listValue(value as string[]);
     case 'json':
-      return { value: JSON.stringify(value) };
+      return JSON.stringify(value);
     default:
-      return { value: value as DuckDBValue };
+      return value as DuckDBValue;
   }
+}
+
+function toParam(type: ColumnType, value: unknown): { value: DuckDBValue; type?: DuckDBType } {
+  return { value: toValue(type, value), ...(type === 'text[]' && { type: TEXT_LIST }) };
 }
 
 function fromColumn(type: ColumnType, value: unknown): unknown {
@@ -375,14 +380,7 @@ function eventSlot(column: string): EventSlot {
   // A column this version does not know (written by a newer one) is left null.
   if (!known) return { type: VARCHAR, value: () => null };
   const { field, type } = known;
-  return {
-    type: COLUMN_TYPES[type],
-    value: (event) => {
-      const value = event[field];
-      if (value === null || value === undefined) return null;
-      return type === 'timestamp' ? timestamp(value as Date) : (value as DuckDBValue);
-    },
-  };
+  return { type: COLUMN_TYPES[type], value: (event) => toValue(type, event[field]) };
 }
 
 /** The layout of a table created by this version: every known column, then customData's two lists. */

@@ -1,0 +1,97 @@
+import { Type } from '@sinclair/typebox';
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { Payload } from './event-kinds.ts';
+
+/**
+ * `POST /analytics/collect`: measurement-protocol events, the GA-style short keys that coveo.analytics sends
+ * for `coveoua('send', 'pageview' | 'event', …)` and its ecommerce and service plugins, as one JSON object.
+ *
+ * The parameters below have a column of their own; every other key (ec, ea, el, ev, pid, sr, pr1id, pa,
+ * svc_action, the flattened `custom` keys…) is kept as custom data under its own name, lower-cased like
+ * any customData key, so nothing a client sends is dropped.
+ */
+const COLUMN_PARAMETERS = {
+  cid: 'clientId',
+  uid: 'username',
+  ul: 'language',
+  ua: 'userAgent',
+  dl: 'location',
+  dr: 'referrer',
+  dt: 'title',
+  contentIdKey: 'contentIdKey',
+  contentId: 'contentIdValue',
+  contentType: 'contentType',
+  searchHub: 'originLevel1',
+  tab: 'originLevel2',
+  searchUid: 'lastSearchQueryUid',
+  trackingId: 'trackingId',
+} as const;
+
+const text = (maxLength: number, extra: Record<string, unknown> = {}) =>
+  Type.Optional(Type.String({ minLength: 1, maxLength, ...extra }));
+
+/** The parameters OpenUA reads, with the same limits as their v15 fields; the rest are custom data. */
+export const CollectEventSchema = Type.Object(
+  {
+    // The hit type (pageview, event, …): the event's type.
+    t: Type.String({ minLength: 1, maxLength: 128 }),
+    cid: Type.Optional(Type.String({ format: 'uuid' })),
+    uid: text(128),
+    ul: Type.Optional(Type.String({ maxLength: 256, format: 'language' })),
+    ua: text(1024),
+    dl: text(4096),
+    dr: text(4096),
+    dt: text(1024),
+    contentIdKey: text(128),
+    contentId: text(1024),
+    contentType: text(128),
+    searchHub: text(128),
+    tab: text(128),
+    searchUid: text(256),
+    trackingId: text(128, { pattern: '^[a-z0-9_]+$' }),
+    // When the event happened, in Unix milliseconds by the client's clock (before 2100-01-01).
+    tm: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_102_444_800_000 })),
+    custom: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+);
+
+const WIRE_NAMES = new Map<string, string>(
+  Object.entries(COLUMN_PARAMETERS).map(([wire, field]) => [field, wire]),
+);
+
+/** A v15 field's name as a measurement-protocol body spells it, for errors found after translation. */
+export const wireName = (field: string) => WIRE_NAMES.get(field) ?? field;
+
+/** The user the official client names when a page has none: not an identity, so not an impersonation. */
+const NO_USER = 'anonymous';
+
+/** A checked measurement-protocol payload in v15 field names, its other keys gathered as customData. */
+export function fromMeasurementProtocol(wire: Payload): Payload {
+  const payload: Payload = { hitType: wire.t, time: wire.tm };
+  const customData: Payload = {};
+  for (const [key, value] of Object.entries(wire)) {
+    if (key === 't' || key === 'tm') continue;
+    if (key === 'custom') Object.assign(customData, value as Payload);
+    else if (key in COLUMN_PARAMETERS)
+      payload[COLUMN_PARAMETERS[key as keyof typeof COLUMN_PARAMETERS]] = value;
+    else customData[key] = value;
+  }
+  if (payload.username === NO_USER) delete payload.username;
+  payload.customData = customData;
+  return payload;
+}
+
+/**
+ * The event type is the hit type; its value is what the hit did: the event action, the ecommerce action,
+ * or the service action, whichever is given.
+ */
+export function collectFields(payload: Payload): Partial<CanonicalEvent> & { eventType: string } {
+  const data = payload.customData as Payload;
+  const action = [data.ea, data.pa, data.svc_action].find((v) => v !== undefined && v !== null);
+  return {
+    eventType: payload.hitType as string,
+    eventValue: action === undefined ? null : String(action),
+    eventTime: typeof payload.time === 'number' ? new Date(payload.time) : null,
+  };
+}
