@@ -63,10 +63,11 @@ export class UaCollector {
     batch = false,
   ): Promise<Logged> {
     const model = UA_EVENT_MODELS[kind];
+    const itemPrefix = (index: number) => (batch ? `[${index}].` : '');
     const violations: Violation[] = [];
     const checked: Checked[] = [];
     payloads.forEach((raw, index) => {
-      const prefix = batch ? `[${index}].` : '';
+      const prefix = itemPrefix(index);
       const found = model.check(raw);
       const payload = model.toV15 ? model.toV15(raw) : raw;
       const customData = normaliseCustomData(
@@ -84,7 +85,7 @@ export class UaCollector {
     const prepared = checked.map((item, index) => ({
       ...item,
       identity: renamingFields(
-        (field) => (batch ? `[${index}].` : '') + (model.wireName?.(field) ?? field),
+        (field) => itemPrefix(index) + (model.wireName?.(field) ?? field),
         () => resolveIdentity(item.payload as IdentityFields, context.credential),
       ),
     }));

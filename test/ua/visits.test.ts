@@ -70,6 +70,22 @@ describe('VisitTracker over a real store', () => {
     removeDir(dir);
   });
 
+  /** A visitor's event stored `ago` ms back, as if before a restart; answers its visit. */
+  async function storeVisit(org: string, ago: number): Promise<string> {
+    const receivedTime = new Date(Date.now() - ago);
+    const visitId = newEventId();
+    const event = {
+      org,
+      clientId: VISITOR,
+      visitorId: VISITOR,
+      visitId,
+      receivedTime,
+      derivedTime: receivedTime,
+    };
+    await storage.appendEvents([canonicalEvent(event)]);
+    return visitId;
+  }
+
   it('keeps one visit while events come within 30 minutes, and opens a new one after', async () => {
     const tracker = new VisitTracker(storage, 30 * MINUTE);
     const t0 = new Date('2026-01-01T10:00:00Z');
@@ -93,18 +109,7 @@ describe('VisitTracker over a real store', () => {
   });
 
   it('an ended visit is not resumed, not even from the store, and the next event opens a new one', async () => {
-    const receivedTime = new Date(Date.now() - MINUTE);
-    const visitId = newEventId();
-    await storage.appendEvents([
-      canonicalEvent({
-        org: 'ending',
-        clientId: VISITOR,
-        visitorId: VISITOR,
-        visitId,
-        receivedTime,
-        derivedTime: receivedTime,
-      }),
-    ]);
+    const visitId = await storeVisit('ending', MINUTE);
     const tracker = new VisitTracker(storage, 30 * MINUTE);
     assert.equal(
       await tracker.end('ending', VISITOR, new Date()),
@@ -127,18 +132,7 @@ describe('VisitTracker over a real store', () => {
   });
 
   it('a new tracker (a restart) continues the visit of the last stored event', async () => {
-    const receivedTime = new Date(Date.now() - 10 * MINUTE);
-    const visitId = newEventId();
-    await storage.appendEvents([
-      canonicalEvent({
-        org: 'restart',
-        clientId: VISITOR,
-        visitorId: VISITOR,
-        visitId,
-        receivedTime,
-        derivedTime: receivedTime,
-      }),
-    ]);
+    const visitId = await storeVisit('restart', 10 * MINUTE);
     const tracker = new VisitTracker(storage, 30 * MINUTE);
     assert.equal(await tracker.visit('restart', VISITOR, new Date(), false), visitId);
     const shortTracker = new VisitTracker(storage, 5 * MINUTE);

@@ -37,7 +37,7 @@ import type {
 
 const TEXT_LIST = LIST(VARCHAR);
 /** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
-const COLUMN_TYPES: Record<ColumnType, DuckDBType> = {
+export const COLUMN_TYPES: Readonly<Record<ColumnType, DuckDBType>> = {
   text: VARCHAR,
   integer: INTEGER,
   boolean: BOOLEAN,
