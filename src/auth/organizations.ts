@@ -18,7 +18,34 @@ export interface Organization {
    * default, also when null) or accept it marked `unknownKpiEvent`.
    */
   unknownKpiEvents: UnknownKpiEvents | null;
+  // The ingest settings below are null until an admin sets them: ORG_DEFAULTS applies.
+  /** How long an idempotency key is remembered, in days, from the first event that carried it. */
+  dedupWindowDays: number | null;
+  /** How long rejected events are kept, in days. */
+  rejectionRetentionDays: number | null;
+  /** Events whose (derived) time is further back than this, in days, are rejected. */
+  maxEventAgeDays: number | null;
+  /** Events whose (derived) time is further ahead than this, in minutes, are rejected. */
+  maxEventFutureMinutes: number | null;
 }
+
+/** What each ingest setting is when an organization has not set it. */
+export const ORG_DEFAULTS = {
+  dedupWindowDays: 7,
+  rejectionRetentionDays: 30,
+  maxEventAgeDays: 30,
+  maxEventFutureMinutes: 10,
+} as const;
+
+export type IngestSettings = { [K in keyof typeof ORG_DEFAULTS]: number };
+
+/** The organization's ingest settings, defaults filled in. */
+export const ingestSettings = (org: Organization): IngestSettings => ({
+  dedupWindowDays: org.dedupWindowDays ?? ORG_DEFAULTS.dedupWindowDays,
+  rejectionRetentionDays: org.rejectionRetentionDays ?? ORG_DEFAULTS.rejectionRetentionDays,
+  maxEventAgeDays: org.maxEventAgeDays ?? ORG_DEFAULTS.maxEventAgeDays,
+  maxEventFutureMinutes: org.maxEventFutureMinutes ?? ORG_DEFAULTS.maxEventFutureMinutes,
+});
 
 const UNKNOWN_KPI_EVENTS = ['refuse', 'flag'] as const;
 export type UnknownKpiEvents = (typeof UNKNOWN_KPI_EVENTS)[number];
@@ -32,6 +59,10 @@ export const ORGANIZATIONS: EntityTable<Organization> = {
     tokenSecret: 'text',
     createdAt: 'timestamp',
     unknownKpiEvents: 'text',
+    dedupWindowDays: 'integer',
+    rejectionRetentionDays: 'integer',
+    maxEventAgeDays: 'integer',
+    maxEventFutureMinutes: 'integer',
   },
 };
 
@@ -55,17 +86,22 @@ const OrganizationSettings = Type.Object(
     unknownKpiEvents: Type.Optional(
       Type.Unsafe<UnknownKpiEvents>({ type: 'string', enum: [...UNKNOWN_KPI_EVENTS] }),
     ),
+    dedupWindowDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
+    rejectionRetentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    maxEventAgeDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    maxEventFutureMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 60 })),
   },
   { additionalProperties: false },
 );
 const checkSettings = compileCheck(OrganizationSettings);
 
 /** Public view: the token secret is never answered. */
-export const publicOrganization = ({ id, name, createdAt, unknownKpiEvents }: Organization) => ({
-  id,
-  name,
-  createdAt,
-  unknownKpiEvents: unknownKpiEvents ?? 'refuse',
+export const publicOrganization = (org: Organization) => ({
+  id: org.id,
+  name: org.name,
+  createdAt: org.createdAt,
+  unknownKpiEvents: org.unknownKpiEvents ?? 'refuse',
+  ...ingestSettings(org),
 });
 
 export class Organizations {
@@ -105,6 +141,10 @@ export class Organizations {
       tokenSecret: randomBytes(32).toString('base64url'),
       createdAt: new Date(),
       unknownKpiEvents: null,
+      dedupWindowDays: null,
+      rejectionRetentionDays: null,
+      maxEventAgeDays: null,
+      maxEventFutureMinutes: null,
     };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.cache.set(org.id, org);

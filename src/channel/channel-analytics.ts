@@ -212,6 +212,21 @@ export class ChannelAnalytics {
    * Any violation in any item refuses the whole call, and nothing is stored.
    */
   async logAnalyticsEvent(body: unknown, context: ChannelCallContext): Promise<LogAnswer> {
+    const { events, correlationId, flagged, conversationId } = await this.prepareLog(body, context);
+    await this.kpiEvents.log(events);
+    return {
+      result: `logAnalyticsEvent succeeded: ${events.length} KPI event(s) logged for conversation ${conversationId}`,
+      correlationId,
+      eventIds: events.map((e) => e.id),
+      flagged,
+    };
+  }
+
+  /** A logAnalyticsEvent call's KPI events, checked and built but not committed (the batch endpoint commits them). */
+  async prepareLog(
+    body: unknown,
+    context: ChannelCallContext,
+  ): Promise<{ events: CanonicalEvent[]; correlationId: string; flagged: string[]; conversationId: string }> {
     const payload = loosen(body) as Payload;
     const violations = checkLog(payload);
     if (violations.length > 0) throw invalid(violations);
@@ -263,12 +278,11 @@ export class ChannelAnalytics {
       events.push(this.kpiEvents.build(eventContext, values, custom.data, links, definition));
     }
     if (errors.length > 0) throw invalid(errors);
-    await this.kpiEvents.log(events);
     return {
-      result: `logAnalyticsEvent succeeded: ${events.length} KPI event(s) logged for conversation ${place.values.conversationId}`,
+      events,
       correlationId,
-      eventIds: events.map((e) => e.id),
       flagged: [...flagged],
+      conversationId: place.values.conversationId as string,
     };
   }
 

@@ -23,7 +23,7 @@ const ADMIN_SETS: readonly { path: string; set: EntitySet }[] = [
  */
 export function channelRoutes(channel: ChannelAnalytics, records: ChannelRecords) {
   return async (app: FastifyInstance) => {
-    const write = { config: { privilege: 'analytics:write' as const } };
+    const write = { config: { privilege: 'analytics:write' as const, keepsRejections: true } };
     const admin = { config: { privilege: 'admin' as const } };
 
     app.post('/api/v1/channel/initLogAnalytics', write, async (request) =>

@@ -101,6 +101,8 @@ export interface CanonicalEvent {
   contentIdKey?: string | null;
   contentIdValue?: string | null;
   contentType?: string | null;
+  /** The client's idempotency key (`eventId`, or the `Idempotency-Key` header), when it gave one. */
+  idempotencyKey?: string | null;
   /** Normalised customData: keys already lower-case `[a-z0-9_]`, values already strings. */
   customData: Record<string, string>;
 }

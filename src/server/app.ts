@@ -2,13 +2,16 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { adminRoutes } from '../auth/admin-routes.ts';
+import { batchRoutes } from '../batch/routes.ts';
 import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
 import { channelRoutes } from '../channel/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
+import { rejectionsRoutes } from '../query/rejections-route.ts';
 import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installRejections } from './rejections-hook.ts';
 import type { Services } from './services.ts';
 
 /** Assembles the HTTP server over built services. Closing the app drains the writer and closes storage. */
@@ -42,13 +45,22 @@ export async function buildApp(
       'OData-Version',
       'OData-MaxVersion',
     ],
-    exposedHeaders: ['OData-EntityId', 'OData-Version', 'Preference-Applied', 'Retry-After'],
+    exposedHeaders: [
+      'OData-EntityId',
+      'OData-Version',
+      'Preference-Applied',
+      'Retry-After',
+      'Idempotent-Replayed',
+    ],
     maxAge: 86_400,
   });
   installAuth(app, services.authenticator, services.organizations);
+  installRejections(app, services.rejections);
   await app.register(uaRoutes(services.collector, services.visits, services.writer, config.queueCapacity));
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
   await app.register(eventsRoute(services.storage, services.writer));
+  await app.register(batchRoutes(services.batch, config.batchBodyLimit));
+  await app.register(rejectionsRoutes(services.rejections));
   await app.register(channelRoutes(services.channel, services.channelRecords));
   await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
     prefix: ODATA_BASE,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Authenticator, type Credential, requirePrivilege, resolveOrg } from '../auth/credential.ts';
-import type { Organizations } from '../auth/organizations.ts';
+import type { Organization, Organizations } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
 
 declare module 'fastify' {
@@ -17,6 +17,8 @@ declare module 'fastify' {
     credential: Credential;
     /** The organization the request acts on, decided by the credential. */
     org: string;
+    /** That organization's record (its settings), read by the auth hook. */
+    organization: Organization;
   }
 }
 
@@ -45,6 +47,7 @@ export function installAuth(
 ): void {
   app.decorateRequest('credential', null as unknown as { getter: () => Credential });
   app.decorateRequest('org', '');
+  app.decorateRequest('organization', null as unknown as { getter: () => Organization });
   app.addHook('preHandler', async (request) => {
     const { privilege: needed, orgFrom } = request.routeOptions.config;
     if (!needed) return;
@@ -57,6 +60,6 @@ export function installAuth(
     request.credential = credential;
     request.org = resolveOrg(credential, requested);
     requirePrivilege(credential, privilege);
-    await organizations.require(request.org);
+    request.organization = await organizations.require(request.org);
   });
 }

@@ -20,6 +20,12 @@ export interface Config {
   loadIntervalMs: number;
   /** Minutes without an event after which a visitor's next event opens a new visit. */
   visitTimeoutMinutes: number;
+  /** Most events in one `POST /api/v1/events/batch`. */
+  batchMaxEvents: number;
+  /** Largest `POST /api/v1/events/batch` body, in bytes. */
+  batchBodyLimit: number;
+  /** How much of a rejected event's payload is kept, in bytes. */
+  rejectedPayloadBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -59,5 +65,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lingerMs: integer(env, 'OPENUA_LINGER_MS', 0, 0, 10_000),
     loadIntervalMs: integer(env, 'OPENUA_LOAD_INTERVAL_MS', 100, 0, 60_000),
     visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
+    batchMaxEvents: integer(env, 'OPENUA_BATCH_MAX_EVENTS', 1_000, 1, 100_000),
+    batchBodyLimit: integer(env, 'OPENUA_BATCH_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    rejectedPayloadBytes: integer(env, 'OPENUA_REJECTED_PAYLOAD_BYTES', 16 * 1024, 256, 1024 * 1024),
   };
 }

@@ -1,15 +1,19 @@
 import path from 'node:path';
 import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
-import { ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
+import { ingestSettings, ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
 import { SearchTokens } from '../auth/search-tokens.ts';
+import { EventBatch } from '../batch/event-batch.ts';
 import { ChannelAnalytics } from '../channel/channel-analytics.ts';
 import { CHANNEL_TABLES } from '../channel/entity-sets.ts';
 import { KpiDefinitions } from '../channel/kpi-definitions.ts';
 import { KpiEvents } from '../channel/kpi-events.ts';
 import { ChannelRecords } from '../channel/records.ts';
 import { GroupCommit } from '../ingest/group-commit.ts';
+import { IdempotencyIndex } from '../ingest/idempotency.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
+import { Intake } from '../ingest/intake.ts';
+import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
 import type { Storage } from '../storage/storage.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
@@ -24,8 +28,12 @@ export interface Services {
   searchTokens: SearchTokens;
   authenticator: Authenticator;
   writer: GroupCommit;
+  /** Idempotency keys, then the writer: how every event route commits. */
+  intake: Intake;
+  rejections: Rejections;
   visits: VisitTracker;
   collector: UaCollector;
+  batch: EventBatch;
   channelRecords: ChannelRecords;
   kpiDefinitions: KpiDefinitions;
   kpiEvents: KpiEvents;
@@ -38,7 +46,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, ...CHANNEL_TABLES] as const;
+const DAY = 86_400_000;
+
+export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, REJECTIONS, ...CHANNEL_TABLES] as const;
 
 export async function createServices(
   config: Config,
@@ -71,8 +81,22 @@ export async function createServices(
   );
   // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
   const recovered = await writer.recover();
+  // Only now is every acknowledged event in the store, so the keys read back are all of them.
+  const keys = new IdempotencyIndex();
+  const windows = new Map(
+    (await organizations.list()).map((o) => [o.id, ingestSettings(o).dedupWindowDays * DAY]),
+  );
+  const longest = Math.max(...windows.values(), 0);
+  keys.load(await storage.keyedEvents(new Date(Date.now() - longest)), (org) => windows.get(org) ?? 0);
+  const keySweeper = setInterval(() => keys.sweep(), 3_600_000);
+  keySweeper.unref();
+  const intake = new Intake(writer, keys, storage);
+  const rejections = new Rejections(storage, organizations, config.rejectedPayloadBytes, onIngestError);
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
   const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, writer, storage);
+  const collector = new UaCollector(visits, intake);
+  const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer);
+  const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -82,17 +106,22 @@ export async function createServices(
     searchTokens,
     authenticator: new Authenticator(config.masterKey, apiKeys, searchTokens),
     writer,
+    intake,
+    rejections,
     visits,
-    collector: new UaCollector(visits, writer),
+    collector,
+    batch,
     channelRecords,
     kpiDefinitions,
     kpiEvents,
-    channel: new ChannelAnalytics(channelRecords, kpiEvents, storage, writer),
+    channel,
     firstStart,
     recovered,
     close() {
       closing ??= (async () => {
         await writer.drain();
+        clearInterval(keySweeper);
+        await rejections.close();
         visits.close();
         await storage.close();
       })();

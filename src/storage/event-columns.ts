@@ -102,6 +102,7 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   col('content_id_key', 'contentIdKey', 'text'),
   col('content_id_value', 'contentIdValue', 'text'),
   col('content_type', 'contentType', 'text'),
+  col('idempotency_key', 'idempotencyKey', 'text'),
 ];
 
 /** The column that holds a field, for filters and ordering over events. */

@@ -32,7 +32,9 @@ export type RecordFilter =
   | { kind: 'and' | 'or'; left: RecordFilter; right: RecordFilter }
   | { kind: 'not'; operand: RecordFilter }
   | { kind: 'compare'; op: Comparison; field: string; value: Scalar }
-  | { kind: 'match'; op: TextMatch; field: string; value: string };
+  | { kind: 'match'; op: TextMatch; field: string; value: string }
+  /** A list field holds the value. */
+  | { kind: 'has'; field: string; value: string };
 
 export interface RecordQuery {
   where?: RecordFilter;
@@ -71,6 +73,20 @@ export interface LastVisit {
   lastSeen: Date;
 }
 
+/** An event that carried an idempotency key, as the index of keys is rebuilt from. */
+export interface KeyedEvent {
+  org: string;
+  key: string;
+  id: string;
+  receivedTime: Date;
+}
+
+/** How many rows hold each value of a field (each item, for a list field). */
+export interface ValueCount {
+  value: Scalar;
+  count: number;
+}
+
 export interface Storage {
   readonly engine: string;
   /** Where the data lives, for humans. */
@@ -87,6 +103,8 @@ export interface Storage {
   readCheckpoint(name: string): Promise<string | undefined>;
   /** The visit of the newest event stored for this visitor, so visits survive a restart. */
   lastVisit(org: string, visitorId: string): Promise<LastVisit | undefined>;
+  /** Every event received since `since` that carried an idempotency key, oldest first. */
+  keyedEvents(since: Date): Promise<KeyedEvent[]>;
   /** Events of one organization that match a filter, in the order asked (derived time, newest first, by default). */
   queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>>;
   /** Changes the fields given on one event; answers whether it exists. */
@@ -104,7 +122,18 @@ export interface Storage {
     equal: Partial<Row>,
     query: RecordQuery,
   ): Promise<RecordPage<Row>>;
-  /** Deletes the rows whose columns equal every value in `where`; answers how many. */
-  remove<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<number>;
+  /** Rows that match, counted by the values of one field, most frequent first. */
+  countBy<Row extends object>(
+    table: EntityTable<Row>,
+    equal: Partial<Row>,
+    where: RecordFilter | undefined,
+    field: keyof Row & string,
+  ): Promise<ValueCount[]>;
+  /** Deletes the rows whose columns equal every value in `where` (and match `filter`); answers how many. */
+  remove<Row extends object>(
+    table: EntityTable<Row>,
+    where: Partial<Row>,
+    filter?: RecordFilter,
+  ): Promise<number>;
   close(): Promise<void>;
 }

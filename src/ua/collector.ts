@@ -1,7 +1,9 @@
 import type { Credential } from '../auth/credential.ts';
+import type { IngestSettings } from '../auth/organizations.ts';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import { newEventId } from '../ingest/event-id.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { Intake } from '../ingest/intake.ts';
+import { deriveTime, timeBoundsViolation } from '../ingest/timestamps.ts';
 import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
 import { normaliseCustomData } from './custom-data.ts';
 import { type Payload, queryUid, UA_EVENT_MODELS, type UaEventKind } from './event-kinds.ts';
@@ -12,10 +14,15 @@ import { resolveVisitor, type VisitTracker } from './visits.ts';
 export interface UaRequestContext {
   credential: Credential;
   org: string;
+  settings: IngestSettings;
   visitorParam?: string;
   cookie?: string;
   prioritizeVisitorParameter: boolean;
   receivedAt: Date;
+  /** When the client sent the request, by its clock (a batch's `sentAt`). */
+  sentAt?: Date;
+  /** The `Idempotency-Key` header of a single-event request. */
+  idempotencyKey?: string;
 }
 
 export interface VisitAnswer {
@@ -27,29 +34,52 @@ export interface VisitAnswer {
 /** The v15 answer to one event: a search's also names the stored search event. */
 export type EventAnswer = VisitAnswer & { searchEventUid?: string };
 
-export interface Logged {
-  answers: EventAnswer[];
+export interface Prepared {
+  events: CanonicalEvent[];
   /** The visitor to keep in the visitor cookie: unset when every event named its visitor by clientId. */
   cookieVisitor?: string;
 }
 
+export interface Logged {
+  answers: EventAnswer[];
+  cookieVisitor?: string;
+  /** Whether any event was a duplicate of one stored before: its answer is the first one's. */
+  replayed: boolean;
+}
+
 const optionalString = (payload: Payload, field: string) => (payload[field] as string | undefined) ?? null;
+
+/** The client's time for the event: `eventTime` (ISO 8601) in a v15 body, `tm` (ms) in a collect one. */
+const clientTime = (payload: Payload) =>
+  payload.eventTime === undefined ? null : new Date(payload.eventTime as string | number);
 
 /** A payload that passed its checks, in v15 field names, with its customData normalised. */
 interface Checked {
   payload: Payload;
   customData: Record<string, string>;
+  eventTime: Date | null;
+  derivedTime: Date;
+  idempotencyKey: string | null;
 }
+
+/** An event's answer, read back from the event itself (a duplicate's is the stored event's). */
+const answerOf = (event: CanonicalEvent): EventAnswer => ({
+  ...(event.category === 'search' && { searchEventUid: event.id }),
+  visitId: event.visitId as string,
+  visitorId: event.visitorId as string,
+  clientId: event.clientId as string,
+});
 
 /**
  * The UA Write API's one path from parsed bodies to committed canonical events, for every kind of event:
- * validate every rule, apply the identity rules, normalise customData, place each event in its visit,
- * and wait for the commit. A kind adds only its rules and its own fields (event-kinds.ts).
+ * validate every rule, apply the identity rules, normalise customData, check the client's times, place
+ * each event in its visit, then commit through the intake (idempotency keys, the ingest log). A kind adds
+ * only its rules and its own fields (event-kinds.ts).
  */
 export class UaCollector {
   constructor(
     private readonly visits: VisitTracker,
-    private readonly writer: GroupCommit,
+    private readonly intake: Intake,
   ) {}
 
   /**
@@ -62,12 +92,35 @@ export class UaCollector {
     context: UaRequestContext,
     batch = false,
   ): Promise<Logged> {
+    const { events, cookieVisitor } = await this.prepare(kind, payloads, context, batch);
+    const outcomes = await this.intake.submit(
+      context.org,
+      events,
+      context.settings.dedupWindowDays * 86_400_000,
+    );
+    const answers: EventAnswer[] = [];
+    for (const [index, outcome] of outcomes.entries()) {
+      const event = events[index] as CanonicalEvent;
+      const original =
+        outcome.status === 'duplicate' ? await this.intake.stored(context.org, outcome.id) : event;
+      answers.push(answerOf(original ?? event));
+    }
+    return { answers, cookieVisitor, replayed: outcomes.some((o) => o.status === 'duplicate') };
+  }
+
+  /** The events of a request, checked and built but not committed (the batch endpoint commits them). */
+  async prepare(
+    kind: UaEventKind,
+    payloads: readonly Payload[],
+    context: UaRequestContext,
+    batch = false,
+  ): Promise<Prepared> {
     const model = UA_EVENT_MODELS[kind];
     const itemPrefix = (index: number) => (batch ? `[${index}].` : '');
+    const bodyName = (field: string) => model.wireName?.(field) ?? field;
     const violations: Violation[] = [];
     const checked: Checked[] = [];
     payloads.forEach((raw, index) => {
-      const prefix = itemPrefix(index);
       const found = model.check(raw);
       const payload = model.toV15 ? model.toV15(raw) : raw;
       const customData = normaliseCustomData(
@@ -76,8 +129,31 @@ export class UaCollector {
         model.toV15 ? '' : 'customData',
       );
       found.push(...customData.violations);
-      violations.push(...found.map((v) => ({ ...v, field: prefix + v.field })));
-      checked.push({ payload, customData: customData.data });
+      const eventTime = found.length === 0 ? clientTime(payload) : null;
+      const derivedTime = deriveTime({
+        eventTime,
+        sentTime: context.sentAt ?? null,
+        receivedTime: context.receivedAt,
+      });
+      const bounds =
+        eventTime &&
+        timeBoundsViolation(derivedTime, context.receivedAt, context.settings, bodyName('eventTime'));
+      if (bounds) found.push(bounds);
+      const idempotencyKey = (payload.eventId as string | undefined) ?? context.idempotencyKey ?? null;
+      if (
+        context.idempotencyKey !== undefined &&
+        payload.eventId !== undefined &&
+        payload.eventId !== context.idempotencyKey
+      ) {
+        found.push({
+          field: 'eventId',
+          rule: 'idempotencyKey',
+          message: 'differs from the Idempotency-Key header: an event has one key',
+          received: payload.eventId,
+        });
+      }
+      violations.push(...found.map((v) => ({ ...v, field: itemPrefix(index) + v.field })));
+      checked.push({ payload, customData: customData.data, eventTime, derivedTime, idempotencyKey });
     });
     if (violations.length > 0) throw invalid(violations);
 
@@ -85,14 +161,13 @@ export class UaCollector {
     const prepared = checked.map((item, index) => ({
       ...item,
       identity: renamingFields(
-        (field) => itemPrefix(index) + (model.wireName?.(field) ?? field),
+        (field) => itemPrefix(index) + bodyName(field),
         () => resolveIdentity(item.payload as IdentityFields, context.credential),
       ),
     }));
     const events: CanonicalEvent[] = [];
-    const answers: EventAnswer[] = [];
     let cookieVisitor: string | undefined;
-    for (const { payload, customData, identity } of prepared) {
+    for (const { payload, customData, identity, eventTime, derivedTime, idempotencyKey } of prepared) {
       const visitor = resolveVisitor({
         clientId: payload.clientId as string | undefined,
         visitorParam: context.visitorParam,
@@ -106,15 +181,15 @@ export class UaCollector {
         context.receivedAt,
         visitor.isNew,
       );
-      const event: CanonicalEvent = {
+      events.push({
         id: newEventId(context.receivedAt.getTime()),
         org: context.org,
         category: model.category,
         eventValue: null,
-        eventTime: null,
-        sentTime: null,
+        eventTime,
+        sentTime: context.sentAt ?? null,
         receivedTime: context.receivedAt,
-        derivedTime: context.receivedAt,
+        derivedTime,
         language: optionalString(payload, 'language'),
         ...identity,
         clientId: visitor.clientId,
@@ -131,19 +206,12 @@ export class UaCollector {
         userAgent: optionalString(payload, 'userAgent'),
         correlationId: null,
         credentialId: context.credential.id,
+        ...(idempotencyKey !== null && { idempotencyKey }),
         customData,
         ...model.fields(payload, context.credential),
-      };
-      events.push(event);
-      answers.push({
-        ...(kind === 'search' && { searchEventUid: event.id }),
-        visitId,
-        visitorId: visitor.visitorId,
-        clientId: visitor.clientId,
       });
     }
-    await this.writer.submit(events);
-    return { answers, cookieVisitor };
+    return { events, cookieVisitor };
   }
 }
 

@@ -15,6 +15,8 @@ const COLUMN_PARAMETERS = {
   uid: 'username',
   ul: 'language',
   ua: 'userAgent',
+  tm: 'eventTime',
+  z: 'eventId',
   dl: 'location',
   dr: 'referrer',
   dt: 'title',
@@ -51,6 +53,8 @@ export const CollectEventSchema = Type.Object(
     trackingId: text(128, { pattern: '^[a-z0-9_]+$' }),
     // When the event happened, in Unix milliseconds by the client's clock (before 2100-01-01).
     tm: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_102_444_800_000 })),
+    // The hit's own id, which the official client draws for each hit: its idempotency key.
+    z: text(128),
     custom: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: true },
@@ -68,10 +72,10 @@ const NO_USER = 'anonymous';
 
 /** A checked measurement-protocol payload in v15 field names, its other keys gathered as customData. */
 export function fromMeasurementProtocol(wire: Payload): Payload {
-  const payload: Payload = { hitType: wire.t, time: wire.tm };
+  const payload: Payload = { hitType: wire.t };
   const customData: Payload = {};
   for (const [key, value] of Object.entries(wire)) {
-    if (key === 't' || key === 'tm') continue;
+    if (key === 't') continue;
     if (key === 'custom') Object.assign(customData, value as Payload);
     else if (key in COLUMN_PARAMETERS)
       payload[COLUMN_PARAMETERS[key as keyof typeof COLUMN_PARAMETERS]] = value;
@@ -89,9 +93,5 @@ export function fromMeasurementProtocol(wire: Payload): Payload {
 export function collectFields(payload: Payload): Partial<CanonicalEvent> & { eventType: string } {
   const data = payload.customData as Payload;
   const action = [data.ea, data.pa, data.svc_action].find((v) => v !== undefined && v !== null);
-  return {
-    eventType: payload.hitType as string,
-    eventValue: action === undefined ? null : String(action),
-    eventTime: typeof payload.time === 'number' ? new Date(payload.time) : null,
-  };
+  return { eventType: payload.hitType as string, eventValue: action === undefined ? null : String(action) };
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ingestSettings } from '../auth/organizations.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import { echo, invalid } from '../server/errors.ts';
 import type { Logged, UaCollector, UaRequestContext } from './collector.ts';
@@ -25,6 +26,7 @@ function context(request: FastifyRequest): UaRequestContext {
   return {
     credential: request.credential,
     org: request.org,
+    settings: ingestSettings(request.organization),
     visitorParam: query.visitor ?? query.visitorId,
     cookie: request.cookies[VISITOR_COOKIE],
     prioritizeVisitorParameter: query.prioritizeVisitorParameter === 'true',
@@ -47,7 +49,8 @@ function keepVisitor(request: FastifyRequest, reply: FastifyReply, visitorId: st
 const isForm = (request: FastifyRequest) =>
   (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
-const WRITE = { config: { privilege: 'analytics:write' as const } };
+const WRITE = { config: { privilege: 'analytics:write' as const, keepsRejections: true } };
+const VISIT = { config: { privilege: 'analytics:write' as const } };
 
 export function uaRoutes(
   collector: UaCollector,
@@ -57,6 +60,8 @@ export function uaRoutes(
 ) {
   const answer = (request: FastifyRequest, reply: FastifyReply, logged: Logged) => {
     keepVisitor(request, reply, logged.cookieVisitor);
+    // As Stripe and the IETF draft do: the answer is the first request's, and says so.
+    if (logged.replayed) reply.header('Idempotent-Replayed', 'true');
     return logged.answers;
   };
 
@@ -65,7 +70,8 @@ export function uaRoutes(
       for (const kind of UA_EVENT_KINDS) {
         app.post(`${prefix}/${kind}`, WRITE, async (request, reply) => {
           const payload = eventPayload(request.body, kind, isForm(request));
-          const logged = await collector.log(kind, [payload], context(request));
+          const idempotencyKey = idempotencyHeader(request);
+          const logged = await collector.log(kind, [payload], { ...context(request), idempotencyKey });
           return answer(request, reply, logged)[0];
         });
       }
@@ -77,7 +83,7 @@ export function uaRoutes(
       });
 
       // The visitor's current visit, opened now if none is: the next event within the timeout joins it.
-      app.get(`${prefix}/visit`, WRITE, async (request, reply) => {
+      app.get(`${prefix}/visit`, VISIT, async (request, reply) => {
         const found = visitorOf(request);
         const id = await visits.visit(request.org, found.visitorId, new Date(), found.isNew);
         if (!found.fromClientId) keepVisitor(request, reply, found.visitorId);
@@ -85,7 +91,7 @@ export function uaRoutes(
       });
 
       // Forgets the visitor cookie and ends the visit, so the next event starts a new one.
-      app.delete(`${prefix}/visit`, WRITE, async (request, reply) => {
+      app.delete(`${prefix}/visit`, VISIT, async (request, reply) => {
         const found = visitorOf(request);
         reply.clearCookie(VISITOR_COOKIE, cookieOptions(request));
         if (found.isNew) return { visitorId: null, endedVisitId: null };
@@ -121,4 +127,22 @@ function visitorOf(request: FastifyRequest) {
   const { visitorParam, cookie, prioritizeVisitorParameter } = context(request);
   const visitor = resolveVisitor({ clientId, visitorParam, cookie, prioritizeVisitorParameter });
   return { ...visitor, fromClientId: clientId !== undefined };
+}
+
+/** The `Idempotency-Key` header, when given: 1 to 128 characters. */
+function idempotencyHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers['idempotency-key'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 128) {
+    throw invalid([
+      {
+        field: 'Idempotency-Key',
+        rule: 'maxLength',
+        limit: 128,
+        message: 'the Idempotency-Key header must hold 1 to 128 characters',
+        received: echo(value),
+      },
+    ]);
+  }
+  return value;
 }

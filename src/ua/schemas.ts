@@ -35,6 +35,9 @@ export const commonEventFields = {
   clientId: Type.Optional(Type.String({ format: 'uuid' })),
   userAgent: Type.Optional(text(1024)),
   customData: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  // OpenUA's own, beyond v15: an idempotency key, and when the event happened by the client's clock.
+  eventId: Type.Optional(text(128)),
+  eventTime: Type.Optional(Type.String({ format: 'date-time' })),
 };
 
 /** The largest value an integer column holds (32-bit): larger numbers are refused rather than wrapped. */

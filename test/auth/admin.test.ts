@@ -63,13 +63,22 @@ async function newKey(org: string, privileges: string[], token = server.masterKe
 }
 
 describe('organizations', () => {
-  it('the master key creates one: 201 {id, name, createdAt, unknownKpiEvents}, never its token secret', async () => {
+  it('the master key creates one: 201 {id, name, createdAt, settings}, never its token secret', async () => {
     const answer = await call(orgsUrl(), {
       token: server.masterKey,
       body: { id: 'acme-1', name: 'Acme One' },
     });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
-    assert.deepEqual(Object.keys(answer.body).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
+    assert.deepEqual(Object.keys(answer.body).sort(), [
+      'createdAt',
+      'dedupWindowDays',
+      'id',
+      'maxEventAgeDays',
+      'maxEventFutureMinutes',
+      'name',
+      'rejectionRetentionDays',
+      'unknownKpiEvents',
+    ]);
     assert.equal(answer.body.id, 'acme-1');
     assert.equal(answer.body.name, 'Acme One');
     assert.ok(!Number.isNaN(Date.parse(answer.body.createdAt as string)), 'createdAt is a date');
@@ -161,7 +170,16 @@ describe('organizations', () => {
     for (const id of ['default', 'acme-1', 'listed']) assert.ok(ids.includes(id), `${id} in ${ids}`);
     assert.ok(!JSON.stringify(all.body).includes('tokenSecret'));
     for (const org of all.body.orgs)
-      assert.deepEqual(Object.keys(org).sort(), ['createdAt', 'id', 'name', 'unknownKpiEvents']);
+      assert.deepEqual(Object.keys(org).sort(), [
+        'createdAt',
+        'dedupWindowDays',
+        'id',
+        'maxEventAgeDays',
+        'maxEventFutureMinutes',
+        'name',
+        'rejectionRetentionDays',
+        'unknownKpiEvents',
+      ]);
 
     const admin = await createKey(server, ['admin']);
     const own = await call<{ orgs: { id: string }[] }>(orgsUrl(), { token: admin });

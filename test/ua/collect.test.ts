@@ -27,7 +27,7 @@ const purchase = (cid: string) => ({
   dl: 'http://shop.example.com/checkout',
   dr: 'http://shop.example.com/cart',
   dt: 'Checkout',
-  tm: 1795601094896,
+  tm: Date.now() - 60_000,
   z: randomUUID(),
   sr: '800x600',
   sd: '24-bit',
@@ -86,6 +86,7 @@ describe('POST /collect', () => {
         contentType: stored.contentType,
         trackingId: stored.trackingId,
         username: stored.username,
+        idempotencyKey: stored.idempotencyKey,
       },
       {
         category: 'collect',
@@ -105,11 +106,11 @@ describe('POST /collect', () => {
         contentType: 'product',
         trackingId: 'shop_eu',
         username: 'anonymous',
+        idempotencyKey: sent.z,
       },
     );
     assert.deepEqual(stored.customData, {
       pid: sent.pid,
-      z: sent.z,
       sr: '800x600',
       sd: '24-bit',
       de: 'windows-1252',

@@ -27,12 +27,15 @@ import type {
   ColumnType,
   EntityTable,
   EntityWrite,
+  KeyedEvent,
   LastVisit,
   RecordFilter,
   RecordPage,
   RecordQuery,
+  Scalar,
   Storage,
   TableShape,
+  ValueCount,
 } from '../storage.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
@@ -249,6 +252,19 @@ export class DuckDBStorage implements Storage {
     return row?.value as string | undefined;
   }
 
+  async keyedEvents(since: Date): Promise<KeyedEvent[]> {
+    const rows = await this.read(
+      'SELECT org, idempotency_key, id, received_time FROM events WHERE idempotency_key IS NOT NULL AND received_time >= $since ORDER BY received_time',
+      { since: timestamp(since) },
+    );
+    return rows.map((row) => ({
+      org: row.org as string,
+      key: row.idempotency_key as string,
+      id: row.id as string,
+      receivedTime: row.received_time as Date,
+    }));
+  }
+
   async lastVisit(org: string, visitorId: string): Promise<LastVisit | undefined> {
     const rows = await this.read(
       'SELECT visit_id, received_time FROM events WHERE org = $org AND visitor_id = $visitor ORDER BY received_time DESC LIMIT 1',
@@ -321,9 +337,30 @@ export class DuckDBStorage implements Storage {
     };
   }
 
-  remove<Row extends object>(table: EntityTable<Row>, where: Partial<Row>): Promise<number> {
+  async countBy<Row extends object>(
+    table: EntityTable<Row>,
+    equal: Partial<Row>,
+    filter: RecordFilter | undefined,
+    field: keyof Row & string,
+  ): Promise<ValueCount[]> {
     const params: Record<string, DuckDBValue> = {};
-    const condition = entityWhere(table, where, undefined, params);
+    const where = entityWhere(table, equal, filter, params);
+    const { column, type } = entityColumn(table)(field);
+    const value = type === 'text[]' ? `unnest(${column})` : column;
+    const rows = await this.read(
+      `SELECT value, count(*) AS n FROM (SELECT ${value} AS value FROM ${quote(table.name)}${where ? ` WHERE ${where}` : ''}) GROUP BY value ORDER BY n DESC, value`,
+      params,
+    );
+    return rows.map((row) => ({ value: row.value as Scalar, count: Number(row.n) }));
+  }
+
+  remove<Row extends object>(
+    table: EntityTable<Row>,
+    where: Partial<Row>,
+    filter?: RecordFilter,
+  ): Promise<number> {
+    const params: Record<string, DuckDBValue> = {};
+    const condition = entityWhere(table, where, filter, params);
     return this.change(`DELETE FROM ${quote(table.name)}${condition ? ` WHERE ${condition}` : ''}`, params);
   }
 
@@ -490,6 +527,10 @@ function compileFilter(
     case 'match': {
       const { column, type } = resolve(filter.field);
       return `${MATCHES[filter.op]}(${column}, ${bind(type, filter.value)})`;
+    }
+    case 'has': {
+      const { column } = resolve(filter.field);
+      return `list_contains(${column}, ${bind('text', filter.value)})`;
     }
     case 'compare': {
       const { column, type } = resolve(filter.field);

@@ -1,0 +1,178 @@
+import { Type } from '@sinclair/typebox';
+import type { ChannelAnalytics } from '../channel/channel-analytics.ts';
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { Intake } from '../ingest/intake.ts';
+import type { Rejections } from '../ingest/rejections.ts';
+import { deriveTime, timeBoundsViolation } from '../ingest/timestamps.ts';
+import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
+import { compileCheck } from '../server/validation.ts';
+import type { UaCollector, UaRequestContext } from '../ua/collector.ts';
+import { eventPayload } from '../ua/event-body.ts';
+import type { Payload } from '../ua/event-kinds.ts';
+
+/** What each item of a batch is: a UA event of one of four kinds, or one Channel Analytics KPI event. */
+export const BATCH_KINDS = ['custom', 'search', 'click', 'view', 'kpi'] as const;
+type BatchKind = (typeof BATCH_KINDS)[number];
+
+/** The envelope: items are checked one by one, so that one bad item never fails the others. */
+const BatchBody = Type.Object(
+  {
+    sentAt: Type.Optional(Type.String({ format: 'date-time' })),
+    events: Type.Array(Type.Unknown(), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+const checkBody = compileCheck(BatchBody);
+
+export type BatchResult =
+  | { status: 'accepted'; id: string }
+  | { status: 'duplicate'; id: string }
+  | { status: 'rejected'; errors: Violation[] };
+
+export const BATCH_ROUTE = '/api/v1/events/batch';
+
+/** An item's one event, or why it was refused. */
+type Prepared = { event: CanonicalEvent } | { errors: Violation[] };
+
+/**
+ * `POST /api/v1/events/batch`: many events of any kind in one request, each run through the same checks
+ * and normalisation as its single-event route, answered one result per event, in order. Rejected items
+ * are kept (Rejections); the others are committed together through the intake, so duplicates are found
+ * by their idempotency keys across the batch, other requests and restarts.
+ */
+export class EventBatch {
+  constructor(
+    private readonly collector: UaCollector,
+    private readonly channel: ChannelAnalytics,
+    private readonly intake: Intake,
+    private readonly rejections: Rejections,
+    private readonly maxEvents: number,
+  ) {}
+
+  async accept(body: unknown, context: UaRequestContext): Promise<BatchResult[]> {
+    const violations = checkBody(body);
+    const items = (body as { events?: unknown[] } | null)?.events;
+    if (Array.isArray(items) && items.length > this.maxEvents) {
+      violations.push({
+        field: 'events',
+        rule: 'maxItems',
+        limit: this.maxEvents,
+        message: `a batch holds at most ${this.maxEvents} events; send the rest in another`,
+        received: items.length,
+      });
+    }
+    if (violations.length > 0) throw invalid(violations);
+    const { sentAt } = body as { sentAt?: string };
+    const batchContext = { ...context, ...(sentAt && { sentAt: new Date(sentAt) }) };
+
+    const prepared: Prepared[] = [];
+    for (const item of items as unknown[]) prepared.push(await this.prepare(item, batchContext));
+    const accepted = prepared.flatMap((p) => ('event' in p ? [p.event] : []));
+    const outcomes = await this.intake.submit(
+      context.org,
+      accepted,
+      context.settings.dedupWindowDays * 86_400_000,
+    );
+    let next = 0;
+    return prepared.map((p, index) => {
+      if ('event' in p) return outcomes[next++] as BatchResult;
+      this.rejections.record({
+        org: context.org,
+        route: BATCH_ROUTE,
+        item: index,
+        receivedAt: context.receivedAt,
+        credentialId: context.credential.id,
+        payload: (items as unknown[])[index],
+        violations: p.errors,
+      });
+      return { status: 'rejected', errors: p.errors };
+    });
+  }
+
+  private async prepare(item: unknown, context: UaRequestContext): Promise<Prepared> {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      return refused('', 'type', 'each event must be a JSON object', Array.isArray(item) ? 'array' : item);
+    }
+    const { kind, ...rest } = item as Payload;
+    if (!BATCH_KINDS.includes(kind as BatchKind)) {
+      return {
+        errors: [
+          {
+            field: 'kind',
+            rule: kind === undefined ? 'required' : 'enum',
+            limit: BATCH_KINDS,
+            message: `must be one of: ${BATCH_KINDS.join(', ')}`,
+            received: kind,
+          },
+        ],
+      };
+    }
+    try {
+      return kind === 'kpi'
+        ? { event: await this.kpiEvent(rest, context) }
+        : { event: await this.uaEvent(kind as Exclude<BatchKind, 'kpi'>, rest, context) };
+    } catch (error) {
+      // Every refusal of one event (a rule, a privilege, an analytics switch) is that item's; anything
+      // else (the store failing) is the whole request's.
+      if (error instanceof OpenUAError && error.statusCode < 500 && error.statusCode !== 401) {
+        return { errors: error.violations ?? [{ field: '', rule: error.code, message: error.message }] };
+      }
+      throw error;
+    }
+  }
+
+  private async uaEvent(kind: Exclude<BatchKind, 'kpi'>, body: Payload, context: UaRequestContext) {
+    const { events } = await this.collector.prepare(kind, [eventPayload(body, kind, false)], context);
+    return events[0] as CanonicalEvent;
+  }
+
+  /** A logAnalyticsEvent body (`{data, eventName}`) whose `data.events` holds exactly one KPI event. */
+  private async kpiEvent(body: Payload, context: UaRequestContext): Promise<CanonicalEvent> {
+    const { eventId, ...call } = body;
+    const data = call.data as Payload | undefined;
+    if (Array.isArray(data?.events) && data.events.length !== 1) {
+      throw invalid([
+        {
+          field: 'data.events',
+          rule: data.events.length === 0 ? 'minItems' : 'maxItems',
+          limit: 1,
+          message: 'a batch item is one KPI event: send each as its own item',
+          received: data.events.length,
+        },
+      ]);
+    }
+    if (
+      eventId !== undefined &&
+      (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > 128)
+    ) {
+      throw invalid([
+        {
+          field: 'eventId',
+          rule: 'type',
+          limit: '1-128 characters',
+          message: 'must be a string of 1 to 128 characters',
+          received: eventId,
+        },
+      ]);
+    }
+    const { events } = await this.channel.prepareLog(call, context);
+    const event = events[0] as CanonicalEvent;
+    event.sentTime = context.sentAt ?? null;
+    event.derivedTime = deriveTime(event);
+    const bounds =
+      event.eventTime &&
+      timeBoundsViolation(
+        event.derivedTime,
+        event.receivedTime,
+        context.settings,
+        'data.events[0].eventTimestamp',
+      );
+    if (bounds) throw invalid([bounds]);
+    if (eventId !== undefined) event.idempotencyKey = eventId as string;
+    return event;
+  }
+}
+
+const refused = (field: string, rule: string, message: string, received: unknown): Prepared => ({
+  errors: [{ field, rule, message, received }],
+});

@@ -1,0 +1,90 @@
+import type { KeyedEvent } from '../storage/storage.ts';
+
+/**
+ * Idempotency keys: the first event that carries a key (per organization) is stored; every later one
+ * inside the window is answered `duplicate`, with the first one's id, and is not stored again.
+ *
+ * The index is in memory, loaded from the store at start-up (after the ingest log is recovered into it), so
+ * it holds across restarts. A key is claimed synchronously before its event is submitted, so concurrent
+ * requests with the same key cannot both store it: the later one waits for the first one's commit.
+ */
+
+interface Entry {
+  id: string;
+  /** When the window of this key ends, in ms: first seen + the organization's window then. */
+  expiresAt: number;
+  /** Until the first event's commit settles: resolves true once it is durable, false if it failed. */
+  settled?: Promise<boolean>;
+  settle?: (committed: boolean) => void;
+}
+
+export type Claim =
+  | { status: 'claimed' }
+  | { status: 'duplicate'; id: string }
+  | { status: 'pending'; id: string; settled: Promise<boolean> };
+
+const entryKey = (org: string, key: string) => `${org}\u0000${key}`;
+
+export class IdempotencyIndex {
+  private readonly entries = new Map<string, Entry>();
+
+  /** Remembers keys already stored (at start-up), each for the window from its first event. */
+  load(events: Iterable<KeyedEvent>, windowMs: (org: string) => number): void {
+    for (const { org, key, id, receivedTime } of events) {
+      const expiresAt = receivedTime.getTime() + windowMs(org);
+      const known = this.entries.get(entryKey(org, key));
+      // The first event with a key is the one stored; later ones in the store (from before a window ended) lose.
+      if (!known || known.expiresAt - windowMs(org) > receivedTime.getTime()) {
+        this.entries.set(entryKey(org, key), { id, expiresAt });
+      }
+    }
+  }
+
+  /**
+   * Claims `key` for the event `id` received at `now`, unless it was seen inside its window. Synchronous:
+   * nothing can claim the same key between the check and the claim.
+   */
+  claim(org: string, key: string, id: string, now: number, windowMs: number): Claim {
+    const name = entryKey(org, key);
+    const known = this.entries.get(name);
+    if (known && now < known.expiresAt) {
+      return known.settled
+        ? { status: 'pending', id: known.id, settled: known.settled }
+        : { status: 'duplicate', id: known.id };
+    }
+    let settle: (committed: boolean) => void = () => undefined;
+    const settled = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.entries.set(name, { id, expiresAt: now + windowMs, settled, settle });
+    return { status: 'claimed' };
+  }
+
+  /** Ends claims: a committed key is remembered for its window; a failed one is free to be claimed again. */
+  settle(org: string, keys: readonly string[], committed: boolean): void {
+    for (const key of keys) {
+      const name = entryKey(org, key);
+      const entry = this.entries.get(name);
+      if (!entry?.settle) continue;
+      entry.settle(committed);
+      if (committed) this.entries.set(name, { id: entry.id, expiresAt: entry.expiresAt });
+      else this.entries.delete(name);
+    }
+  }
+
+  /** Forgets keys whose window has ended; answers how many. */
+  sweep(now = Date.now()): number {
+    let swept = 0;
+    for (const [name, entry] of this.entries) {
+      if (!entry.settle && entry.expiresAt <= now) {
+        this.entries.delete(name);
+        swept++;
+      }
+    }
+    return swept;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
