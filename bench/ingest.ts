@@ -4,7 +4,9 @@
  * 1. Single events over HTTP. A bare Fastify route (bench/bare-server.ts) and OpenUA (`openua serve`) are
  *    loaded one after the other with identical autocannon settings. Both run as child processes so that
  *    autocannon, here, does not share their event loop. Ratio = OpenUA events/s ÷ bare route req/s.
- * 2. The batch writer. GroupCommit (its ingest log, then DuckDBStorage) against a hand-written loop over
+ * 2. Batches over HTTP: `POST /api/v1/events/batch` with 100 and with 1000 custom events per request.
+ *    Events/s = requests/s × batch size, against the raw appender of part 3 (the ceiling for storing them).
+ * 3. The batch writer. GroupCommit (its ingest log, then DuckDBStorage) against a hand-written loop over
  *    DuckDB's data-chunk appender on an identical table, both in this process, no HTTP. The clock stops
  *    for both with every row in the store. Ratio = OpenUA rows/s ÷ raw appender rows/s.
  *
@@ -18,6 +20,7 @@
  *   BENCH_EVENTS       events per batch-writer run (200000)
  *   BENCH_PROFILE_DIR  if set, the OpenUA process writes a V8 CPU profile (.cpuprofile) there on exit
  *   BENCH_KIND         the UA event posted in the HTTP part: custom (default), search, or click
+ *   BENCH_BATCH_CONNECTIONS  concurrent connections for the HTTP batches (8)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +69,7 @@ const settings = {
   events: envInt('BENCH_EVENTS', 200_000, 100),
   profileDir: process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined,
   kind: envKind(),
+  batchConnections: envInt('BENCH_BATCH_CONNECTIONS', 8, 1),
 };
 
 function envKind(): 'custom' | 'search' | 'click' {
@@ -570,6 +574,75 @@ async function batchWriterBench(): Promise<BatchFigures> {
   return { raw, openua };
 }
 
+interface BatchLoad {
+  size: number;
+  result: autocannon.Result;
+}
+
+/** Batches of `size` custom events, each event as the single-event part sends it, kind-tagged. */
+function batchBody(size: number): string {
+  return JSON.stringify({
+    events: Array.from({ length: size }, (_, i) => ({
+      kind: 'custom',
+      ...JSON.parse(BODIES[i % BODIES.length] as string),
+    })),
+  });
+}
+
+async function batchHttpBench(): Promise<BatchLoad[]> {
+  const masterKey = `bench_${randomBytes(16).toString('hex')}`;
+  say('== batches over HTTP (POST /api/v1/events/batch) ==');
+  const dataDir = tempDir('batch-http');
+  const openua = await startServer('OpenUA', [path.join(ROOT, 'bin/openua.js'), 'serve'], {
+    OPENUA_DATA_DIR: dataDir,
+    OPENUA_MASTER_KEY: masterKey,
+    OPENUA_LOG_LEVEL: 'warn',
+  });
+  const loads: BatchLoad[] = [];
+  let acknowledged = 0;
+  let exitCode: number | null;
+  try {
+    for (const size of [100, 1000]) {
+      const body = batchBody(size);
+      let firstError: { status: number; body: string } | undefined;
+      const run = (seconds: number) =>
+        autocannon({
+          url: `${openua.url}/api/v1/events/batch`,
+          method: 'POST',
+          connections: settings.batchConnections,
+          duration: seconds,
+          headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+          body,
+          requests: [
+            {
+              onResponse: (status: number, text: string) => {
+                if (status !== 200) firstError ??= { status, body: text };
+                else if (text.includes('"rejected"')) firstError ??= { status, body: text.slice(0, 500) };
+              },
+            },
+          ],
+        });
+      const warm = settings.warmupSeconds > 0 ? await run(settings.warmupSeconds) : undefined;
+      const result = await run(settings.seconds);
+      if (firstError) throw new Error(`a batch of ${size} failed: ${firstError.status} ${firstError.body}`);
+      acknowledged += (result['2xx'] + (warm?.['2xx'] ?? 0)) * size;
+      say(
+        `batches of ${size}: ${int(result.requests.average * size)} events/s (${fixed2(result.requests.average)} req/s), ` +
+          `per request ${describeLoad(result)}`,
+      );
+      loads.push({ size, result });
+    }
+  } finally {
+    exitCode = await stopServer(openua);
+  }
+  const stored = await countStored(path.join(dataDir, DB_FILE));
+  removeDir(dataDir);
+  if (exitCode !== 0) throw new Error(`the server exited with ${exitCode} on SIGTERM:\n${openua.output()}`);
+  if (stored < acknowledged) throw new Error(`${acknowledged - stored} acknowledged events were not stored`);
+  say(`acknowledged ${acknowledged} events in accepted batches, stored ${stored}`);
+  return loads;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -582,6 +655,9 @@ async function main(): Promise<void> {
   );
   say();
   const http = await singleEventBench();
+  say();
+  const batches = await batchHttpBench();
+  say();
   const batch = await batchWriterBench();
   const { bare, openua } = http;
   say();
@@ -594,6 +670,13 @@ async function main(): Promise<void> {
   say(`${SINGLE_EVENT_RATIO} ${fixed2(openua.requests.average / bare.requests.average)}`);
   say(`batch writer: openua ${int(batch.openua)} ev/s vs raw appender ${int(batch.raw)} rows/s`);
   say(`batch writer ratio: ${fixed2(batch.openua / batch.raw)}`);
+  for (const { size, result } of batches) {
+    const events = result.requests.average * size;
+    say(
+      `HTTP batches of ${size}: ${int(events)} ev/s, p99 ${ms(result.latency.p99)} ms per request; ` +
+        `ratio to the raw appender: ${fixed2(events / batch.raw)}`,
+    );
+  }
 }
 
 try {

@@ -5,6 +5,9 @@ import { OpenUAError } from '../server/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
 import { serve } from './serve.ts';
 
+/** A number when it is written as an integer; otherwise the text, for the server to refuse by name. */
+const integerOption = (value: string): number | string => (/^-?\d+$/.test(value) ? Number(value) : value);
+
 const privilegeList = (value: string): Privilege[] => {
   const list = value.split(',').map((p) => p.trim());
   const wrong = list.filter((p) => !isPrivilege(p));
@@ -62,9 +65,25 @@ export function program(): Command {
     .command('update <id>')
     .option('--name <name>', 'display name')
     .option('--unknown-kpi-events <mode>', 'KPI events with no active definition: refuse or flag')
+    .option('--dedup-window-days <days>', 'how long an idempotency key is remembered', integerOption)
+    .option('--rejection-retention-days <days>', 'how long rejected events are kept', integerOption)
+    .option('--max-event-age-days <days>', 'events further back are rejected', integerOption)
+    .option('--max-event-future-minutes <minutes>', 'events further ahead are rejected', integerOption)
     .option(...serverOption)
     .action((id: string, o) =>
-      withAdmin(o, (a) => a.updateOrg(id, defined({ name: o.name, unknownKpiEvents: o.unknownKpiEvents }))),
+      withAdmin(o, (a) =>
+        a.updateOrg(
+          id,
+          defined({
+            name: o.name,
+            unknownKpiEvents: o.unknownKpiEvents,
+            dedupWindowDays: o.dedupWindowDays,
+            rejectionRetentionDays: o.rejectionRetentionDays,
+            maxEventAgeDays: o.maxEventAgeDays,
+            maxEventFutureMinutes: o.maxEventFutureMinutes,
+          }),
+        ),
+      ),
     );
 
   const key = cli.command('key').description('API keys (the secret is shown once, at creation)');

@@ -223,6 +223,32 @@ describe('openua CLI on a data directory no server holds', () => {
     assert.match(wrong.stderr, /unknownKpiEvents: must be one of: refuse, flag \(received "maybe"\)/);
   });
 
+  it('org update sets the ingest settings, and refuses a value that is not an integer by name', async () => {
+    const org = await openuaJson<Record<string, number>>(
+      [
+        'org',
+        'update',
+        'acme',
+        '--dedup-window-days',
+        '3',
+        '--rejection-retention-days',
+        '90',
+        '--max-event-age-days',
+        '45',
+        '--max-event-future-minutes',
+        '5',
+      ],
+      env,
+    );
+    assert.deepEqual(
+      [org.dedupWindowDays, org.rejectionRetentionDays, org.maxEventAgeDays, org.maxEventFutureMinutes],
+      [3, 90, 45, 5],
+    );
+    const wrong = await openua(['org', 'update', 'acme', '--dedup-window-days', 'week'], env);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /dedupWindowDays: must be an integer \(received "week"\)/);
+  });
+
   it('an organization that does not exist exits non-zero naming it', async () => {
     const run = await openua(
       ['key', 'create', '--org', 'nope', '--name', 'x', '--privileges', 'analytics:write'],
