@@ -49,6 +49,11 @@ export class EventBatch {
     private readonly maxEvents: number,
   ) {}
 
+  /** Sheds (503) now when the writer could not take `count` more events. */
+  admit(count: number): void {
+    this.intake.admit(count);
+  }
+
   async accept(body: unknown, context: UaRequestContext): Promise<BatchResult[]> {
     const violations = checkBody(body);
     const items = (body as { events?: unknown[] } | null)?.events;
@@ -62,6 +67,7 @@ export class EventBatch {
       });
     }
     if (violations.length > 0) throw invalid(violations);
+    this.intake.admit((items as unknown[]).length);
     const { sentAt } = body as { sentAt?: string };
     const batchContext = { ...context, ...(sentAt && { sentAt: new Date(sentAt) }) };
 

@@ -7,7 +7,15 @@ export function batchRoutes(batch: EventBatch, bodyLimit: number) {
   return async (app: FastifyInstance) => {
     app.post(
       BATCH_ROUTE,
-      { bodyLimit, config: { privilege: 'analytics:write', keepsRejections: true } },
+      {
+        bodyLimit,
+        config: { privilege: 'analytics:write', keepsRejections: true },
+        // A full queue sheds the batch before its body is even parsed: that work would only be thrown away.
+        preParsing: async (_request, _reply, payload) => {
+          batch.admit(1);
+          return payload;
+        },
+      },
       async (request) => ({
         results: await batch.accept(request.body, {
           credential: request.credential,

@@ -131,16 +131,26 @@ export class GroupCommit {
     return recovered;
   }
 
+  /**
+   * Refuses (503) what `submit` would refuse for `count` events now, before a caller spends work on them:
+   * under overload, checking a big batch only to shed it would take the CPU the store needs to catch up.
+   */
+  admit(count: number): void {
+    if (this.closed) throw unavailable('The server is shutting down; the event was not accepted. Retry.');
+    const held = this.queued + this.unloadedEvents;
+    if (held + count > this.options.capacity && held > 0) {
+      this.counters.shed += count;
+      throw overloaded(this.retryAfterSeconds());
+    }
+  }
+
   /** Resolves once the events are durable (in the log); rejects with 503 at once when full or closing. */
   submit(events: readonly CanonicalEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    if (this.closed) {
-      return Promise.reject(unavailable('The server is shutting down; the event was not accepted. Retry.'));
-    }
-    const held = this.queued + this.unloadedEvents;
-    if (held + events.length > this.options.capacity && held > 0) {
-      this.counters.shed += events.length;
-      return Promise.reject(overloaded(this.retryAfterSeconds()));
+    try {
+      this.admit(events.length);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ events, resolve, reject });

@@ -18,6 +18,11 @@ export class Intake {
     private readonly storage: Storage,
   ) {}
 
+  /** Sheds (503) a request of `count` events now if the writer could not take them. */
+  admit(count: number): void {
+    this.writer.admit(count);
+  }
+
   /** A stored event by id (loading what waits in the ingest log first): what a duplicate is answered with. */
   async stored(org: string, id: string): Promise<CanonicalEvent | undefined> {
     await this.writer.sync();

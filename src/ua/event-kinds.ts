@@ -35,15 +35,17 @@ export interface UaEventModel {
   fields: (payload: Payload, credential: Credential) => Partial<CanonicalEvent> & { eventType: string };
 }
 
-const string = (payload: Payload, field: string) => (payload[field] as string | undefined) ?? null;
-const number = (payload: Payload, field: string) => (payload[field] as number | undefined) ?? null;
-const list = (payload: Payload, field: string) => (payload[field] as object[] | undefined) ?? null;
+// A kind's optional fields stay undefined when absent, rather than null: the store reads both as null,
+// and an absent key costs nothing in the ingest log's JSON line.
+const string = (payload: Payload, field: string) => payload[field] as string | undefined;
+const number = (payload: Payload, field: string) => payload[field] as number | undefined;
+const list = (payload: Payload, field: string) => payload[field] as object[] | undefined;
 
 /** The body's groups, then the search token's: a search token adds its userGroups (reference §4). */
-function userGroups(payload: Payload, credential: Credential): string[] | null {
+function userGroups(payload: Payload, credential: Credential): string[] | undefined {
   const fromToken = credential.kind === 'searchToken' ? credential.identity.userGroups : [];
   const groups = [...new Set([...((payload.userGroups as string[] | undefined) ?? []), ...fromToken])];
-  return groups.length > 0 ? groups : null;
+  return groups.length > 0 ? groups : undefined;
 }
 
 export const UA_EVENT_MODELS: Readonly<Record<UaEventKind, UaEventModel>> = {
@@ -64,7 +66,7 @@ export const UA_EVENT_MODELS: Readonly<Record<UaEventKind, UaEventModel>> = {
       advancedQuery: string(p, 'advancedQuery'),
       numberOfResults: number(p, 'numberOfResults'),
       responseTime: p.responseTime as number,
-      contextual: (p.contextual as boolean | undefined) ?? null,
+      contextual: p.contextual as boolean | undefined,
       queryPipeline: string(p, 'queryPipeline'),
       indexId: string(p, 'indexId'),
       userGroups: userGroups(p, credential),
