@@ -28,13 +28,14 @@ const entryKey = (org: string, key: string) => `${org}\u0000${key}`;
 export class IdempotencyIndex {
   private readonly entries = new Map<string, Entry>();
 
-  /** Remembers keys already stored (at start-up), each for the window from its first event. */
+  /** Remembers keys already stored (at start-up, oldest first), each for the window from its first event. */
   load(events: Iterable<KeyedEvent>, windowMs: (org: string) => number): void {
     for (const { org, key, id, receivedTime } of events) {
       const expiresAt = receivedTime.getTime() + windowMs(org);
       const known = this.entries.get(entryKey(org, key));
-      // The first event with a key is the one stored; later ones in the store (from before a window ended) lose.
-      if (!known || known.expiresAt - windowMs(org) > receivedTime.getTime()) {
+      // Oldest first: an event with a known key was stored only because the earlier one's window had ended,
+      // so it opened the window that counts now.
+      if (!known || receivedTime.getTime() >= known.expiresAt) {
         this.entries.set(entryKey(org, key), { id, expiresAt });
       }
     }

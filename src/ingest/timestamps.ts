@@ -34,23 +34,18 @@ export function timeBoundsViolation(
   field: string,
 ): Violation | undefined {
   const ahead = derived.getTime() - received.getTime();
+  const beyond = (rule: string, limit: string, side: string): Violation => ({
+    field,
+    rule,
+    limit,
+    message: `the event's time (${derived.toISOString()}, corrected for the client's clock) is more than ${limit} ${side} the server received it (${received.toISOString()})`,
+    received: derived.toISOString(),
+  });
   if (-ahead > settings.maxEventAgeDays * DAY) {
-    return {
-      field,
-      rule: 'maxEventAge',
-      limit: `${settings.maxEventAgeDays} days`,
-      message: `the event's time (${derived.toISOString()}, corrected for the client's clock) is more than ${settings.maxEventAgeDays} days before the server received it (${received.toISOString()})`,
-      received: derived.toISOString(),
-    };
+    return beyond('maxEventAge', `${settings.maxEventAgeDays} days`, 'before');
   }
   if (ahead > settings.maxEventFutureMinutes * MINUTE) {
-    return {
-      field,
-      rule: 'maxEventFuture',
-      limit: `${settings.maxEventFutureMinutes} minutes`,
-      message: `the event's time (${derived.toISOString()}, corrected for the client's clock) is more than ${settings.maxEventFutureMinutes} minutes after the server received it (${received.toISOString()})`,
-      received: derived.toISOString(),
-    };
+    return beyond('maxEventFuture', `${settings.maxEventFutureMinutes} minutes`, 'after');
   }
   return undefined;
 }
