@@ -83,11 +83,14 @@ function notAnObject(value: unknown, field: string): Violation | undefined {
  * official client adds lastSearchQueryUid after dropping empties, so it sends "" when no search ran yet.
  */
 function withoutAbsentValues(payload: Payload): Payload {
-  const absent = (field: string, value: unknown) =>
-    value === null || (field === 'lastSearchQueryUid' && value === '');
-  // Most bodies have nothing absent: copy only those that do (this runs for every event of a batch).
+  // Most bodies have nothing absent: copy only those that do (this runs for every event).
   let hasAbsent = false;
-  for (const field in payload) if (absent(field, payload[field])) hasAbsent = true;
+  for (const field in payload) if (isAbsent(field, payload[field])) hasAbsent = true;
   if (!hasAbsent) return payload;
-  return Object.fromEntries(Object.entries(payload).filter(([field, value]) => !absent(field, value)));
+  const present: Payload = {};
+  for (const field in payload) if (!isAbsent(field, payload[field])) present[field] = payload[field];
+  return present;
 }
+
+const isAbsent = (field: string, value: unknown) =>
+  value === null || (field === 'lastSearchQueryUid' && value === '');
