@@ -581,11 +581,11 @@ interface BatchLoad {
   p99: number;
 }
 
-/** Batches of `size` custom events, each event as the single-event part sends it, kind-tagged. */
+/** Batches of `size` events of BENCH_KIND, each as the single-event part sends it, kind-tagged. */
 function batchBody(size: number): string {
   return JSON.stringify({
     events: Array.from({ length: size }, (_, i) => ({
-      kind: 'custom',
+      kind: settings.kind,
       ...JSON.parse(BODIES[i % BODIES.length] as string),
     })),
   });
