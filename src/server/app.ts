@@ -6,6 +6,7 @@ import { batchRoutes } from '../batch/routes.ts';
 import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
 import { channelRoutes } from '../channel/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
+import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
 import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
@@ -61,6 +62,7 @@ export async function buildApp(
   await app.register(eventsRoute(services.storage, services.writer));
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));
   await app.register(rejectionsRoutes(services.rejections));
+  await app.register(queryRoutes(services.storage, services.writer, services.dimensions));
   await app.register(channelRoutes(services.channel, services.channelRecords));
   await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
     prefix: ODATA_BASE,

@@ -14,6 +14,7 @@ import { IdempotencyIndex } from '../ingest/idempotency.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
 import { Intake } from '../ingest/intake.ts';
 import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
+import { DIMENSIONS, Dimensions } from '../query/dimensions.ts';
 import type { Storage } from '../storage/storage.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
@@ -34,6 +35,7 @@ export interface Services {
   visits: VisitTracker;
   collector: UaCollector;
   batch: EventBatch;
+  dimensions: Dimensions;
   channelRecords: ChannelRecords;
   kpiDefinitions: KpiDefinitions;
   kpiEvents: KpiEvents;
@@ -48,7 +50,7 @@ export interface Services {
 
 const DAY = 86_400_000;
 
-export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, REJECTIONS, ...CHANNEL_TABLES] as const;
+export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, REJECTIONS, DIMENSIONS, ...CHANNEL_TABLES] as const;
 
 export async function createServices(
   config: Config,
@@ -111,6 +113,7 @@ export async function createServices(
     visits,
     collector,
     batch,
+    dimensions: new Dimensions(storage),
     channelRecords,
     kpiDefinitions,
     kpiEvents,

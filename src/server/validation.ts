@@ -1,4 +1,4 @@
-import type { TSchema } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { echo, type Violation } from './errors.ts';
 
@@ -126,3 +126,10 @@ export function compileCheck(schema: TSchema): Check {
   const validate = ajv.compile(schema);
   return (value) => (validate(value) ? [] : (validate.errors ?? []).map(toViolation));
 }
+
+/**
+ * A string from a closed list, as a JSON Schema enum: a refusal then lists the allowed values once
+ * (`enum`), where a union of literals would report every branch (`const` … `anyOf`).
+ */
+export const oneOf = <T extends string>(values: readonly T[]) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values] });

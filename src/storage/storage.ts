@@ -87,6 +87,44 @@ export interface ValueCount {
   count: number;
 }
 
+/**
+ * A field of the events table as the query API reads it: a column, or a customData key read as the type
+ * its dimension declares (`text` when undeclared). A value that does not parse as that type is null, and
+ * counted (AggregateResult.typeErrors).
+ */
+export type QueryField =
+  | { kind: 'column'; field: string; type: ColumnType }
+  | { kind: 'custom'; key: string; type: 'text' | 'number' | 'boolean' };
+
+export type QueryFilter =
+  | { kind: 'and' | 'or'; filters: QueryFilter[] }
+  | { kind: 'compare'; op: Comparison; field: QueryField; value: Scalar }
+  | { kind: 'in'; field: QueryField; values: Scalar[] }
+  | { kind: 'contains'; field: QueryField; value: string };
+
+export type AggregateFn = 'count' | 'uniq' | 'sum' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p99';
+
+export type TimeUnit = 'minute' | 'hour' | 'day' | 'week' | 'month';
+
+/** One aggregation over one organization's events: the query API's spec, resolved, for any engine. */
+export interface AggregateQuery {
+  from: Date;
+  to: Date;
+  /** A time bucket of the derived time, in a time zone; answered as the bucket's first instant. */
+  bucket?: { name: string; unit: TimeUnit; timeZone: string };
+  dimensions: { name: string; field: QueryField }[];
+  measures: { name: string; fn: AggregateFn; field?: QueryField }[];
+  where?: QueryFilter;
+  orderBy: { name: string; descending: boolean }[];
+  limit: number;
+}
+
+export interface AggregateResult {
+  rows: Record<string, Scalar>[];
+  /** customData values that did not parse as their dimension's type, by field name, among the rows counted. */
+  typeErrors: Record<string, number>;
+}
+
 export interface Storage {
   readonly engine: string;
   /** Where the data lives, for humans. */
@@ -107,6 +145,8 @@ export interface Storage {
   keyedEvents(since: Date): Promise<KeyedEvent[]>;
   /** Events of one organization that match a filter, in the order asked (derived time, newest first, by default). */
   queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>>;
+  /** Measures over one organization's events, grouped by dimensions (and a time bucket). */
+  aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult>;
   /** Changes the fields given on one event; answers whether it exists. */
   updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean>;
   /** Deletes the events of one organization that match; answers how many. */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { addFormat } from '../server/validation.ts';
+import { addFormat, oneOf } from '../server/validation.ts';
 import { isLanguage } from './language.ts';
 
 addFormat(
@@ -63,9 +63,7 @@ const FacetState = Type.Object(
     displayValue: Type.Optional(Type.String({ maxLength: 1024 })),
     facetType: Type.Optional(text(128)),
     // The reference's three states, and `idle`, which the official client's own type allows.
-    state: Type.Optional(
-      Type.Union(['auto_selected', 'selected', 'excluded', 'idle'].map((s) => Type.Literal(s))),
-    ),
+    state: Type.Optional(oneOf(['auto_selected', 'selected', 'excluded', 'idle'])),
     facetPosition: Type.Optional(integer(0)),
     title: Type.Optional(Type.String({ maxLength: 1024 })),
     start: Type.Optional(Type.String({ maxLength: 256 })),

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   BOOLEAN,
+  type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
@@ -23,6 +24,8 @@ import {
   EVENT_COLUMNS,
 } from '../event-columns.ts';
 import type {
+  AggregateQuery,
+  AggregateResult,
   Checkpoint,
   ColumnType,
   EntityTable,
@@ -37,6 +40,7 @@ import type {
   TableShape,
   ValueCount,
 } from '../storage.ts';
+import { compileAggregate } from './aggregate.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
 /** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
@@ -109,7 +113,11 @@ export class DuckDBStorage implements Storage {
   static async open(dataDir: string): Promise<DuckDBStorage> {
     mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'openua.duckdb');
-    const instance = await DuckDBInstance.create(file);
+    // Every extension OpenUA uses (ICU for time zones) is built in: nothing may be downloaded at run time.
+    const instance = await DuckDBInstance.create(file, {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
     const [writer, other] = await Promise.all([instance.connect(), instance.connect()]);
     return new DuckDBStorage(file, instance, writer, other);
   }
@@ -180,8 +188,9 @@ export class DuckDBStorage implements Storage {
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
     return this.writeQueue.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
+      let appender: DuckDBAppender | undefined;
       try {
-        const appender = await this.writer.createAppender('events');
+        appender = await this.writer.createAppender('events');
         for (let from = 0; from < events.length; from += CHUNK_ROWS) {
           appender.appendDataChunk(
             eventChunk(this.eventLayout, events, from, Math.min(from + CHUNK_ROWS, events.length)),
@@ -199,6 +208,12 @@ export class DuckDBStorage implements Storage {
         }
         await this.writer.run('COMMIT');
       } catch (error) {
+        // An appender still holding refused rows would try to flush them again when it is closed or
+        // collected, whatever transaction is open then: drop its rows and close it here, before ROLLBACK.
+        try {
+          appender?.clear();
+          appender?.closeSync();
+        } catch {}
         await this.writer.run('ROLLBACK').catch(() => undefined);
         throw error;
       }
@@ -218,6 +233,17 @@ export class DuckDBStorage implements Storage {
     );
     const count = query.count ? await this.count('events', where, params) : undefined;
     return { rows: rows.map(rowToEvent), count };
+  }
+
+  async aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
+    const { sql, params, typeErrorColumns } = compileAggregate(org, query);
+    const rows = await this.read(sql, params);
+    const typeErrors: Record<string, number> = {};
+    for (const { column, field } of typeErrorColumns) {
+      typeErrors[field] = rows.reduce((sum, row) => sum + Number(row[column] ?? 0), 0);
+      for (const row of rows) delete row[column];
+    }
+    return { rows: rows.map(plainRow), typeErrors };
   }
 
   async updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean> {
@@ -551,6 +577,15 @@ function page(query: RecordQuery): string {
   const limit = query.limit === undefined ? '' : ` LIMIT ${Math.trunc(query.limit)}`;
   const offset = query.offset ? ` OFFSET ${Math.trunc(query.offset)}` : '';
   return limit + offset;
+}
+
+/** An aggregate row as JSON-ready scalars: DuckDB's big integers as numbers, times as Dates. */
+function plainRow(row: Record<string, unknown>): Record<string, Scalar> {
+  const plain: Record<string, Scalar> = {};
+  for (const [name, value] of Object.entries(row)) {
+    plain[name] = typeof value === 'bigint' ? Number(value) : (value as Scalar);
+  }
+  return plain;
 }
 
 function rowToEvent(row: Record<string, unknown>): CanonicalEvent {
