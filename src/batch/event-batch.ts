@@ -171,6 +171,16 @@ export class EventBatch {
     }
     const { events } = await this.channel.prepareLog(call, context);
     const event = events[0] as CanonicalEvent;
+    if (eventId !== undefined && event.idempotencyKey && event.idempotencyKey !== eventId) {
+      throw invalid([
+        {
+          field: 'eventId',
+          rule: 'idempotencyKey',
+          message: 'differs from data.events[0].eventId: an event has one key',
+          received: eventId,
+        },
+      ]);
+    }
     event.sentTime = context.sentAt ?? null;
     event.derivedTime = deriveTime(event);
     const bounds =

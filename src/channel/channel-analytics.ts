@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Credential } from '../auth/credential.ts';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { Intake, Outcome } from '../ingest/intake.ts';
 import { invalid, type Violation } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
 import type { RecordFilter, Storage } from '../storage/storage.ts';
@@ -35,6 +36,8 @@ export interface ChannelCallContext {
   org: string;
   credential: Credential;
   receivedAt: Date;
+  /** How long an event's idempotency key is remembered, in ms (the organization's dedupWindowDays). */
+  dedupWindowMs: number;
 }
 
 export interface InitAnswer {
@@ -49,7 +52,10 @@ export interface InitAnswer {
 export interface LogAnswer {
   result: string;
   correlationId: string;
+  /** The stored events, in the order of `events`: for a duplicate, the event first stored with its key. */
   eventIds: string[];
+  /** How many events were duplicates of events already stored (by `eventId`), and not stored again. */
+  duplicates: number;
   /** KPI event names accepted without an active definition (organization setting `flag`). */
   flagged: string[];
 }
@@ -94,6 +100,7 @@ export class ChannelAnalytics {
     private readonly kpiEvents: KpiEvents,
     private readonly storage: Storage,
     private readonly writer: GroupCommit,
+    private readonly intake: Intake,
   ) {}
 
   /**
@@ -213,11 +220,13 @@ export class ChannelAnalytics {
    */
   async logAnalyticsEvent(body: unknown, context: ChannelCallContext): Promise<LogAnswer> {
     const { events, correlationId, flagged, conversationId } = await this.prepareLog(body, context);
-    await this.kpiEvents.log(events);
+    const outcomes = await this.intake.submit(context.org, events, context.dedupWindowMs);
+    const duplicates = outcomes.filter(isDuplicate).length;
     return {
-      result: `logAnalyticsEvent succeeded: ${events.length} KPI event(s) logged for conversation ${conversationId}`,
+      result: `logAnalyticsEvent succeeded: ${events.length - duplicates} KPI event(s) logged for conversation ${conversationId}`,
       correlationId,
-      eventIds: events.map((e) => e.id),
+      eventIds: outcomes.map((o) => o.id),
+      duplicates,
       flagged,
     };
   }
@@ -225,7 +234,7 @@ export class ChannelAnalytics {
   /** A logAnalyticsEvent call's KPI events, checked and built but not committed (the batch endpoint commits them). */
   async prepareLog(
     body: unknown,
-    context: ChannelCallContext,
+    context: Omit<ChannelCallContext, 'dedupWindowMs'>,
   ): Promise<{ events: CanonicalEvent[]; correlationId: string; flagged: string[]; conversationId: string }> {
     const payload = loosen(body) as Payload;
     const violations = checkLog(payload);
@@ -275,7 +284,9 @@ export class ChannelAnalytics {
       if (definition.flag) flagged.add(name);
       if (errors.length > 0 || Array.isArray(links)) continue;
       const values = { ...place.values, ...fields.values, eventType: name };
-      events.push(this.kpiEvents.build(eventContext, values, custom.data, links, definition));
+      const event = this.kpiEvents.build(eventContext, values, custom.data, links, definition);
+      if (typeof item.eventId === 'string') event.idempotencyKey = item.eventId;
+      events.push(event);
     }
     if (errors.length > 0) throw invalid(errors);
     return {
@@ -314,3 +325,5 @@ export class ChannelAnalytics {
 
 const timeOf = (row: ChannelRecord, field: string) =>
   ((row[field] as Date | null) ?? row.createdOn).toISOString();
+
+const isDuplicate = (outcome: Outcome) => outcome.status === 'duplicate';

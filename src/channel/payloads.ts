@@ -150,6 +150,8 @@ export const InitLogAnalyticsBody = Type.Object(
 const EventItem = tolerant({
   ...properties(KPI_EVENTS, EVENT_ITEM_FIELDS),
   customData: Type.Optional(CustomDataList),
+  // OpenUA's own: the event's idempotency key, as on every other event route.
+  eventId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 });
 
 /** `POST /api/v1/channel/logAnalyticsEvent`, v1 or v2 data. */

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ingestSettings } from '../auth/organizations.ts';
 import { invalid } from '../server/errors.ts';
 import type { ChannelAnalytics, ChannelCallContext } from './channel-analytics.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from './entity-sets.ts';
@@ -9,6 +10,7 @@ const context = (request: FastifyRequest): ChannelCallContext => ({
   org: request.org,
   credential: request.credential,
   receivedAt: new Date(),
+  dedupWindowMs: ingestSettings(request.organization).dedupWindowDays * 86_400_000,
 });
 
 /** The admin API's paths for the two configuration sets, spoken in field names. */

@@ -97,7 +97,7 @@ export async function createServices(
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
   const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, writer, storage);
   const collector = new UaCollector(visits, intake);
-  const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer);
+  const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer, intake);
   const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
   let closing: Promise<void> | undefined;
   return {

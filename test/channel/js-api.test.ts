@@ -291,4 +291,45 @@ describe('logAnalyticsEvent', () => {
     assert.equal(event?.credentialId, writer.split('_')[1]);
     assert.equal(event?.providerSessionId, null, 'a conversation-level event');
   });
+
+  it('an event with an eventId is stored once: a replay answers the first ids and counts the duplicates', async () => {
+    const started = await startConversation(server);
+    const key = unique('kpi-key');
+    const body = {
+      data: {
+        conversationId: started.conversationId,
+        providerSessionId: started.providerSessionId,
+        participantId: started.participantId,
+        events: [{ kpiEventName: 'HoldStarted', eventId: key }, { kpiEventName: 'HoldEnded' }],
+      },
+      eventName: 'HoldStarted',
+    };
+    const first = await call<{ eventIds: string[]; duplicates: number }>(`${server.url}${LOG_PATH}`, {
+      token: server.masterKey,
+      body,
+    });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.duplicates, 0);
+    const replay = await call<{ eventIds: string[]; duplicates: number }>(`${server.url}${LOG_PATH}`, {
+      token: server.masterKey,
+      body,
+    });
+    assert.equal(replay.body.duplicates, 1);
+    assert.equal(replay.body.eventIds[0], first.body.eventIds[0], 'the keyed event is the first one');
+    assert.notEqual(replay.body.eventIds[1], first.body.eventIds[1], 'the unkeyed one is stored again');
+    const stored = (await readEvents(server)).filter((e) => e.conversationId === started.conversationId);
+    assert.equal(stored.filter((e) => e.idempotencyKey === key).length, 1);
+    assert.equal(stored.filter((e) => e.eventType === 'HoldEnded').length, 2);
+    const tooLong = {
+      ...body,
+      data: { ...body.data, events: [{ kpiEventName: 'HoldStarted', eventId: 'k'.repeat(129) }] },
+    };
+    const refused = violationsOf(
+      await call(`${server.url}${LOG_PATH}`, { token: server.masterKey, body: tooLong }),
+    );
+    assert.deepEqual(
+      refused.map((v) => [v.field, v.rule]),
+      [['data.events[0].eventId', 'maxLength']],
+    );
+  });
 });
