@@ -1,32 +1,6 @@
-/**
- * `npm run bench:ingest`: how much of what its parts allow OpenUA's ingest delivers, as two ratios.
- *
- * 1. Single events over HTTP. A bare Fastify route (bench/bare-server.ts) and OpenUA (`openua serve`) are
- *    loaded one after the other with identical autocannon settings. Both run as child processes so that
- *    autocannon, here, does not share their event loop. Ratio = OpenUA events/s ÷ bare route req/s.
- * 2. Batches over HTTP: `POST /api/v1/events/batch` with 100 and with 1000 custom events per request.
- *    Events/s = requests/s × batch size, against the raw appender of part 3 (the ceiling for storing them).
- * 3. The batch writer. GroupCommit (its ingest log, then DuckDBStorage) against a hand-written loop over
- *    DuckDB's data-chunk appender on an identical table, both in this process, no HTTP. The clock stops
- *    for both with every row in the store. Ratio = OpenUA rows/s ÷ raw appender rows/s.
- *
- * It prints figures and asserts no performance: the machines it runs on are shared and noisy. It fails only on
- * wrong behaviour (error answers, acknowledged events missing from the store), never on slowness.
- *
- * Environment (all optional):
- *   BENCH_DURATION     seconds of measured load per server (10)
- *   BENCH_WARMUP       seconds of unmeasured load before it (2; 0 skips it)
- *   BENCH_CONNECTIONS  concurrent autocannon connections (50)
- *   BENCH_EVENTS       events per batch-writer run (200000)
- *   BENCH_PROFILE_DIR  if set, the OpenUA process writes a V8 CPU profile (.cpuprofile) there on exit
- *   BENCH_KIND         the UA event posted in the HTTP part: custom (default), search, or click
- *   BENCH_BATCH_CONNECTIONS  concurrent senders of HTTP batches (8), each honouring Retry-After
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import {
   type DuckDBAppender,
@@ -47,9 +21,19 @@ import { IngestLog } from '../src/ingest/ingest-log.ts';
 import { COLUMN_TYPES, DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
+import {
+  cleanUp,
+  fixed2,
+  int,
+  ms,
+  ROOT,
+  removeDir,
+  type Server,
+  startServer,
+  stopServer,
+  tempDir,
+} from './processes.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const STATUS_PATH = '/rest/ua/v15/analytics/status';
 const DB_FILE = 'openua.duckdb';
 
 function envInt(name: string, fallback: number, min: number): number {
@@ -95,118 +79,6 @@ function say(line = ''): void {
     throw new Error(`bench bug: this line would be read as the headline figure: ${JSON.stringify(line)}`);
   }
   console.log(line);
-}
-
-const int = (n: number) => String(Math.round(n));
-const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
-const fixed2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
-
-// ---------------------------------------------------------------------------------------------------
-// Clean-up: children and temporary directories are released however the bench ends.
-
-const children = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `openua-bench-${prefix}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
-}
-
-function cleanUp(): void {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  children.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-
-process.on('exit', cleanUp);
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping the servers and removing temporary data`);
-    cleanUp();
-    process.exit(code);
-  });
-}
-
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-// ---------------------------------------------------------------------------------------------------
-// Servers as child processes.
-
-interface Server {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  // Kept only to explain a failure; bounded so a chatty server cannot grow this process.
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited before it was ready:\n${output}`);
-    }
-    try {
-      if ((await fetch(`${url}${STATUS_PATH}`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${name} was not ready after 30 s:\n${output}`);
-    await sleep(100);
-  }
-  return { name, url, child, output: () => output, exited };
-}
-
-/** SIGTERM lets OpenUA commit every accepted event and checkpoint before it exits; SIGKILL only if it hangs. */
-async function stopServer(server: Server): Promise<number | null> {
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 30_000);
-  try {
-    return await server.exited;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

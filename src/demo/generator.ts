@@ -1,0 +1,318 @@
+import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+
+/**
+ * Realistic demo data from a seed: the same seed gives the same events, byte for byte. A contact center
+ * (providers, channels, queues, agents; conversations with transfers, abandons inside and outside the
+ * short-abandon threshold, notifications accepted, rejected and timed out, holds, wrap-up, presence
+ * changes and a custom KPI) and a search UI (searches, clicks on results, custom events tied to them).
+ * Used by `npm run bench:query`, and meant for a later `openua demo`.
+ */
+
+export interface GeneratorOptions {
+  seed: number;
+  org: string;
+  /** About how many events to produce (the last conversation is finished, so a few more). */
+  events: number;
+  /** The events fall in the `days` days before `end`. */
+  days: number;
+  end: Date;
+  /** Events per yielded batch. */
+  batchSize?: number;
+}
+
+/** What the generator made, for checks: the edges it is meant to contain, counted. */
+export interface GeneratorTally {
+  conversations: number;
+  abandonedShort: number;
+  abandonedLong: number;
+  transfers: number;
+  notifications: { accepted: number; rejected: number; timedOut: number };
+  openSessions: number;
+  searches: number;
+}
+
+/** The short-abandon threshold the generated abandons are placed around, in seconds. */
+export const DEMO_SHORT_ABANDON_SECONDS = 20;
+
+export const DEMO_CHANNELS = ['voice', 'chat', 'sms', 'email'] as const;
+export const DEMO_QUEUES = ['billing', 'support', 'sales', 'vip'] as const;
+const PROVIDERS = ['contoso-voice', 'contoso-chat', 'contoso-messaging'] as const;
+const PRESENCE = ['Available', 'Busy', 'Away', 'DoNotDisturb', 'Offline'] as const;
+const WORDS = [
+  'reset',
+  'password',
+  'invoice',
+  'refund',
+  'billing',
+  'login',
+  'error',
+  'shipping',
+  'account',
+  'plan',
+];
+const SOURCES = ['Knowledge Base', 'Community', 'Product Docs'];
+const AGENTS = 60;
+
+/** mulberry32: a small, fast PRNG whose whole state is one 32-bit number. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function* generateEvents(
+  options: GeneratorOptions,
+  tally?: GeneratorTally,
+): Generator<CanonicalEvent[]> {
+  const random = prng(options.seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+  const between = (min: number, max: number) => min + random() * (max - min);
+  const hex = (digits: number) => {
+    let out = '';
+    for (let i = 0; i < digits; i++) out += Math.floor(random() * 16).toString(16);
+    return out;
+  };
+  // UUIDv7-shaped ids from the PRNG, so the same seed gives the same ids.
+  const idAt = (ms: number) => {
+    const time = Math.floor(ms).toString(16).padStart(12, '0');
+    return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${hex(3)}-${(8 + Math.floor(random() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
+  };
+  const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
+  const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${String(i + 1).padStart(3, '0')}`);
+  const visitors = Array.from({ length: 5_000 }, uuid);
+  const start = options.end.getTime() - options.days * 86_400_000;
+  const span = options.end.getTime() - start;
+  const batchSize = options.batchSize ?? 10_000;
+  const count = tally ?? {
+    conversations: 0,
+    abandonedShort: 0,
+    abandonedLong: 0,
+    transfers: 0,
+    notifications: { accepted: 0, rejected: 0, timedOut: 0 },
+    openSessions: 0,
+    searches: 0,
+  };
+
+  let batch: CanonicalEvent[] = [];
+  let produced = 0;
+  const emit = (event: CanonicalEvent) => {
+    batch.push(event);
+    produced++;
+  };
+  const base = (ms: number, category: CanonicalEvent['category'], eventType: string): CanonicalEvent => {
+    const at = new Date(Math.min(ms, options.end.getTime() - 1));
+    return {
+      id: idAt(at.getTime()),
+      org: options.org,
+      category,
+      eventType,
+      eventValue: null,
+      eventTime: at,
+      sentTime: null,
+      receivedTime: at,
+      derivedTime: at,
+      language: null,
+      username: null,
+      userDisplayName: null,
+      anonymous: false,
+      clientId: null,
+      visitorId: null,
+      visitId: null,
+      originContext: null,
+      originLevel1: null,
+      originLevel2: null,
+      originLevel3: null,
+      outcome: null,
+      splitTestRunName: null,
+      splitTestRunVersion: null,
+      trackingId: null,
+      lastSearchQueryUid: null,
+      userAgent: null,
+      correlationId: null,
+      credentialId: 'demo',
+      customData: {},
+    };
+  };
+
+  /** One conversation, from queueing to its end (or an open session at the end of the range). */
+  const conversation = (t0: number) => {
+    count.conversations++;
+    const conversationId = uuid();
+    const channel = pick(DEMO_CHANNELS);
+    const queue = pick(DEMO_QUEUES);
+    const providerId = pick(PROVIDERS);
+    const data = { channel, queue };
+    const kpi = (ms: number, name: string, extra: Partial<CanonicalEvent> = {}) =>
+      emit({
+        ...base(ms, 'kpi', name),
+        name,
+        conversationId,
+        providerId,
+        correlationId: conversationId,
+        ...extra,
+        // Every KPI event says which channel and queue its conversation is in.
+        customData: { ...data, ...extra.customData },
+      });
+    kpi(t0, 'ConversationQueued');
+    let t = t0;
+    if (random() < 0.08) {
+      // Abandoned before any agent accepted: half inside the short-abandon threshold.
+      const short = random() < 0.5;
+      const wait = short
+        ? between(2, DEMO_SHORT_ABANDON_SECONDS - 1)
+        : between(DEMO_SHORT_ABANDON_SECONDS + 5, 600);
+      if (short) count.abandonedShort++;
+      else count.abandonedLong++;
+      kpi(t0 + wait * 1000, 'ConversationEnded', { eventValue: 'abandoned' });
+      return;
+    }
+    let sessions = 0;
+    for (;;) {
+      // Offer the conversation to agents until one accepts.
+      let agent = pick(agents);
+      for (;;) {
+        t += between(3, 90) * 1000;
+        kpi(t, 'NotificationDisplayed', { participantId: agent });
+        const roll = random();
+        const action = roll < 0.8 ? 'Accept' : roll < 0.9 ? 'Reject' : 'Timeout';
+        t += (action === 'Timeout' ? 60 : between(1, 20)) * 1000;
+        kpi(t, 'NotificationResponse', { participantId: agent, notificationResponseAction: action });
+        if (action === 'Accept') {
+          count.notifications.accepted++;
+          break;
+        }
+        if (action === 'Reject') count.notifications.rejected++;
+        else count.notifications.timedOut++;
+        agent = pick(agents);
+      }
+      sessions++;
+      const providerSessionId = uuid();
+      const inSession = { participantId: agent, providerSessionId };
+      kpi(t, 'SessionStarted', inSession);
+      if (sessions === 1) {
+        t += between(5, 120) * 1000;
+        kpi(t, 'FirstResponseSent', inSession);
+      }
+      if (random() < 0.3) {
+        t += between(30, 300) * 1000;
+        kpi(t, 'HoldStarted', inSession);
+        t += between(10, 240) * 1000;
+        kpi(t, 'HoldEnded', inSession);
+      }
+      if (random() < 0.2) {
+        t += between(10, 120) * 1000;
+        kpi(t, 'CustomerVerified', {
+          ...inSession,
+          customData: { method: pick(['otp', 'kba', 'voiceprint']) },
+        });
+      }
+      t += between(60, 900) * 1000;
+      if (t > options.end.getTime()) {
+        // Still going when the range ends: the session stays open.
+        count.openSessions++;
+        return;
+      }
+      if (sessions < 3 && random() < 0.15) {
+        count.transfers++;
+        kpi(t, 'SessionClosed', { ...inSession, eventValue: 'transferred' });
+        continue;
+      }
+      kpi(t, 'WrapUpStarted', inSession);
+      t += between(10, 180) * 1000;
+      kpi(t, 'WrapUpEnded', inSession);
+      kpi(t, 'SessionClosed', inSession);
+      kpi(t, 'ConversationEnded', {
+        customData: random() < 0.3 ? { csat: String(1 + Math.floor(random() * 5)) } : {},
+      });
+      return;
+    }
+  };
+
+  /** A visitor's search, maybe a click on a result, maybe a custom event tied to the search. */
+  const search = (t0: number) => {
+    count.searches++;
+    const visitor = pick(visitors);
+    const searchQueryUid = uuid();
+    const words = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(WORDS)).join(' ');
+    const numberOfResults = random() < 0.05 ? 0 : Math.floor(between(1, 500));
+    const ua = (
+      ms: number,
+      category: CanonicalEvent['category'],
+      eventType: string,
+      extra: Partial<CanonicalEvent>,
+    ) =>
+      emit({
+        ...base(ms, category, eventType),
+        language: 'en',
+        username: 'anonymous',
+        clientId: visitor,
+        visitorId: visitor,
+        visitId: `${visitor.slice(0, 8)}-${Math.floor(ms / 1_800_000)}`,
+        originLevel1: 'SupportHub',
+        originLevel2: pick(['All', 'Articles', 'Community']),
+        ...extra,
+      });
+    ua(t0, 'search', 'search', {
+      eventValue: 'searchboxSubmit',
+      searchQueryUid,
+      actionCause: 'searchboxSubmit',
+      queryText: words,
+      numberOfResults,
+      responseTime: Math.floor(between(20, 400)),
+      customData: { context_role: pick(['customer', 'partner', 'employee']) },
+    });
+    if (numberOfResults > 0 && random() < 0.45) {
+      ua(t0 + between(2, 60) * 1000, 'click', 'click', {
+        eventValue: 'documentOpen',
+        searchQueryUid,
+        actionCause: 'documentOpen',
+        documentPosition: 1 + Math.floor(random() ** 2 * Math.min(numberOfResults, 20)),
+        sourceName: pick(SOURCES),
+        documentUri: `https://kb.example.com/${Math.floor(random() * 2000)}`,
+      });
+    }
+    if (random() < 0.3) {
+      ua(t0 + between(5, 120) * 1000, 'custom', 'facet', {
+        eventValue: 'facetSelect',
+        lastSearchQueryUid: searchQueryUid,
+        customData: {
+          facet_id: pick(['@source', '@author', '@filetype', '@date']),
+          wait_seconds: String(Math.floor(between(0, 30))),
+        },
+      });
+    }
+  };
+
+  /** An agent's presence changes through the day. */
+  const presence = (t0: number) => {
+    const agent = pick(agents);
+    const oldPresence = pick(PRESENCE);
+    let newPresence = pick(PRESENCE);
+    while (newPresence === oldPresence) newPresence = pick(PRESENCE);
+    emit({
+      ...base(t0, 'kpi', 'PresenceChanged'),
+      name: 'PresenceChanged',
+      participantId: agent,
+      oldPresence,
+      newPresence,
+    });
+  };
+
+  while (produced < options.events) {
+    const t0 = start + random() * span;
+    const roll = random();
+    if (roll < 0.35) conversation(t0);
+    else if (roll < 0.4) presence(t0);
+    else search(t0);
+    if (batch.length >= batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEMO_SHORT_ABANDON_SECONDS, type GeneratorTally, generateEvents } from '../../src/demo/generator.ts';
+import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { removeDir, tempDir } from '../helpers/server.ts';
+
+/** The demo generator: the same seed gives the same events, and the events hold the edges KPIs need. */
+
+const options = (seed: number) => ({
+  seed,
+  org: 'demo',
+  events: 20_000,
+  days: 7,
+  end: new Date('2026-11-25T00:00:00Z'),
+  batchSize: 5_000,
+});
+const all = (seed: number, tally?: GeneratorTally) => [...generateEvents(options(seed), tally)].flat();
+const newTally = (): GeneratorTally => ({
+  conversations: 0,
+  abandonedShort: 0,
+  abandonedLong: 0,
+  transfers: 0,
+  notifications: { accepted: 0, rejected: 0, timedOut: 0 },
+  openSessions: 0,
+  searches: 0,
+});
+
+describe('generateEvents', () => {
+  it('is deterministic: one seed, one set of events; another seed, another', () => {
+    const a = all(42);
+    assert.deepEqual(all(42), a);
+    assert.notDeepEqual(all(43).slice(0, 10), a.slice(0, 10));
+    assert.ok(a.length >= 20_000 && a.length < 20_100, `${a.length} events`);
+  });
+
+  it('contains the edges: short and long abandons, transfers, every notification response, open sessions', () => {
+    const tally = newTally();
+    const events = all(7, tally);
+    assert.ok(tally.abandonedShort > 0 && tally.abandonedLong > 0, JSON.stringify(tally));
+    assert.ok(tally.transfers > 0);
+    assert.ok(
+      tally.notifications.accepted > 0 &&
+        tally.notifications.rejected > 0 &&
+        tally.notifications.timedOut > 0,
+    );
+    assert.ok(tally.searches > 0);
+    const names = new Set(events.map((e) => e.eventType));
+    for (const name of [
+      'ConversationQueued',
+      'SessionStarted',
+      'FirstResponseSent',
+      'PresenceChanged',
+      'CustomerVerified',
+      'search',
+      'click',
+      'facet',
+    ]) {
+      assert.ok(names.has(name), name);
+    }
+    // A short abandon ends inside the threshold after its queueing.
+    const byConversation = new Map<string, Date[]>();
+    for (const e of events.filter(
+      (e) => e.eventValue === 'abandoned' || e.eventType === 'ConversationQueued',
+    )) {
+      byConversation.set(e.conversationId as string, [
+        ...(byConversation.get(e.conversationId as string) ?? []),
+        e.derivedTime,
+      ]);
+    }
+    const waits = [...byConversation.values()]
+      .filter((times) => times.length === 2)
+      .map(([a, b]) => Math.abs((b as Date).getTime() - (a as Date).getTime()) / 1000);
+    assert.ok(
+      waits.some((w) => w < DEMO_SHORT_ABANDON_SECONDS) && waits.some((w) => w > DEMO_SHORT_ABANDON_SECONDS),
+    );
+    assert.ok(events.every((e) => e.derivedTime < options(7).end && e.org === 'demo'));
+  });
+
+  it('writes through the storage interface in bulk', async () => {
+    const dir = tempDir();
+    const storage = await DuckDBStorage.open(dir);
+    try {
+      await storage.migrate([]);
+      let written = 0;
+      for (const batch of generateEvents({ ...options(3), events: 12_000 })) {
+        await storage.appendEvents(batch);
+        written += batch.length;
+      }
+      const { count } = await storage.queryEvents('demo', { limit: 1, count: true });
+      assert.equal(count, written);
+    } finally {
+      await storage.close();
+      removeDir(dir);
+    }
+  });
+});
