@@ -26,6 +26,7 @@ import {
   fixed2,
   int,
   ms,
+  percentile,
   ROOT,
   removeDir,
   type Server,
@@ -471,11 +472,6 @@ interface BatchRunFigures {
   seconds: number;
   latencies: number[];
 }
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-};
 
 /**
  * A backend sending batches as a well-behaved client does: BENCH_BATCH_CONNECTIONS senders, each posting

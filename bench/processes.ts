@@ -11,6 +11,11 @@ const STATUS_PATH = '/rest/ua/v15/analytics/status';
 
 export const int = (n: number) => String(Math.round(n));
 export const ms = (n: number) => (n < 10 ? n.toFixed(1) : int(n));
+/** The value at rank p (0–1) of a list of measurements. */
+export const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+};
 export const fixed2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 // ---------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import { Dimensions } from '../src/query/dimensions.ts';
 import { resolveQuery } from '../src/query/query-spec.ts';
 import { compileAggregate } from '../src/storage/duckdb/aggregate.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
-import { cleanUp, fixed2, int, ms, ROOT, startServer, stopServer, tempDir } from './processes.ts';
+import { cleanUp, fixed2, int, ms, percentile, ROOT, startServer, stopServer, tempDir } from './processes.ts';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name] || fallback);
@@ -137,11 +137,6 @@ const DIMENSIONS = [
   { name: 'wait_seconds', type: 'number' },
   { name: 'csat', type: 'number' },
 ];
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-};
 
 async function timed(work: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < 2; i++) await work();

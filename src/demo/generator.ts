@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../ingest/canonical-event.ts';
 
 /**
  * Realistic demo data from a seed: the same seed gives the same events, byte for byte. A contact center
@@ -30,6 +30,16 @@ export interface GeneratorTally {
   openSessions: number;
   searches: number;
 }
+
+export const newTally = (): GeneratorTally => ({
+  conversations: 0,
+  abandonedShort: 0,
+  abandonedLong: 0,
+  transfers: 0,
+  notifications: { accepted: 0, rejected: 0, timedOut: 0 },
+  openSessions: 0,
+  searches: 0,
+});
 
 /** The short-abandon threshold the generated abandons are placed around, in seconds. */
 export const DEMO_SHORT_ABANDON_SECONDS = 20;
@@ -88,15 +98,7 @@ export function* generateEvents(
   const start = options.end.getTime() - options.days * 86_400_000;
   const span = options.end.getTime() - start;
   const batchSize = options.batchSize ?? 10_000;
-  const count = tally ?? {
-    conversations: 0,
-    abandonedShort: 0,
-    abandonedLong: 0,
-    transfers: 0,
-    notifications: { accepted: 0, rejected: 0, timedOut: 0 },
-    openSessions: 0,
-    searches: 0,
-  };
+  const count = tally ?? newTally();
 
   let batch: CanonicalEvent[] = [];
   let produced = 0;
@@ -116,23 +118,10 @@ export function* generateEvents(
       sentTime: null,
       receivedTime: at,
       derivedTime: at,
-      language: null,
+      ...NO_UA_FIELDS,
       username: null,
       userDisplayName: null,
       anonymous: false,
-      clientId: null,
-      visitorId: null,
-      visitId: null,
-      originContext: null,
-      originLevel1: null,
-      originLevel2: null,
-      originLevel3: null,
-      outcome: null,
-      splitTestRunName: null,
-      splitTestRunVersion: null,
-      trackingId: null,
-      lastSearchQueryUid: null,
-      userAgent: null,
       correlationId: null,
       credentialId: 'demo',
       customData: {},

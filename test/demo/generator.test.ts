@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEMO_SHORT_ABANDON_SECONDS, type GeneratorTally, generateEvents } from '../../src/demo/generator.ts';
+import {
+  DEMO_SHORT_ABANDON_SECONDS,
+  type GeneratorTally,
+  generateEvents,
+  newTally,
+} from '../../src/demo/generator.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
@@ -15,15 +20,6 @@ const options = (seed: number) => ({
   batchSize: 5_000,
 });
 const all = (seed: number, tally?: GeneratorTally) => [...generateEvents(options(seed), tally)].flat();
-const newTally = (): GeneratorTally => ({
-  conversations: 0,
-  abandonedShort: 0,
-  abandonedLong: 0,
-  transfers: 0,
-  notifications: { accepted: 0, rejected: 0, timedOut: 0 },
-  openSessions: 0,
-  searches: 0,
-});
 
 describe('generateEvents', () => {
   it('is deterministic: one seed, one set of events; another seed, another', () => {
