@@ -39,6 +39,9 @@ export const ORG_DEFAULTS = {
 
 export type IngestSettings = { [K in keyof typeof ORG_DEFAULTS]: number };
 
+/** How long an idempotency key is remembered, in ms. */
+export const dedupWindowMs = (settings: IngestSettings) => settings.dedupWindowDays * 86_400_000;
+
 /** The organization's ingest settings, defaults filled in. */
 export const ingestSettings = (org: Organization): IngestSettings => ({
   dedupWindowDays: org.dedupWindowDays ?? ORG_DEFAULTS.dedupWindowDays,

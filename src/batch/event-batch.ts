@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { dedupWindowMs } from '../auth/organizations.ts';
 import type { ChannelAnalytics } from '../channel/channel-analytics.ts';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import type { Intake } from '../ingest/intake.ts';
@@ -82,11 +83,7 @@ export class EventBatch {
         await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const accepted = prepared.flatMap((p) => ('event' in p ? [p.event] : []));
-    const outcomes = await this.intake.submit(
-      context.org,
-      accepted,
-      context.settings.dedupWindowDays * 86_400_000,
-    );
+    const outcomes = await this.intake.submit(context.org, accepted, dedupWindowMs(context.settings));
     let next = 0;
     return prepared.map((p, index) => {
       if ('event' in p) return outcomes[next++] as BatchResult;
@@ -129,7 +126,7 @@ export class EventBatch {
       // Every refusal of one event (a rule, a privilege, an analytics switch) is that item's; anything
       // else (the store failing) is the whole request's.
       if (error instanceof OpenUAError && error.statusCode < 500 && error.statusCode !== 401) {
-        return { errors: error.violations ?? [{ field: '', rule: error.code, message: error.message }] };
+        return { errors: error.violationList() };
       }
       throw error;
     }

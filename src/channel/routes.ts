@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ingestSettings } from '../auth/organizations.ts';
+import { dedupWindowMs, ingestSettings } from '../auth/organizations.ts';
 import { invalid } from '../server/errors.ts';
 import type { ChannelAnalytics, ChannelCallContext } from './channel-analytics.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from './entity-sets.ts';
@@ -10,7 +10,7 @@ const context = (request: FastifyRequest): ChannelCallContext => ({
   org: request.org,
   credential: request.credential,
   receivedAt: new Date(),
-  dedupWindowMs: ingestSettings(request.organization).dedupWindowDays * 86_400_000,
+  dedupWindowMs: dedupWindowMs(ingestSettings(request.organization)),
 });
 
 /** The admin API's paths for the two configuration sets, spoken in field names. */

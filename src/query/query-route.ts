@@ -17,11 +17,13 @@ const shown = (value: Scalar) => (value instanceof Date ? value.toISOString() : 
  */
 function withPrevious(rows: Row[], previous: Row[], query: AggregateQuery): Row[] {
   const span = query.to.getTime() - query.from.getTime();
+  const bucketStart = (row: Row, shift: number) => {
+    const time = row[TIME] as Date | null | undefined;
+    return time ? time.getTime() - shift : null;
+  };
   const key = (row: Row, shift: number) =>
     JSON.stringify([
-      ...(query.bucket ? [(row[TIME] as Date | null)?.getTime() ?? null] : []).map((t) =>
-        t === null ? t : t - shift,
-      ),
+      ...(query.bucket ? [bucketStart(row, shift)] : []),
       ...query.dimensions.map((d) => shown(row[d.name] ?? null)),
     ]);
   const before = new Map(previous.map((row) => [key(row, 0), row]));

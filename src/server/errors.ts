@@ -55,6 +55,11 @@ export class OpenUAError extends Error {
     this.statusCode = ErrorCodes[code].status;
   }
 
+  /** What was wrong, as violations: the error's own, or the whole request named by the error's code. */
+  violationList(): Violation[] {
+    return this.violations ?? [{ field: '', rule: this.code, message: this.message }];
+  }
+
   toJSON() {
     return {
       statusCode: this.statusCode,

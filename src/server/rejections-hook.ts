@@ -31,7 +31,7 @@ export function installRejections(app: FastifyInstance, rejections: Rejections):
       receivedAt: new Date(),
       credentialId: request.credential?.id ?? '',
       payload,
-      violations: error.violations ?? [{ field: '', rule: error.code, message: error.message }],
+      violations: error.violationList(),
     });
   });
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
-import { ingestSettings, ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
+import { dedupWindowMs, ingestSettings, ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
 import { SearchTokens } from '../auth/search-tokens.ts';
 import { EventBatch } from '../batch/event-batch.ts';
 import { ChannelAnalytics } from '../channel/channel-analytics.ts';
@@ -48,8 +48,6 @@ export interface Services {
   close(): Promise<void>;
 }
 
-const DAY = 86_400_000;
-
 export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, REJECTIONS, DIMENSIONS, ...CHANNEL_TABLES] as const;
 
 export async function createServices(
@@ -85,9 +83,7 @@ export async function createServices(
   const recovered = await writer.recover();
   // Only now is every acknowledged event in the store, so the keys read back are all of them.
   const keys = new IdempotencyIndex();
-  const windows = new Map(
-    (await organizations.list()).map((o) => [o.id, ingestSettings(o).dedupWindowDays * DAY]),
-  );
+  const windows = new Map((await organizations.list()).map((o) => [o.id, dedupWindowMs(ingestSettings(o))]));
   const longest = Math.max(...windows.values(), 0);
   keys.load(await storage.keyedEvents(new Date(Date.now() - longest)), (org) => windows.get(org) ?? 0);
   const keySweeper = setInterval(() => keys.sweep(), 3_600_000);

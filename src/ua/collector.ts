@@ -1,5 +1,5 @@
 import type { Credential } from '../auth/credential.ts';
-import type { IngestSettings } from '../auth/organizations.ts';
+import { dedupWindowMs, type IngestSettings } from '../auth/organizations.ts';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
 import { newEventId } from '../ingest/event-id.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
@@ -99,11 +99,7 @@ export class UaCollector {
     batch = false,
   ): Promise<Logged> {
     const { events, cookieVisitor } = await this.prepare(kind, payloads, context, batch);
-    const outcomes = await this.intake.submit(
-      context.org,
-      events,
-      context.settings.dedupWindowDays * 86_400_000,
-    );
+    const outcomes = await this.intake.submit(context.org, events, dedupWindowMs(context.settings));
     const answers: EventAnswer[] = [];
     let replayed = false;
     for (let index = 0; index < outcomes.length; index++) {
