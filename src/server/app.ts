@@ -62,7 +62,7 @@ export async function buildApp(
   await app.register(eventsRoute(services.storage, services.writer));
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));
   await app.register(rejectionsRoutes(services.rejections));
-  await app.register(queryRoutes(services.storage, services.writer, services.dimensions));
+  await app.register(queryRoutes(services.insights, services.dimensions));
   await app.register(channelRoutes(services.channel, services.channelRecords));
   await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
     prefix: ODATA_BASE,

@@ -15,6 +15,7 @@ import { IngestLog } from '../ingest/ingest-log.ts';
 import { Intake } from '../ingest/intake.ts';
 import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
 import { DIMENSIONS, Dimensions } from '../query/dimensions.ts';
+import { Insights } from '../query/insights.ts';
 import type { Storage } from '../storage/storage.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
@@ -36,6 +37,8 @@ export interface Services {
   collector: UaCollector;
   batch: EventBatch;
   dimensions: Dimensions;
+  /** Runs query specs: the query API's and the breach rules'. */
+  insights: Insights;
   channelRecords: ChannelRecords;
   kpiDefinitions: KpiDefinitions;
   kpiEvents: KpiEvents;
@@ -95,6 +98,7 @@ export async function createServices(
   const collector = new UaCollector(visits, intake);
   const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer, intake);
   const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
+  const dimensions = new Dimensions(storage);
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -109,7 +113,8 @@ export async function createServices(
     visits,
     collector,
     batch,
-    dimensions: new Dimensions(storage),
+    dimensions,
+    insights: new Insights(storage, writer, dimensions),
     channelRecords,
     kpiDefinitions,
     kpiEvents,
