@@ -89,7 +89,7 @@ const QUERIES: { name: string; spec: Record<string, unknown> }[] = [
     name: 'conversations per queue per day, 30 days',
     spec: {
       measures: ['distinctConversations', 'count'],
-      dimensions: ['customData.queue'],
+      dimensions: ['queueName'],
       filters: [{ field: 'category', op: 'eq', value: 'kpi' }],
       granularity: 'day',
       timeZone: 'Europe/Paris',
@@ -101,7 +101,7 @@ const QUERIES: { name: string; spec: Record<string, unknown> }[] = [
     name: 'notification responses by action and channel, 7 days',
     spec: {
       measures: ['count'],
-      dimensions: ['notificationResponseAction', 'customData.channel'],
+      dimensions: ['notificationResponseAction', 'channel'],
       filters: [{ field: 'eventType', op: 'eq', value: 'NotificationResponse' }],
       from: at(7),
       to: at(0),
@@ -111,7 +111,7 @@ const QUERIES: { name: string; spec: Record<string, unknown> }[] = [
     name: 'CSAT by channel against the previous period, 14 days',
     spec: {
       measures: [{ fn: 'avg', field: 'customData.csat' }, 'count'],
-      dimensions: ['customData.channel'],
+      dimensions: ['channel'],
       filters: [
         { field: 'eventType', op: 'eq', value: 'ConversationEnded' },
         { field: 'customData.csat', op: 'ge', value: 1 },

@@ -5,7 +5,7 @@ import type { GroupCommit } from '../ingest/group-commit.ts';
 import { invalid, notFound, type Violation } from '../server/errors.ts';
 import type { RecordFilter, RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
 import { resolveIdentity } from '../ua/identity.ts';
-import { CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS } from './entity-sets.ts';
+import { type ChannelRecord, CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS } from './entity-sets.ts';
 import type { KpiDefinitions } from './kpi-definitions.ts';
 import { mergeCustomData, readRecordBody } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
@@ -30,6 +30,9 @@ export interface KpiEventPlace {
 export interface KpiEventLinks {
   providerId: string;
   sessionDataId: string | null;
+  channel: string | null;
+  queueId: string | null;
+  queueName: string | null;
 }
 
 const IS_KPI: RecordFilter = { kind: 'compare', op: 'eq', field: 'category', value: 'kpi' };
@@ -77,14 +80,10 @@ export class KpiEvents {
     }
     const provider = await this.records.requireProviderOf(conversation, place.fields.conversationId);
     const violations: Violation[] = [];
-    let sessionDataId: string | null = null;
+    let session: ChannelRecord | undefined;
     if (place.providerSessionId !== undefined) {
-      const session = await this.records.byKey(SESSIONS, org, [
-        place.conversationId,
-        place.providerSessionId,
-      ]);
-      if (session) sessionDataId = session.id;
-      else {
+      session = await this.records.byKey(SESSIONS, org, [place.conversationId, place.providerSessionId]);
+      if (!session) {
         violations.push(
           missing(
             place.fields.providerSessionId,
@@ -121,7 +120,22 @@ export class KpiEvents {
         );
       }
     }
-    return violations.length > 0 ? violations : { providerId: provider.id, sessionDataId };
+    if (place.providerSessionId === undefined && violations.length === 0) {
+      // An event of the whole conversation (queued, ended, a notification) is placed in its first session's
+      // queue and channel: where the conversation came in.
+      const sessions = await this.records.where(SESSIONS, org, { conversationId: place.conversationId });
+      session = sessions.sort((a, b) => a.createdOn.getTime() - b.createdOn.getTime())[0];
+    }
+    const text = (value: unknown) => (typeof value === 'string' ? value : null);
+    return violations.length > 0
+      ? violations
+      : {
+          providerId: provider.id,
+          sessionDataId: place.providerSessionId === undefined ? null : (session?.id ?? null),
+          channel: text(session?.channel) ?? text(conversation.channel),
+          queueId: text(session?.queueId),
+          queueName: text(session?.queueName),
+        };
   }
 
   /** Whether the event name may be logged (see KpiDefinitions.resolve), as the event's definition and flag. */
@@ -158,8 +172,7 @@ export class KpiEvents {
       credentialId: context.credential.id,
       customData,
       ...(values as Partial<CanonicalEvent>),
-      providerId: links.providerId,
-      sessionDataId: links.sessionDataId,
+      ...links,
       kpiEventDefinitionId: definition.definitionId,
       flag: definition.flag,
     };

@@ -135,17 +135,17 @@ export function* generateEvents(
     const channel = pick(DEMO_CHANNELS);
     const queue = pick(DEMO_QUEUES);
     const providerId = pick(PROVIDERS);
-    const data = { channel, queue };
     const kpi = (ms: number, name: string, extra: Partial<CanonicalEvent> = {}) =>
       emit({
         ...base(ms, 'kpi', name),
         name,
         conversationId,
         providerId,
+        // As the server copies them from the conversation's records onto each of its KPI events.
+        channel,
+        queueName: queue,
         correlationId: conversationId,
         ...extra,
-        // Every KPI event says which channel and queue its conversation is in.
-        customData: { ...data, ...extra.customData },
       });
     kpi(t0, 'ConversationQueued');
     let t = t0;

@@ -69,6 +69,14 @@ export interface CanonicalEvent {
   additionalData?: string | null;
   /** Why an accepted event is marked (`unknownKpiEvent`), or null. */
   flag?: string | null;
+  /**
+   * Where the conversation came in, copied from its Session Data (else Conversation Data) when the event is
+   * logged, so KPIs group by channel and queue without joining records: a later change to the record does
+   * not rewrite events already stored.
+   */
+  channel?: string | null;
+  queueId?: string | null;
+  queueName?: string | null;
   // Search, click and view (reference coveo-ua.md §5), left out of events of other categories like the
   // channel fields. searchQueryUid joins a search to its clicks, and to custom events by lastSearchQueryUid.
   searchQueryUid?: string | null;

@@ -1,7 +1,15 @@
 import type { GroupCommit } from '../ingest/group-commit.ts';
-import type { AggregateQuery, AggregateResult, Scalar, Storage } from '../storage/storage.ts';
+import type {
+  AggregateQuery,
+  AggregateResult,
+  KpiUnit,
+  Scalar,
+  Storage,
+  UnitQuery,
+} from '../storage/storage.ts';
 import type { Dimensions } from './dimensions.ts';
-import { type ResolvedQuery, resolveQuery, TIME } from './query-spec.ts';
+import { UNIT_MARGIN_MS } from './kpis.ts';
+import { QUERY_MAX_LIMIT, type ResolvedKpi, type ResolvedQuery, resolveQuery, TIME } from './query-spec.ts';
 
 export type Row = Record<string, Scalar>;
 
@@ -23,7 +31,7 @@ export interface InsightAnswer {
  * Each row gains `previous.<measure>`: the same dimensions' measure in the period just before, a time
  * bucket matched to the one a period earlier; null where that period has no such row.
  */
-function withPrevious(rows: Row[], previous: Row[], query: AggregateQuery): Row[] {
+function withPrevious(rows: Row[], previous: Row[], query: AggregateQuery, measures: string[]): Row[] {
   const span = query.to.getTime() - query.from.getTime();
   const bucketStart = (row: Row, shift: number) => {
     const time = row[TIME] as Date | null | undefined;
@@ -38,7 +46,7 @@ function withPrevious(rows: Row[], previous: Row[], query: AggregateQuery): Row[
   return rows.map((row) => {
     const match = before.get(key(row, span));
     const extra: Row = {};
-    for (const m of query.measures) extra[`${PREVIOUS}${m.name}`] = match ? (match[m.name] ?? null) : null;
+    for (const m of measures) extra[`${PREVIOUS}${m}`] = match ? (match[m] ?? null) : null;
     return { ...row, ...extra };
   });
 }
@@ -58,15 +66,15 @@ export class Insights {
     const resolved = resolveQuery(spec, await this.dimensions.byName(org), now);
     // Acknowledged events may still wait in the ingest log: a query sees every event answered before it.
     await this.writer.sync();
-    const { query } = resolved;
-    const current = await this.aggregate(org, query);
-    const earlier = resolved.previous ? await this.aggregate(org, resolved.previous) : undefined;
-    const rows = earlier ? withPrevious(current.rows, earlier.rows, query) : current.rows;
+    const { query, kpis, measureNames } = resolved;
+    const current = await this.aggregate(org, query, kpis, now);
+    const earlier = resolved.previous ? await this.aggregate(org, resolved.previous, kpis, now) : undefined;
+    const rows = earlier ? withPrevious(current.rows, earlier.rows, query, measureNames) : current.rows;
     const columns = [
       ...(query.bucket ? [TIME] : []),
       ...query.dimensions.map((d) => d.name),
-      ...query.measures.map((m) => m.name),
-      ...(earlier ? query.measures.map((m) => `${PREVIOUS}${m.name}`) : []),
+      ...measureNames,
+      ...(earlier ? measureNames.map((m) => `${PREVIOUS}${m}`) : []),
     ];
     const meta = {
       from: query.from.toISOString(),
@@ -78,6 +86,15 @@ export class Insights {
       // At the limit, there may be more rows than were answered.
       truncated: rows.length === query.limit,
       typeErrors: current.typeErrors,
+      ...(kpis.length > 0 && {
+        // The definition each KPI was computed with, its parameters included (abandonment's denominator…).
+        kpis: Object.fromEntries(
+          kpis.map(({ name, kpi, params }) => [
+            name,
+            { kpi: kpi.name, unit: kpi.unit, valueUnit: kpi.valueUnit, parameters: params },
+          ]),
+        ),
+      }),
       ...(resolved.previous && {
         previous: {
           from: resolved.previous.from.toISOString(),
@@ -89,7 +106,101 @@ export class Insights {
     return { resolved, columns, rows, meta };
   }
 
-  private aggregate(org: string, query: AggregateQuery): Promise<AggregateResult> {
-    return this.storage.aggregateEvents(org, query);
+  /**
+   * Over events alone, one engine query. With KPIs, one query per kind of unit (and one over events, if
+   * asked), each answering every group; their rows are joined on the time bucket and dimensions, then
+   * ordered and cut to the limit here.
+   */
+  private async aggregate(
+    org: string,
+    query: AggregateQuery,
+    kpis: ResolvedKpi[],
+    now: Date,
+  ): Promise<AggregateResult> {
+    if (kpis.length === 0) return this.storage.aggregateEvents(org, query);
+    const { events, units } = planParts(query, kpis, now);
+    const parts = await Promise.all([
+      ...(events ? [this.storage.aggregateEvents(org, events)] : []),
+      ...units.map((unit) => this.storage.aggregateUnits(org, unit)),
+    ]);
+    // A group one part has and another lacks has none of that part's units: a count of 0, other measures null.
+    const zeros = [
+      ...query.measures.filter((m) => m.fn === 'count' || m.fn === 'uniq').map((m) => m.name),
+      ...kpis.filter((k) => k.kpi.valueUnit === 'count').map((k) => k.name),
+    ];
+    const rows = joinRows(
+      parts.map((p) => p.rows),
+      [...(query.bucket ? [TIME] : []), ...query.dimensions.map((d) => d.name)],
+      zeros,
+    );
+    const typeErrors: Record<string, number> = {};
+    for (const part of parts) {
+      for (const [field, n] of Object.entries(part.typeErrors))
+        typeErrors[field] = (typeErrors[field] ?? 0) + n;
+    }
+    return { rows: sortRows(rows, query.orderBy).slice(0, query.limit), typeErrors };
   }
+}
+
+/**
+ * A query with KPIs as engine queries: one per kind of unit, and one over events when it has event measures;
+ * each answers every group, unordered, for the rows to be joined.
+ */
+export function planParts(
+  query: AggregateQuery,
+  kpis: ResolvedKpi[],
+  now: Date,
+): { events?: AggregateQuery; units: UnitQuery[] } {
+  const all = { ...query, orderBy: [], limit: QUERY_MAX_LIMIT };
+  const byUnit = new Map<KpiUnit, ResolvedKpi[]>();
+  for (const k of kpis) byUnit.set(k.kpi.unit, [...(byUnit.get(k.kpi.unit) ?? []), k]);
+  return {
+    ...(query.measures.length > 0 && { events: all }),
+    units: [...byUnit].map(([unit, list]) => ({
+      ...all,
+      unit,
+      marginMs: UNIT_MARGIN_MS,
+      now,
+      measures: list.map(({ name, kpi, params }) => ({ name, measure: kpi.formula(params) })),
+    })),
+  };
+}
+
+const keyOf = (row: Row, keys: string[]) => JSON.stringify(keys.map((k) => shown(row[k] ?? null)));
+
+/** Rows of several answers over the same groups, joined on their keys (a full outer join). */
+export function joinRows(parts: Row[][], keys: string[], zeros: string[]): Row[] {
+  const joined = new Map<string, Row>();
+  for (const rows of parts) {
+    for (const row of rows) {
+      const key = keyOf(row, keys);
+      joined.set(key, { ...joined.get(key), ...row });
+    }
+  }
+  return [...joined.values()].map((row) => {
+    for (const name of zeros) row[name] ??= 0;
+    return row;
+  });
+}
+
+/** Rank of a value in an order: numbers, times, text and booleans compare as themselves; null comes last. */
+function compareScalars(a: Scalar, b: Scalar): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
+  const x = a instanceof Date ? a.getTime() : a;
+  const y = b instanceof Date ? b.getTime() : b;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The order the engine would have given (AggregateQuery.orderBy, nulls last either way). */
+export function sortRows(rows: Row[], orderBy: AggregateQuery['orderBy']): Row[] {
+  return rows.sort((r, s) => {
+    for (const { name, descending } of orderBy) {
+      const a = r[name] ?? null;
+      const b = s[name] ?? null;
+      const order =
+        a === null || b === null ? compareScalars(a, b) : compareScalars(a, b) * (descending ? -1 : 1);
+      if (order !== 0) return order;
+    }
+    return 0;
+  });
 }

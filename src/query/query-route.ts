@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Scalar } from '../storage/storage.ts';
 import { type Dimensions, publicDimension } from './dimensions.ts';
 import { type Insights, type Row, shown } from './insights.ts';
+import { KPIS, publicKpi } from './kpis.ts';
 
 /** RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. */
 function csv(columns: string[], rows: Row[]): string {
@@ -30,6 +31,8 @@ export function queryRoutes(insights: Insights, dimensions: Dimensions) {
         meta,
       };
     });
+
+    app.get('/api/v1/kpis', read, async () => ({ kpis: KPIS.map(publicKpi) }));
 
     app.get('/api/v1/dimensions', read, async (request) => ({
       dimensions: (await dimensions.list(request.org)).map(publicDimension),

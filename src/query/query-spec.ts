@@ -13,6 +13,7 @@ import type {
 } from '../storage/storage.ts';
 import { CUSTOM_DATA_KEY, normaliseKey } from '../ua/custom-data.ts';
 import type { Dimension } from './dimensions.ts';
+import { KPI_BY_NAME, KPIS, type Kpi, type KpiParams, kpiParams, UNIT_DIMENSIONS } from './kpis.ts';
 
 /**
  * `POST /api/v1/query`: one JSON spec (measures × dimensions × filters × time range × granularity), checked
@@ -68,8 +69,22 @@ const QuerySpecSchema = Type.Object(
 );
 const checkSpec = compileCheck(QuerySpecSchema);
 
+/** A field the spec can name: an event column or a customData key. */
+type SpecField = Exclude<QueryField, { kind: 'fact' }>;
+
+/** A KPI asked for as a measure, with its parameters settled. */
+export interface ResolvedKpi {
+  name: string;
+  kpi: Kpi;
+  params: KpiParams;
+}
+
 export interface ResolvedQuery {
+  /** The range, grouping, filters, order and limit, with the measures over events (KPIs are in `kpis`). */
   query: AggregateQuery;
+  kpis: ResolvedKpi[];
+  /** Every measure's output name, in the spec's order. */
+  measureNames: string[];
   /** The same query over the period just before, when the spec asks to compare. */
   previous?: AggregateQuery;
   format: 'json' | 'csv';
@@ -131,20 +146,37 @@ export function resolveQuery(
   });
 
   const measures: AggregateQuery['measures'] = [];
+  const kpis: ResolvedKpi[] = [];
+  const measureNames: string[] = [];
   spec.measures.forEach((measure, i) => {
-    const resolved = resolveMeasure(measure, `measures[${i}]`, fieldOf, violations);
-    if (resolved) measures.push(resolved);
+    const at = `measures[${i}]`;
+    const kpi = asKpi(measure, at, violations);
+    const resolved = kpi === undefined ? resolveMeasure(measure, at, fieldOf, violations) : kpi;
+    if (!resolved) return;
+    if (measureNames.includes(resolved.name) || dimensionList.some((d) => d.name === resolved.name)) {
+      violations.push({
+        field: at,
+        rule: 'unique',
+        message: `another output is already named ${JSON.stringify(resolved.name)}; name this one with "as"`,
+        received: measure,
+      });
+      return;
+    }
+    measureNames.push(resolved.name);
+    if ('kpi' in resolved) kpis.push(resolved);
+    else measures.push(resolved);
   });
 
   const filters = (spec.filters ?? []).flatMap((filter, i) => {
     const resolved = resolveFilter(filter, `filters[${i}]`, fieldOf, violations);
     return resolved ? [resolved] : [];
   });
+  checkKpiFields(kpis, spec.dimensions ?? [], spec.filters ?? [], violations);
 
   const outputs = new Set([
     ...(spec.granularity ? [TIME] : []),
     ...dimensionList.map((d) => d.name),
-    ...measures.map((m) => m.name),
+    ...measureNames,
   ]);
   const orderBy = (spec.orderBy ?? []).flatMap((o, i) => {
     if (outputs.has(o.field)) return [{ name: o.field, descending: o.direction === 'desc' }];
@@ -166,12 +198,14 @@ export function resolveQuery(
     dimensions: dimensionList,
     measures,
     ...(filters.length > 0 && { where: filters.length === 1 ? filters[0] : { kind: 'and', filters } }),
-    orderBy: completeOrder(orderBy, spec.granularity !== undefined, measures, dimensionList),
+    orderBy: completeOrder(orderBy, spec.granularity !== undefined, measureNames, dimensionList),
     limit: spec.limit ?? 1000,
   };
   const span = to.getTime() - from.getTime();
   return {
     query,
+    kpis,
+    measureNames,
     ...(spec.compare && {
       previous: { ...query, from: new Date(from.getTime() - span), to: from },
     }),
@@ -188,7 +222,7 @@ export function resolveQuery(
 function completeOrder(
   asked: AggregateQuery['orderBy'],
   bucketed: boolean,
-  measures: AggregateQuery['measures'],
+  measureNames: string[],
   dimensions: AggregateQuery['dimensions'],
 ): AggregateQuery['orderBy'] {
   const order =
@@ -196,7 +230,7 @@ function completeOrder(
       ? [...asked]
       : [
           ...(bucketed ? [{ name: TIME, descending: false }] : []),
-          { name: (measures[0] as { name: string }).name, descending: true },
+          ...(measureNames[0] === undefined ? [] : [{ name: measureNames[0], descending: true }]),
         ];
   for (const { name } of dimensions) {
     if (!order.some((o) => o.name === name)) order.push({ name, descending: false });
@@ -213,7 +247,7 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-type FieldResolver = (name: string, at: string) => QueryField | undefined;
+type FieldResolver = (name: string, at: string) => SpecField | undefined;
 
 /** A field name of the spec as a QueryField: an event column, or `customData.<normalised key>`. */
 function resolveField(
@@ -221,7 +255,7 @@ function resolveField(
   at: string,
   dimensions: ReadonlyMap<string, Dimension>,
   violations: Violation[],
-): QueryField | undefined {
+): SpecField | undefined {
   if (name.startsWith('customData.')) {
     const key = name.slice('customData.'.length);
     if (!CUSTOM_DATA_KEY.test(key)) {
@@ -251,7 +285,7 @@ function resolveField(
   return { kind: 'column', field: name, type: column.type };
 }
 
-const isNumeric = (field: QueryField) =>
+const isNumeric = (field: SpecField) =>
   field.kind === 'custom' ? field.type === 'number' : field.type === 'integer';
 
 function resolveMeasure(
@@ -267,7 +301,7 @@ function resolveMeasure(
         field: at,
         rule: 'measure',
         limit: Object.keys(NAMED_MEASURES),
-        message: `is not a measure: use one of ${Object.keys(NAMED_MEASURES).join(', ')}, or {fn, field}`,
+        message: `is not a measure: use one of ${Object.keys(NAMED_MEASURES).join(', ')}, a KPI (GET /api/v1/kpis), {fn, field} or {kpi, …}`,
         received: measure,
       });
       return undefined;
@@ -439,7 +473,7 @@ function resolveFilter(
 
 /** A filter's value in the field's type: a number, a boolean, a time (ISO 8601) or a string. */
 function filterValue(
-  field: QueryField,
+  field: SpecField,
   value: unknown,
   at: string,
   violations: Violation[],
@@ -469,4 +503,84 @@ function filterValue(
     received: value,
   });
   return undefined;
+}
+
+/** A KPI named as a measure (`"serviceLevel"`), or an object `{kpi, as?, …parameters}`; undefined when neither. */
+function asKpi(measure: unknown, at: string, violations: Violation[]): ResolvedKpi | null | undefined {
+  if (typeof measure === 'string') {
+    const kpi = KPI_BY_NAME.get(measure);
+    return kpi && { name: measure, kpi, params: kpiParams(kpi, {}, at, violations) };
+  }
+  if (measure === null || typeof measure !== 'object' || !('kpi' in measure)) return undefined;
+  const { kpi: name, as, ...given } = measure as Record<string, unknown>;
+  const kpi = KPI_BY_NAME.get(name as string);
+  if (!kpi) {
+    violations.push({
+      field: `${at}.kpi`,
+      rule: 'enum',
+      limit: KPIS.map((k) => k.name),
+      message: `is not a KPI; GET /api/v1/kpis lists them: ${KPIS.map((k) => k.name).join(', ')}`,
+      received: name,
+    });
+    return null;
+  }
+  for (const key of Object.keys(given)) {
+    if (!kpi.parameters.some((p) => p.name === key)) {
+      violations.push({
+        field: `${at}.${key}`,
+        rule: 'unknownField',
+        limit: kpi.parameters.map((p) => p.name),
+        message: `is not a parameter of ${kpi.name}${kpi.parameters.length > 0 ? ` (${kpi.parameters.map((p) => p.name).join(', ')})` : ', which has none'}`,
+        received: key,
+      });
+    }
+  }
+  if (as !== undefined && (typeof as !== 'string' || as.length === 0 || as.length > 100)) {
+    violations.push({
+      field: `${at}.as`,
+      rule: 'type',
+      message: 'must be a name of 1 to 100 characters',
+      received: as,
+    });
+  }
+  return { name: (as as string | undefined) ?? kpi.name, kpi, params: kpiParams(kpi, given, at, violations) };
+}
+
+/** Every dimension and filter field must be one that each KPI of the spec can be broken down by. */
+function checkKpiFields(
+  kpis: ResolvedKpi[],
+  dimensions: string[],
+  filters: unknown[],
+  violations: Violation[],
+) {
+  const named = (filter: unknown, at: string): { name: string; at: string }[] => {
+    if (filter === null || typeof filter !== 'object') return [];
+    const object = filter as Record<string, unknown>;
+    for (const kind of ['and', 'or']) {
+      const list = object[kind];
+      if (Array.isArray(list)) return list.flatMap((f, i) => named(f, `${at}.${kind}[${i}]`));
+    }
+    return typeof object.field === 'string' ? [{ name: object.field, at: `${at}.field` }] : [];
+  };
+  const fields = [
+    ...dimensions.map((name, i) => ({ name, at: `dimensions[${i}]` })),
+    ...filters.flatMap((f, i) => named(f, `filters[${i}]`)),
+  ];
+  for (const { name, at } of fields) {
+    const refusing = kpis.find(({ kpi }) => {
+      const allowed = UNIT_DIMENSIONS[kpi.unit];
+      return name.startsWith('customData.') ? !allowed.customData : !allowed.fields.includes(name);
+    });
+    if (!refusing) continue;
+    const allowed = UNIT_DIMENSIONS[refusing.kpi.unit];
+    violations.push({
+      field: at,
+      rule: 'kpiDimension',
+      limit: [...allowed.fields, ...(allowed.customData ? ['customData.<key>'] : [])],
+      message:
+        `${refusing.name} counts ${refusing.kpi.unit}s, which have no ${name}: use ` +
+        `${allowed.fields.join(', ')}${allowed.customData ? ' or customData.<key>' : ''}`,
+      received: name,
+    });
+  }
 }

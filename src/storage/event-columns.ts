@@ -103,6 +103,9 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   col('content_id_value', 'contentIdValue', 'text'),
   col('content_type', 'contentType', 'text'),
   col('idempotency_key', 'idempotencyKey', 'text'),
+  col('channel', 'channel', 'text'),
+  col('queue_id', 'queueId', 'text'),
+  col('queue_name', 'queueName', 'text'),
 ];
 
 /** The column that holds a field, for filters and ordering over events. */

@@ -94,7 +94,9 @@ export interface ValueCount {
  */
 export type QueryField =
   | { kind: 'column'; field: string; type: ColumnType }
-  | { kind: 'custom'; key: string; type: 'text' | 'number' | 'boolean' };
+  | { kind: 'custom'; key: string; type: 'text' | 'number' | 'boolean' }
+  /** A fact of a KPI unit (UnitQuery), such as a conversation's `answerSeconds`. */
+  | { kind: 'fact'; fact: UnitFact };
 
 export type QueryFilter =
   | { kind: 'and' | 'or'; filters: QueryFilter[] }
@@ -116,6 +118,58 @@ export interface AggregateQuery {
   measures: { name: string; fn: AggregateFn; field?: QueryField }[];
   where?: QueryFilter;
   orderBy: { name: string; descending: boolean }[];
+  limit: number;
+}
+
+/**
+ * What contact-center KPIs count, each built by the engine from one organization's KPI events:
+ * - `conversation`: one per conversationId, at its queueing (ConversationQueued, else its first event);
+ * - `session`: one per (conversationId, providerSessionId), at its SessionStarted (else its first event);
+ * - `notification`: one per (conversationId, participantId) offered it, at NotificationDisplayed;
+ * - `presence`: one per PresenceChanged, lasting until the agent's next change (or now), cut to the range.
+ * The facts each unit has are UNIT_FACTS; their definitions are the KPI catalogue's (src/query/kpis.ts).
+ */
+export type KpiUnit = 'conversation' | 'session' | 'notification' | 'presence';
+
+export const UNIT_FACTS = {
+  conversation: [
+    'answered',
+    'answerSeconds',
+    'firstResponseSeconds',
+    'ended',
+    'abandoned',
+    'waitSeconds',
+    'handleSeconds',
+    'sessions',
+    'transfers',
+  ],
+  session: ['closed', 'handleSeconds', 'transferred'],
+  notification: ['action', 'responseSeconds'],
+  presence: ['seconds'],
+} as const satisfies Record<KpiUnit, readonly string[]>;
+
+export type UnitFact = (typeof UNIT_FACTS)[KpiUnit][number];
+
+/** A measure over KPI units: a count of those matching, a sum or mean of a fact, or a percentage of two counts. */
+export type UnitMeasure =
+  | { fn: 'count'; where?: QueryFilter }
+  | { fn: 'sum' | 'avg'; fact: UnitFact; where?: QueryFilter }
+  | { fn: 'percent'; numerator: QueryFilter; denominator: QueryFilter };
+
+/** One aggregation over KPI units: like AggregateQuery, but over the units built from KPI events. */
+export interface UnitQuery {
+  unit: KpiUnit;
+  /** Units whose start falls in [from, to) are counted (presence: whose interval overlaps it). */
+  from: Date;
+  to: Date;
+  /** A unit's events are read this far around the range, so that one which began in it is seen whole. */
+  marginMs: number;
+  /** Where an open presence interval ends. */
+  now: Date;
+  bucket?: AggregateQuery['bucket'];
+  dimensions: AggregateQuery['dimensions'];
+  measures: { name: string; measure: UnitMeasure }[];
+  where?: QueryFilter;
   limit: number;
 }
 
@@ -147,6 +201,8 @@ export interface Storage {
   queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>>;
   /** Measures over one organization's events, grouped by dimensions (and a time bucket). */
   aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult>;
+  /** Measures over KPI units built from one organization's KPI events, grouped like aggregateEvents. */
+  aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult>;
   /** Changes the fields given on one event; answers whether it exists. */
   updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean>;
   /** Deletes the events of one organization that match; answers how many. */

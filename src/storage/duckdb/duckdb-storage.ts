@@ -38,9 +38,10 @@ import type {
   Scalar,
   Storage,
   TableShape,
+  UnitQuery,
   ValueCount,
 } from '../storage.ts';
-import { compileAggregate } from './aggregate.ts';
+import { type CompiledAggregate, compileAggregate, compileUnits } from './aggregate.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
 /** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
@@ -235,8 +236,15 @@ export class DuckDBStorage implements Storage {
     return { rows: rows.map(rowToEvent), count };
   }
 
-  async aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
-    const { sql, params, typeErrorColumns } = compileAggregate(org, query);
+  aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
+    return this.aggregate(compileAggregate(org, query));
+  }
+
+  aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult> {
+    return this.aggregate(compileUnits(org, query));
+  }
+
+  private async aggregate({ sql, params, typeErrorColumns }: CompiledAggregate): Promise<AggregateResult> {
     const rows = await this.read(sql, params);
     const typeErrors: Record<string, number> = {};
     for (const { column, field } of typeErrorColumns) {
