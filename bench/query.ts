@@ -17,8 +17,9 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { generateEvents } from '../src/demo/generator.ts';
 import { Dimensions } from '../src/query/dimensions.ts';
+import { planParts } from '../src/query/insights.ts';
 import { resolveQuery } from '../src/query/query-spec.ts';
-import { compileAggregate } from '../src/storage/duckdb/aggregate.ts';
+import { compileAggregate, compileUnits } from '../src/storage/duckdb/aggregate.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import { cleanUp, fixed2, int, ms, percentile, ROOT, startServer, stopServer, tempDir } from './processes.ts';
 
@@ -131,6 +132,59 @@ const QUERIES: { name: string; spec: Record<string, unknown> }[] = [
       format: 'csv',
     },
   },
+  {
+    name: 'KPI: handle time, speed to answer and service level by queue per day, 30 days',
+    spec: {
+      measures: ['averageHandleTime', 'averageSpeedToAnswer', 'serviceLevel', 'conversations'],
+      dimensions: ['queueName'],
+      granularity: 'day',
+      timeZone: 'Europe/Paris',
+      from: at(30),
+      to: at(0),
+    },
+  },
+  {
+    name: 'KPI: abandonment (two denominators) and transfers by channel, 7 days',
+    spec: {
+      measures: [
+        'abandonmentRate',
+        {
+          kpi: 'abandonmentRate',
+          denominator: 'answeredAndAbandoned',
+          excludeShortAbandons: false,
+          as: 'allAbandons',
+        },
+        'conversationTransferRate',
+        'sessionTransferRate',
+      ],
+      dimensions: ['channel'],
+      from: at(7),
+      to: at(0),
+    },
+  },
+  {
+    name: 'KPI: agent scorecard (sessions, AHT, notification acceptance), 1 day',
+    spec: {
+      measures: [
+        'sessions',
+        'averageHandleTime',
+        'notificationAcceptanceRate',
+        'averageNotificationResponseTime',
+      ],
+      dimensions: ['participantId'],
+      from: at(1),
+      to: at(0),
+    },
+  },
+  {
+    name: 'KPI: time in presence status per agent, 7 days',
+    spec: {
+      measures: ['presenceTime'],
+      dimensions: ['participantId', 'newPresence'],
+      from: at(7),
+      to: at(0),
+    },
+  },
 ];
 
 const DIMENSIONS = [
@@ -237,8 +291,16 @@ async function measureDuckDB(dataDir: string) {
   try {
     const figures = new Map<string, number[]>();
     for (const { name, spec } of QUERIES) {
-      const { query, previous } = resolveQuery(spec, dimensions, END);
-      const compiled = [query, ...(previous ? [previous] : [])].map((q) => compileAggregate(ORG, q));
+      const { query, previous, kpis } = resolveQuery(spec, dimensions, END);
+      // The same engine queries OpenUA runs: over events, or one per kind of KPI unit (joined in OpenUA).
+      const compiled = [query, ...(previous ? [previous] : [])].flatMap((q) => {
+        if (kpis.length === 0) return [compileAggregate(ORG, q)];
+        const { events, units } = planParts(q, kpis, END);
+        return [
+          ...(events ? [compileAggregate(ORG, events)] : []),
+          ...units.map((u) => compileUnits(ORG, u)),
+        ];
+      });
       figures.set(
         name,
         await timed(async () => {

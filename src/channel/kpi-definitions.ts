@@ -26,7 +26,12 @@ const FIRST_PARTY_KPI_EVENTS: readonly { name: string; displayName: string; desc
     displayName: 'Session switched',
     description: 'The agent switched the focused session to this one.',
   },
-  { name: 'SessionClosed', displayName: 'Session closed', description: 'The agent session closed.' },
+  {
+    name: 'SessionClosed',
+    displayName: 'Session closed',
+    description:
+      'The agent session closed; kpiEventReason Transfer when it closed because the conversation was transferred.',
+  },
   {
     name: 'PresenceChanged',
     displayName: 'Presence changed',
