@@ -1,3 +1,5 @@
+import { publicRule } from '../alerts/alert-rules.ts';
+import { alertListQuery, showAlerts } from '../alerts/routes.ts';
 import { publicApiKey } from '../auth/api-keys.ts';
 import { publicOrganization } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
@@ -33,6 +35,13 @@ export interface AdminClient {
   listKeys(org: string): Promise<unknown>;
   revokeKey(org: string, id: string): Promise<unknown>;
   signToken(org: string, input: SignInput): Promise<{ token: string; expiresAt: Date | string }>;
+  /** Breach rules (the answer to create carries the webhook secret, once) and their alerts. */
+  createAlertRule(org: string, input: Record<string, unknown>): Promise<unknown>;
+  listAlertRules(org: string): Promise<unknown>;
+  updateAlertRule(org: string, idOrName: string, input: Record<string, unknown>): Promise<unknown>;
+  deleteAlertRule(org: string, idOrName: string): Promise<unknown>;
+  /** `filters`: GET /api/v1/alerts's query (ruleId, status, limit), as strings. */
+  listAlerts(org: string, filters: Record<string, string>): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -82,6 +91,31 @@ class LocalAdmin implements AdminClient {
   signToken(org: string, input: SignInput) {
     return this.services.searchTokens.sign(org, input);
   }
+  async createAlertRule(org: string, input: Record<string, unknown>) {
+    await this.services.organizations.require(org);
+    const rule = await this.services.alertRules.create(org, input);
+    return { ...publicRule(rule, { admin: true }), webhookSecret: rule.webhookSecret };
+  }
+  async listAlertRules(org: string) {
+    await this.services.organizations.require(org);
+    return (await this.services.alertRules.list(org)).map((rule) => publicRule(rule, { admin: true }));
+  }
+  async updateAlertRule(org: string, idOrName: string, input: Record<string, unknown>) {
+    const rule = await this.services.alertRules.update(org, idOrName, input);
+    return {
+      ...publicRule(rule, { admin: true }),
+      ...(input.rotateSecret === true && { webhookSecret: rule.webhookSecret }),
+    };
+  }
+  async deleteAlertRule(org: string, idOrName: string) {
+    await this.services.alertRules.remove(org, idOrName);
+    return { deleted: idOrName };
+  }
+  async listAlerts(org: string, filters: Record<string, string>) {
+    await this.services.organizations.require(org);
+    const page = await this.services.alerts.list(org, alertListQuery(filters));
+    return { count: page.count, alerts: await showAlerts(this.services.webhooks, org, page.rows) };
+  }
   close() {
     return this.services.close();
   }
@@ -102,7 +136,8 @@ class RemoteAdmin implements AdminClient {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const answer = (await response.json()) as T & { message?: string };
+    const text = await response.text();
+    const answer = (text ? JSON.parse(text) : {}) as T & { message?: string };
     if (!response.ok) throw new Error(`${response.status}: ${answer.message ?? JSON.stringify(answer)}`);
     return answer;
   }
@@ -147,6 +182,31 @@ class RemoteAdmin implements AdminClient {
       `/api/v1/orgs/${encodeURIComponent(org)}/tokens`,
       input,
     );
+  }
+  createAlertRule(org: string, input: Record<string, unknown>) {
+    return this.call('POST', `/api/v1/alert-rules?org=${encodeURIComponent(org)}`, input);
+  }
+  async listAlertRules(org: string) {
+    return (
+      await this.call<{ rules: unknown[] }>('GET', `/api/v1/alert-rules?org=${encodeURIComponent(org)}`)
+    ).rules;
+  }
+  updateAlertRule(org: string, idOrName: string, input: Record<string, unknown>) {
+    return this.call(
+      'PATCH',
+      `/api/v1/alert-rules/${encodeURIComponent(idOrName)}?org=${encodeURIComponent(org)}`,
+      input,
+    );
+  }
+  async deleteAlertRule(org: string, idOrName: string) {
+    await this.call(
+      'DELETE',
+      `/api/v1/alert-rules/${encodeURIComponent(idOrName)}?org=${encodeURIComponent(org)}`,
+    );
+    return { deleted: idOrName };
+  }
+  listAlerts(org: string, filters: Record<string, string>) {
+    return this.call('GET', `/api/v1/alerts?${new URLSearchParams({ ...filters, org })}`);
   }
   async close() {}
 }

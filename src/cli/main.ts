@@ -201,8 +201,101 @@ export function program(): Command {
   kpiFields(kpi.command('update <id-or-name>')).action((id: string, o) =>
     withAdmin(o, (a) => a.updateRecord('kpi-definitions', o.org, id, kpiInput(o))),
   );
+
+  const alertRule = cli
+    .command('alert-rule')
+    .description('breach alert rules (the webhook secret is shown once, at creation)');
+  const alertRuleFields = (command: Command) =>
+    command
+      .option(
+        '--measure <measure>',
+        'a query measure: a name (count, a KPI…) or its JSON ({"fn":"avg",…})',
+        jsonOrText,
+      )
+      .option('--filters <json>', 'the scope: a JSON list of query filters', jsonOrText)
+      .option('--comparison <op>', 'gt, ge, lt, le, or anomaly')
+      .option('--threshold <number>', 'the bound, for gt/ge/lt/le', numberOption)
+      .option('--deviations <k>', 'for anomaly: how many spreads from the mean (default 3)', numberOption)
+      .option('--window-minutes <n>', 'the window the measure is taken over, ending now', integerOption)
+      .option('--webhook-url <url>', 'where alerts are POSTed')
+      .option(...orgOption)
+      .option(...serverOption);
+  const alertRuleInput = (o: Record<string, unknown>) =>
+    defined({
+      measure: o.measure,
+      filters: o.filters,
+      comparison: o.comparison,
+      threshold: o.threshold,
+      deviations: o.deviations,
+      windowMinutes: o.windowMinutes,
+      webhookUrl: o.webhookUrl,
+      enabled: o.enabled,
+    });
+  alertRuleFields(alertRule.command('create <name>'))
+    .option('--disabled', 'create it switched off')
+    .action((name: string, o) =>
+      withAdmin(o, (a) =>
+        a.createAlertRule(o.org, { name, ...alertRuleInput(o), ...(o.disabled && { enabled: false }) }),
+      ),
+    );
+  alertRule
+    .command('list')
+    .option(...orgOption)
+    .option(...serverOption)
+    .action((o) => withAdmin(o, (a) => a.listAlertRules(o.org)));
+  alertRuleFields(alertRule.command('update <id-or-name>'))
+    .option('--name <name>', 'new name')
+    .option('--enabled', 'evaluate it')
+    .option('--no-enabled', 'stop evaluating it (a firing alert is resolved)')
+    .option('--rotate-secret', 'give it a new webhook secret (shown once)')
+    .action((id: string, o) =>
+      withAdmin(o, (a) =>
+        a.updateAlertRule(
+          o.org,
+          id,
+          defined({ name: o.name, ...alertRuleInput(o), rotateSecret: o.rotateSecret }),
+        ),
+      ),
+    );
+  alertRule
+    .command('delete <id-or-name>')
+    .option(...orgOption)
+    .option(...serverOption)
+    .action((id: string, o) => withAdmin(o, (a) => a.deleteAlertRule(o.org, id)));
+
+  cli
+    .command('alert')
+    .description('alerts fired by breach rules')
+    .command('list')
+    .option('--rule <id>', "only this rule's alerts")
+    .option('--status <status>', 'firing or resolved')
+    .option('--limit <n>', 'at most this many, newest first (default 100)')
+    .option(...orgOption)
+    .option(...serverOption)
+    .action((o) =>
+      withAdmin(o, (a) =>
+        a.listAlerts(
+          o.org,
+          defined({ ruleId: o.rule, status: o.status, limit: o.limit }) as Record<string, string>,
+        ),
+      ),
+    );
   return cli;
 }
+
+/** JSON when the value reads as JSON (an object, a list, a number…); otherwise the text itself. */
+const jsonOrText = (value: string): unknown => {
+  try {
+    return JSON.parse(value);
+  } catch {
+    if (/^\s*[[{]/.test(value)) throw new InvalidArgumentError('is not valid JSON');
+    return value;
+  }
+};
+
+/** A number when it is written as one; otherwise the text, for the server to refuse by name. */
+const numberOption = (value: string): number | string =>
+  value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
 
 /** The options a command was given, without the ones left out. */
 const defined = (values: Record<string, unknown>) =>

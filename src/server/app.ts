@@ -1,6 +1,7 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { alertRoutes } from '../alerts/routes.ts';
 import { adminRoutes } from '../auth/admin-routes.ts';
 import { batchRoutes } from '../batch/routes.ts';
 import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
@@ -67,6 +68,11 @@ export async function buildApp(
   await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
     prefix: ODATA_BASE,
   });
+  await app.register(
+    alertRoutes(services.alertRules, services.alerts, services.webhooks, services.alertEvaluator),
+  );
+  // Alert rules are evaluated by a serving server only (never by a CLI command that opens the store).
+  app.addHook('onReady', () => services.alertEvaluator.start(app.log));
   app.addHook('onClose', () => services.close());
   return app;
 }

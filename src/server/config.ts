@@ -26,6 +26,14 @@ export interface Config {
   batchBodyLimit: number;
   /** How much of a rejected event's payload is kept, in bytes. */
   rejectedPayloadBytes: number;
+  /** Seconds between two evaluations of every alert rule; 0 evaluates none (another server does). */
+  alertIntervalSeconds: number;
+  /** Most attempts at one webhook delivery, the first included. */
+  webhookMaxAttempts: number;
+  /** The wait after a webhook's first failed attempt, in ms; it doubles after each further one. */
+  webhookRetryBaseMs: number;
+  /** How long one webhook attempt may take, in ms. */
+  webhookTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -68,5 +76,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMaxEvents: integer(env, 'OPENUA_BATCH_MAX_EVENTS', 1_000, 1, 100_000),
     batchBodyLimit: integer(env, 'OPENUA_BATCH_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     rejectedPayloadBytes: integer(env, 'OPENUA_REJECTED_PAYLOAD_BYTES', 16 * 1024, 256, 1024 * 1024),
+    alertIntervalSeconds: integer(env, 'OPENUA_ALERT_INTERVAL_SECONDS', 60, 0, 86_400),
+    webhookMaxAttempts: integer(env, 'OPENUA_WEBHOOK_MAX_ATTEMPTS', 10, 1, 50),
+    webhookRetryBaseMs: integer(env, 'OPENUA_WEBHOOK_RETRY_BASE_MS', 2_000, 1, 3_600_000),
+    webhookTimeoutMs: integer(env, 'OPENUA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
   };
 }

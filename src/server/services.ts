@@ -1,4 +1,8 @@
 import path from 'node:path';
+import { ALERT_RULES, AlertRules } from '../alerts/alert-rules.ts';
+import { ALERTS, Alerts } from '../alerts/alerts.ts';
+import { AlertEvaluator } from '../alerts/evaluator.ts';
+import { WEBHOOK_DELIVERIES, Webhooks } from '../alerts/webhook.ts';
 import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
 import { dedupWindowMs, ingestSettings, ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
@@ -43,6 +47,11 @@ export interface Services {
   kpiDefinitions: KpiDefinitions;
   kpiEvents: KpiEvents;
   channel: ChannelAnalytics;
+  /** Breach alerts: rules, their alerts, webhooks, and the evaluation loop (started by the server, not the CLI). */
+  alertRules: AlertRules;
+  alerts: Alerts;
+  webhooks: Webhooks;
+  alertEvaluator: AlertEvaluator;
   /** Whether this start created the `default` organization (an empty data dir). */
   firstStart: boolean;
   /** Acknowledged events an earlier run left in the ingest log, loaded at this start. */
@@ -51,7 +60,16 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export const ENTITY_TABLES = [ORGANIZATIONS, API_KEYS, REJECTIONS, DIMENSIONS, ...CHANNEL_TABLES] as const;
+export const ENTITY_TABLES = [
+  ORGANIZATIONS,
+  API_KEYS,
+  REJECTIONS,
+  DIMENSIONS,
+  ...CHANNEL_TABLES,
+  ALERT_RULES,
+  ALERTS,
+  WEBHOOK_DELIVERIES,
+] as const;
 
 export async function createServices(
   config: Config,
@@ -99,6 +117,22 @@ export async function createServices(
   const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer, intake);
   const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
   const dimensions = new Dimensions(storage);
+  const insights = new Insights(storage, writer, dimensions);
+  const alertRules = new AlertRules(storage, dimensions);
+  const alerts = new Alerts(storage);
+  const webhooks = new Webhooks(storage, alertRules, {
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    timeoutMs: config.webhookTimeoutMs,
+  });
+  const alertEvaluator = new AlertEvaluator(
+    organizations,
+    alertRules,
+    alerts,
+    webhooks,
+    insights,
+    config.alertIntervalSeconds,
+  );
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -114,15 +148,21 @@ export async function createServices(
     collector,
     batch,
     dimensions,
-    insights: new Insights(storage, writer, dimensions),
+    insights,
     channelRecords,
     kpiDefinitions,
     kpiEvents,
     channel,
+    alertRules,
+    alerts,
+    webhooks,
+    alertEvaluator,
     firstStart,
     recovered,
     close() {
       closing ??= (async () => {
+        // Evaluations read the store and webhooks write it: both stop before it closes.
+        await alertEvaluator.stop();
         await writer.drain();
         clearInterval(keySweeper);
         await rejections.close();

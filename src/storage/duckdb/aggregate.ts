@@ -288,7 +288,10 @@ export function compileUnits(org: string, query: UnitQuery): CompiledAggregate {
   const source =
     `WITH e AS (SELECT * FROM (${scan}) WHERE ${unit.where}), ` +
     `g AS (${unit.group.replace('$custom', custom)}), ` +
-    `units AS (SELECT *, ${unit.facts.replaceAll('$from', from).replaceAll('$to', to).replace('$now', () => c.time(query.now))} FROM g)`;
+    `units AS (SELECT *, ${unit.facts
+      .replaceAll('$from', from)
+      .replaceAll('$to', to)
+      .replace('$now', () => c.time(query.now))} FROM g)`;
   const measures = query.measures.map(({ name, measure }) => ({ name, expr: unitMeasure(c, measure) }));
   const conditions = [`starts >= ${from}`, `starts < ${to}`];
   if (query.unit === 'presence') conditions.push('until > starts');

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { notFound } from '../server/errors.ts';
+import type { EntityTable, RecordFilter, RecordPage, Storage } from '../storage/storage.ts';
+import type { AlertRule, RuleComparison } from './alert-rules.ts';
+
+/**
+ * Alert records: one per breach, from the evaluation that found the rule breaching (after it was not) to the
+ * one that found it back within bounds. Each is a snapshot of the rule as it was when it fired.
+ */
+
+export type AlertStatus = 'firing' | 'resolved';
+/** Why an alert was resolved: the measure came back within bounds, or its rule was disabled or deleted. */
+export type ResolvedReason = 'recovered' | 'ruleDisabled' | 'ruleDeleted';
+
+/** What an anomaly alert adds: the history it was judged against (see anomaly.ts). */
+export interface AnomalyDetail {
+  kind: 'spike' | 'dip';
+  mean: number;
+  stddev: number;
+  spread: number;
+  z: number;
+  deviations: number;
+  historyWindows: number;
+  lower: number;
+  upper: number;
+}
+
+export interface Alert {
+  id: string;
+  org: string;
+  ruleId: string;
+  ruleName: string;
+  status: AlertStatus;
+  measure: unknown;
+  filters: unknown[];
+  comparison: RuleComparison;
+  threshold: number | null;
+  /** The measure's value over the window that breached. */
+  value: number;
+  windowMinutes: number;
+  windowFrom: Date;
+  windowTo: Date;
+  anomaly: AnomalyDetail | null;
+  firedAt: Date;
+  resolvedAt: Date | null;
+  /** The measure's value when it came back within bounds. */
+  resolvedValue: number | null;
+  resolvedReason: ResolvedReason | null;
+}
+
+export const ALERTS: EntityTable<Alert> = {
+  name: 'alerts',
+  key: ['id'],
+  columns: {
+    id: 'text',
+    org: 'text',
+    ruleId: 'text',
+    ruleName: 'text',
+    status: 'text',
+    measure: 'json',
+    filters: 'json',
+    comparison: 'text',
+    threshold: 'json',
+    value: 'json',
+    windowMinutes: 'integer',
+    windowFrom: 'timestamp',
+    windowTo: 'timestamp',
+    anomaly: 'json',
+    firedAt: 'timestamp',
+    resolvedAt: 'timestamp',
+    resolvedValue: 'json',
+    resolvedReason: 'text',
+  },
+};
+
+export interface AlertListQuery {
+  ruleId?: string;
+  status?: AlertStatus;
+  limit: number;
+  offset: number;
+}
+
+/** An alert without its organization, as webhooks and the API show it. */
+export const alertBody = ({ org: _org, ...alert }: Alert) => alert;
+
+export class Alerts {
+  constructor(private readonly storage: Storage) {}
+
+  async open(
+    rule: AlertRule,
+    breach: { value: number; from: Date; to: Date; anomaly: AnomalyDetail | null },
+  ): Promise<Alert> {
+    const alert: Alert = {
+      id: randomUUID(),
+      org: rule.org,
+      ruleId: rule.id,
+      ruleName: rule.name,
+      status: 'firing',
+      measure: rule.measure,
+      filters: rule.filters,
+      comparison: rule.comparison,
+      threshold: rule.threshold,
+      value: breach.value,
+      windowMinutes: rule.windowMinutes,
+      windowFrom: breach.from,
+      windowTo: breach.to,
+      anomaly: breach.anomaly,
+      firedAt: new Date(),
+      resolvedAt: null,
+      resolvedValue: null,
+      resolvedReason: null,
+    };
+    await this.storage.upsert(ALERTS, alert);
+    return alert;
+  }
+
+  async resolve(alert: Alert, reason: ResolvedReason, value: number | null): Promise<Alert> {
+    const resolved: Alert = {
+      ...alert,
+      status: 'resolved',
+      resolvedAt: new Date(),
+      resolvedValue: value,
+      resolvedReason: reason,
+    };
+    await this.storage.upsert(ALERTS, resolved);
+    return resolved;
+  }
+
+  /** The rule's alert that is still firing, if any. */
+  async firing(org: string, ruleId: string): Promise<Alert | undefined> {
+    const [alert] = await this.storage.find(ALERTS, { org, ruleId, status: 'firing' });
+    return alert;
+  }
+
+  /** Newest first. */
+  list(org: string, query: AlertListQuery): Promise<RecordPage<Alert>> {
+    const equal: Partial<Alert> = {
+      ...(query.ruleId && { ruleId: query.ruleId }),
+      ...(query.status && { status: query.status }),
+    };
+    return this.storage.query(ALERTS, { org, ...equal } as Partial<Alert>, {
+      orderBy: [{ field: 'firedAt', descending: true }],
+      limit: query.limit,
+      offset: query.offset,
+      count: true,
+    });
+  }
+
+  async get(org: string, id: string): Promise<Alert> {
+    const [alert] = await this.storage.find(ALERTS, { org, id });
+    if (!alert) throw notFound(`No alert ${JSON.stringify(id)}`);
+    return alert;
+  }
+}
+
+/** Any of these values of a field, as a record filter (a balanced tree, so long lists nest shallowly). */
+export function anyOf(field: string, values: readonly string[]): RecordFilter | undefined {
+  if (values.length === 0) return undefined;
+  if (values.length === 1) return { kind: 'compare', op: 'eq', field, value: values[0] as string };
+  const middle = Math.floor(values.length / 2);
+  return {
+    kind: 'or',
+    left: anyOf(field, values.slice(0, middle)) as RecordFilter,
+    right: anyOf(field, values.slice(middle)) as RecordFilter,
+  };
+}
