@@ -12,6 +12,7 @@ import {
   startReceiver,
   type WebhookBody,
 } from '../helpers/alerts.ts';
+import { LOG_PATH, startConversation } from '../helpers/channel.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -235,6 +236,54 @@ describe('a breach rule fires a signed webhook', () => {
     }, 'a second alert');
     assert.equal(alerts[0]?.status, 'firing', 'newest first');
     assert.notEqual(alerts[0]?.id, body.alert.id);
+  });
+
+  it('fires on a contact-center KPI, scoped by channel, with the same meaning as the query API', async () => {
+    const hook = await receiver();
+    const ids = await startConversation(server);
+    // Queued two minutes ago, and abandoned 60 s later: not a short abandon.
+    const logged = await call(`${server.url}${LOG_PATH}`, {
+      token: server.masterKey,
+      body: {
+        data: {
+          conversationId: ids.conversationId,
+          events: [
+            {
+              kpiEventName: 'ConversationQueued',
+              eventTimestamp: new Date(Date.now() - 120_000).toISOString(),
+            },
+            {
+              kpiEventName: 'ConversationEnded',
+              eventTimestamp: new Date(Date.now() - 60_000).toISOString(),
+            },
+          ],
+        },
+        eventName: 'ConversationQueued',
+      },
+    });
+    assert.equal(logged.status, 200, JSON.stringify(logged.body));
+    const measure = { kpi: 'abandonedConversations', excludeShortAbandons: true };
+    const rule = await createRule(server, {
+      name: `abandons ${ids.conversationId}`,
+      measure,
+      filters: [{ field: 'channel', op: 'eq', value: 'chat' }],
+      comparison: 'ge',
+      threshold: 1,
+      windowMinutes: 10,
+      webhookUrl: hook.url,
+    });
+    const [fired] = await eventually(
+      () => (hook.requests.length > 0 ? hook.requests : undefined),
+      'the KPI webhook',
+    );
+    const body = JSON.parse(present(fired).body) as WebhookBody;
+    assert.equal(body.alert.ruleId, rule.id);
+    assert.deepEqual(body.alert.measure, measure);
+    assert.equal(body.alert.value, 1);
+    assert.equal(
+      present(fired).headers['x-openua-signature'],
+      expectedSignature(rule.webhookSecret, present(fired)),
+    );
   });
 
   it('retries a receiver that answers 503, with the same delivery id, until it takes the alert', async () => {
