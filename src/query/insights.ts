@@ -8,7 +8,6 @@ import type {
   UnitQuery,
 } from '../storage/storage.ts';
 import type { Dimensions } from './dimensions.ts';
-import { UNIT_MARGIN_MS } from './kpis.ts';
 import { QUERY_MAX_LIMIT, type ResolvedKpi, type ResolvedQuery, resolveQuery, TIME } from './query-spec.ts';
 
 export type Row = Record<string, Scalar>;
@@ -159,7 +158,6 @@ export function planParts(
     units: [...byUnit].map(([unit, list]) => ({
       ...all,
       unit,
-      marginMs: UNIT_MARGIN_MS,
       now,
       measures: list.map(({ name, kpi, params }) => ({ name, measure: kpi.formula(params) })),
     })),

@@ -81,7 +81,7 @@ const UNIT_TERMS = {
     'its first NotificationResponse, whose notificationResponseAction is Accept, Reject or Timeout.',
   presence:
     "An agent's presence (newPresence of a PresenceChanged) lasts until their next PresenceChanged, or now; " +
-    'the part inside the range counts. A status set more than a day before the range and unchanged since is not seen.',
+    'the part inside the range counts.',
 } satisfies Record<KpiUnit, string>;
 
 export const KPIS: readonly Kpi[] = [
@@ -346,9 +346,6 @@ export const UNIT_DIMENSIONS: Readonly<Record<KpiUnit, { fields: readonly string
     },
     presence: { fields: ['participantId', 'newPresence'], customData: false },
   };
-
-/** How long around the range a unit's events are read: a conversation or session longer than this is cut. */
-export const UNIT_MARGIN_MS = 86_400_000;
 
 /** A KPI's parameters from a measure object: each checked, the rest defaulted. */
 export function kpiParams(

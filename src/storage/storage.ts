@@ -162,8 +162,6 @@ export interface UnitQuery {
   /** Units whose start falls in [from, to) are counted (presence: whose interval overlaps it). */
   from: Date;
   to: Date;
-  /** A unit's events are read this far around the range, so that one which began in it is seen whole. */
-  marginMs: number;
   /** Where an open presence interval ends. */
   now: Date;
   bucket?: AggregateQuery['bucket'];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import {
   DEMO_SHORT_ABANDON_SECONDS,
   type GeneratorTally,
@@ -7,6 +8,7 @@ import {
   newTally,
 } from '../../src/demo/generator.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import type { KpiUnit, QueryFilter, UnitFact, UnitMeasure } from '../../src/storage/storage.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
 /** The demo generator: the same seed gives the same events, and the events hold the edges KPIs need. */
@@ -84,6 +86,88 @@ describe('generateEvents', () => {
       }
       const { count } = await storage.queryEvents('demo', { limit: 1, count: true });
       assert.equal(count, written);
+    } finally {
+      await storage.close();
+      removeDir(dir);
+    }
+  });
+
+  it('its edges are what the KPIs count, also in a store whose KPI units are built only when it is reopened', async () => {
+    const dir = tempDir();
+    const tally = newTally();
+    const generated = options(11);
+    let storage = await DuckDBStorage.open(dir);
+    try {
+      await storage.migrate([]);
+      for (const batch of generateEvents(generated, tally)) await storage.appendEvents(batch);
+      await storage.close();
+      // As a store made before the unit tables: none, and no record of their version.
+      const instance = await DuckDBInstance.create(`${dir}/openua.duckdb`);
+      const connection = await instance.connect();
+      for (const table of [
+        'kpi_conversations',
+        'kpi_sessions',
+        'kpi_notifications',
+        'kpi_presence',
+        'kpi_dirty',
+      ]) {
+        await connection.run(`DROP TABLE ${table}`);
+      }
+      await connection.run("DELETE FROM checkpoints WHERE name = 'kpi-units'");
+      connection.closeSync();
+      instance.closeSync();
+
+      storage = await DuckDBStorage.open(dir);
+      await storage.migrate([]);
+      const kpis = async (unit: KpiUnit, measures: Record<string, UnitMeasure>) => {
+        const { rows } = await storage.aggregateUnits('demo', {
+          unit,
+          from: new Date(generated.end.getTime() - 30 * 86_400_000),
+          to: generated.end,
+          now: generated.end,
+          dimensions: [],
+          measures: Object.entries(measures).map(([name, measure]) => ({ name, measure })),
+          limit: 1,
+        });
+        return rows[0] as Record<string, unknown>;
+      };
+      const fact = (name: UnitFact, value: string | boolean): QueryFilter => ({
+        kind: 'compare',
+        op: 'eq',
+        field: { kind: 'fact', fact: name },
+        value,
+      });
+      const short: QueryFilter = {
+        kind: 'compare',
+        op: 'lt',
+        field: { kind: 'fact', fact: 'waitSeconds' },
+        value: DEMO_SHORT_ABANDON_SECONDS,
+      };
+      const conversations = await kpis('conversation', {
+        all: { fn: 'count' },
+        abandoned: { fn: 'count', where: fact('abandoned', true) },
+        short: { fn: 'count', where: { kind: 'and', filters: [fact('abandoned', true), short] } },
+        transfers: { fn: 'sum', fact: 'transfers' },
+      });
+      assert.equal(conversations.all, tally.conversations);
+      assert.equal(conversations.abandoned, tally.abandonedShort + tally.abandonedLong);
+      assert.equal(conversations.short, tally.abandonedShort);
+      assert.equal(Number(conversations.transfers), tally.transfers);
+      const sessions = await kpis('session', {
+        open: { fn: 'count', where: fact('closed', false) },
+        transferred: { fn: 'count', where: fact('transferred', true) },
+      });
+      assert.equal(sessions.open, tally.openSessions);
+      assert.equal(sessions.transferred, tally.transfers);
+      const notifications = await kpis('notification', {
+        timedOut: { fn: 'count', where: fact('action', 'timeout') },
+        all: { fn: 'count' },
+      });
+      // An agent offered the same conversation twice is one notification: at most as many as the tally's.
+      const answered =
+        tally.notifications.accepted + tally.notifications.rejected + tally.notifications.timedOut;
+      assert.ok((notifications.all as number) <= answered && (notifications.all as number) > answered * 0.95);
+      assert.ok((notifications.timedOut as number) <= tally.notifications.timedOut);
     } finally {
       await storage.close();
       removeDir(dir);

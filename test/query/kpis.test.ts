@@ -45,6 +45,8 @@ const C = conversation('C', 'voice', 'support', [agent3]);
 const D = conversation('D', 'chat', 'billing', [agent2]);
 D.offered = [agent1];
 const E = conversation('E', 'chat', 'billing', [agent2]);
+/** Outside the fixture's range, for the test that changes and deletes its events. */
+const F = conversation('F', 'chat', 'billing', [agent2]);
 
 async function init(c: Conversation, providerId: string) {
   for (const session of c.sessions) {
@@ -81,7 +83,7 @@ async function log(
   extra: Record<string, unknown> = {},
 ) {
   const session = where.session === undefined ? undefined : c.sessions[where.session];
-  const answer = await call(`${server.url}${LOG_PATH}?org=${ORG}`, {
+  const answer = await call<{ eventIds: string[] }>(`${server.url}${LOG_PATH}?org=${ORG}`, {
     token: server.masterKey,
     body: {
       data: {
@@ -94,6 +96,7 @@ async function log(
     },
   });
   assert.equal(answer.status, 200, `${kpiEventName} at ${seconds}: ${JSON.stringify(answer.body)}`);
+  return answer.body.eventIds[0] as string;
 }
 
 const accept = { notificationResponseAction: 'Accept' };
@@ -103,7 +106,7 @@ async function logFixture() {
   await call(`${server.url}/api/v1/orgs`, { token: server.masterKey, body: { id: ORG } });
   reader = await createKey(server, ['analytics:read'], ORG);
   const providerId = await createProvider(server, { org: ORG });
-  for (const c of [A, B, C, D, E]) await init(c, providerId);
+  for (const c of [A, B, C, D, E, F]) await init(c, providerId);
 
   // A: answered in 15 s by agent 1, first response at 45 s; agent 1's session (300 s) ends in a transfer
   // to agent 2, whose session lasts 400 s. Conversation handle time 700 s. CSAT 5.
@@ -346,6 +349,44 @@ describe('contact-center KPIs over a hand-built fixture', () => {
       }),
       [{ sessions: 3 }],
     );
+  });
+
+  it('follows KPI events changed and deleted through the OData API, and events logged late', async () => {
+    const range = { from: at(3 * 3600), to: at(4 * 3600) };
+    const measures = [
+      'conversations',
+      'abandonedConversations',
+      'shortAbandonedConversations',
+      'averageSpeedToAnswer',
+    ];
+    const kpis = async () => (await query({ ...range, measures })).body.rows[0];
+    await log(F, 3 * 3600, 'ConversationQueued');
+    const ended = await log(F, 3 * 3600 + 30, 'ConversationEnded');
+    assert.deepEqual(await kpis(), {
+      conversations: 1,
+      abandonedConversations: 1,
+      shortAbandonedConversations: 0,
+      averageSpeedToAnswer: null,
+    });
+    const record = `${server.url}/api/data/v9.1/msdyn_kpieventsdata(${ended})?org=${ORG}`;
+    const patched = await call(record, {
+      method: 'PATCH',
+      token: server.masterKey,
+      body: { msdyn_eventtimestamp: at(3 * 3600 + 10) },
+    });
+    assert.equal(patched.status, 204, JSON.stringify(patched.body));
+    assert.equal((await kpis())?.shortAbandonedConversations, 1, 'the abandon moved inside the threshold');
+    const removed = await call(record, { method: 'DELETE', token: server.masterKey });
+    assert.equal(removed.status, 204, JSON.stringify(removed.body));
+    assert.deepEqual(await kpis(), {
+      conversations: 1,
+      abandonedConversations: 0,
+      shortAbandonedConversations: 0,
+      averageSpeedToAnswer: null,
+    });
+    // Answered after all, by an event logged now for then.
+    await log(F, 3 * 3600 + 50, 'SessionStarted', { session: 0 });
+    assert.equal((await kpis())?.averageSpeedToAnswer, 50);
   });
 
   it('refuses KPI parameters and dimensions that do not apply, naming each', async () => {

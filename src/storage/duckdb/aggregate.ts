@@ -1,14 +1,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMN_OF } from '../event-columns.ts';
-import type {
-  AggregateQuery,
-  KpiUnit,
-  QueryField,
-  QueryFilter,
-  Scalar,
-  UnitMeasure,
-  UnitQuery,
-} from '../storage.ts';
+import type { AggregateQuery, QueryField, QueryFilter, Scalar, UnitMeasure, UnitQuery } from '../storage.ts';
+import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
 
 /**
  * The query API's aggregations in DuckDB SQL, over events or over KPI units built from them. Every value is
@@ -54,7 +47,8 @@ class Compiler {
       if (!column) throw new Error(`events have no field ${JSON.stringify(field.field)}`);
       return quote(column.column);
     }
-    const raw = this.overUnits ? quote(`customData.${field.key}`) : customValue(this.bind(field.key));
+    // Units keep their events' customData the way events do: one reading serves both.
+    const raw = customValue(this.bind(field.key));
     if (field.type === 'text') return raw;
     const typed = `TRY_CAST(${raw} AS ${field.type === 'number' ? 'DOUBLE' : 'BOOLEAN'})`;
     this.typed.set(`customData.${field.key}`, { raw, typed });
@@ -166,78 +160,6 @@ export function compileAggregate(org: string, query: AggregateQuery): CompiledAg
 
 // ---- KPI units -----------------------------------------------------------------------------------------
 
-const seconds = (later: string, earlier: string) => `(epoch_ms(${later}) - epoch_ms(${earlier})) / 1000.0`;
-const ACCEPTED = `((ty = 'NotificationResponse' AND action LIKE 'accept%') OR ty = 'SessionStarted')`;
-const TRANSFER = `(ty = 'SessionClosed' AND lower(reason) LIKE 'transfer%')`;
-/** What a unit is broken down by when several events disagree: the largest value (they rarely differ). */
-const PLACE = `max(channel) AS channel, max(queue_name) AS "queueName", max(queue_id) AS "queueId", max(provider_id) AS "providerId"`;
-
-/**
- * Each unit's relation: the grouping of its KPI events (`g`) and the facts derived from it (`units`).
- * `$custom` stands for the customData columns the query reads.
- */
-const UNITS: Record<KpiUnit, { where: string; group: string; facts: string }> = {
-  conversation: {
-    where: 'conversation_id IS NOT NULL',
-    group: `SELECT conversation_id,
-      coalesce(min(t) FILTER (WHERE ty = 'ConversationQueued'), min(t)) AS starts,
-      min(t) FILTER (WHERE ${ACCEPTED}) AS answered_at,
-      min(t) FILTER (WHERE ty = 'FirstResponseSent') AS first_response_at,
-      min(t) FILTER (WHERE ty = 'ConversationEnded') AS ended_at,
-      count(*) FILTER (WHERE ty = 'SessionStarted') AS started_n,
-      count(*) FILTER (WHERE ty = 'SessionClosed') AS closed_n,
-      sum(epoch_ms(t)) FILTER (WHERE ty = 'SessionClosed') - sum(epoch_ms(t)) FILTER (WHERE ty = 'SessionStarted') AS handle_ms,
-      count(*) FILTER (WHERE ${TRANSFER}) AS transfers,
-      arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ${ACCEPTED}) AS "participantId",
-      ${PLACE} $custom
-      FROM e GROUP BY conversation_id`,
-    facts: `answered_at IS NOT NULL AND (ended_at IS NULL OR answered_at <= ended_at) AS answered,
-      CASE WHEN answered THEN ${seconds('answered_at', 'starts')} END AS "answerSeconds",
-      ${seconds('first_response_at', 'starts')} AS "firstResponseSeconds",
-      ended_at IS NOT NULL AS ended,
-      ended AND NOT answered AS abandoned,
-      CASE WHEN abandoned THEN ${seconds('ended_at', 'starts')} END AS "waitSeconds",
-      -- Each session's close minus its start, summed: known once the conversation ended with every session closed.
-      CASE WHEN ended AND started_n > 0 AND started_n = closed_n THEN handle_ms / 1000.0 END AS "handleSeconds",
-      started_n AS sessions`,
-  },
-  session: {
-    where: 'provider_session_id IS NOT NULL AND conversation_id IS NOT NULL',
-    group: `SELECT conversation_id, provider_session_id,
-      coalesce(min(t) FILTER (WHERE ty = 'SessionStarted'), min(t)) AS starts,
-      min(t) FILTER (WHERE ty = 'SessionClosed') AS closed_at,
-      coalesce(bool_or(${TRANSFER}), false) AS transferred,
-      coalesce(arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ty = 'SessionStarted'),
-               arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL)) AS "participantId",
-      ${PLACE} $custom
-      FROM e GROUP BY conversation_id, provider_session_id`,
-    facts: `closed_at IS NOT NULL AS closed, ${seconds('closed_at', 'starts')} AS "handleSeconds"`,
-  },
-  notification: {
-    where: `ty IN ('NotificationDisplayed', 'NotificationResponse') AND participant_id IS NOT NULL AND conversation_id IS NOT NULL`,
-    group: `SELECT conversation_id, participant_id AS "participantId",
-      coalesce(min(t) FILTER (WHERE ty = 'NotificationDisplayed'), min(t)) AS starts,
-      min(t) FILTER (WHERE ty = 'NotificationDisplayed') AS displayed_at,
-      min(t) FILTER (WHERE ty = 'NotificationResponse') AS responded_at,
-      arg_min(action, t) FILTER (WHERE ty = 'NotificationResponse') AS raw_action,
-      ${PLACE} $custom
-      FROM e GROUP BY conversation_id, participant_id`,
-    facts: `CASE WHEN raw_action LIKE 'accept%' THEN 'accept'
-        WHEN raw_action LIKE 'reject%' OR raw_action LIKE 'decline%' THEN 'reject'
-        WHEN raw_action LIKE 'time%' THEN 'timeout' ELSE raw_action END AS action,
-      ${seconds('responded_at', 'displayed_at')} AS "responseSeconds"`,
-  },
-  presence: {
-    where: `ty = 'PresenceChanged' AND participant_id IS NOT NULL`,
-    // An interval lasts until the agent's next change; the last one is still open.
-    group: `SELECT participant_id AS "participantId", new_presence AS "newPresence", t AS start,
-      lead(t) OVER (PARTITION BY participant_id ORDER BY t, id) AS next
-      FROM e`,
-    facts: `greatest(start, $from) AS starts, least(coalesce(next, $now), $to) AS until,
-      ${seconds('until', 'starts')} AS seconds`,
-  },
-};
-
 function unitMeasure(c: Compiler, measure: UnitMeasure): string {
   const where = (filter: QueryFilter | undefined) => (filter ? ` FILTER (WHERE ${c.filter(filter)})` : '');
   switch (measure.fn) {
@@ -256,45 +178,22 @@ function unitMeasure(c: Compiler, measure: UnitMeasure): string {
   }
 }
 
-/** The customData keys a query reads, in a stable order. */
-function customKeys(query: UnitQuery): string[] {
-  const keys = new Set<string>();
-  const visit = (filter: QueryFilter | undefined) => {
-    if (!filter) return;
-    if ('filters' in filter) {
-      filter.filters.forEach(visit);
-    } else if (filter.field.kind === 'custom') keys.add(filter.field.key);
-  };
-  for (const { field } of query.dimensions) if (field.kind === 'custom') keys.add(field.key);
-  visit(query.where);
-  return [...keys];
-}
-
 export function compileUnits(org: string, query: UnitQuery): CompiledAggregate {
   const c = new Compiler(true);
-  const unit = UNITS[query.unit];
   const from = c.time(query.from);
   const to = c.time(query.to);
-  const custom = customKeys(query)
-    .map((key) => `, max(${customValue(c.bind(key))}) AS ${quote(`customData.${key}`)}`)
-    .join('');
-  const scan =
-    `SELECT id, derived_time AS t, event_type AS ty, event_value AS reason, conversation_id, provider_session_id, ` +
-    `participant_id, provider_id, channel, queue_id, queue_name, new_presence, ` +
-    `lower(notification_response_action) AS action, ${CUSTOM_KEYS_COLUMN}, ${CUSTOM_VALUES_COLUMN} ` +
-    `FROM events WHERE org = ${c.bind(org)} AND category = 'kpi' ` +
-    `AND derived_time >= ${c.time(new Date(query.from.getTime() - query.marginMs))} ` +
-    `AND derived_time < ${c.time(new Date(query.to.getTime() + query.marginMs))}`;
-  const source =
-    `WITH e AS (SELECT * FROM (${scan}) WHERE ${unit.where}), ` +
-    `g AS (${unit.group.replace('$custom', custom)}), ` +
-    `units AS (SELECT *, ${unit.facts
-      .replaceAll('$from', from)
-      .replaceAll('$to', to)
-      .replace('$now', () => c.time(query.now))} FROM g)`;
+  const presence = query.unit === 'presence';
+  // Units that began in the range; a presence interval, if it overlaps the range.
+  const range = presence
+    ? `start < ${to} AND (next IS NULL OR next > ${from})`
+    : `starts >= ${from} AND starts < ${to}`;
+  const facts = UNIT_FACTS_SQL[query.unit]
+    .replaceAll('$from', from)
+    .replaceAll('$to', to)
+    .replace('$now', () => c.time(query.now));
+  const source = `WITH units AS (SELECT *, ${facts} FROM ${UNIT_TABLE[query.unit]} WHERE org = ${c.bind(org)} AND ${range})`;
   const measures = query.measures.map(({ name, measure }) => ({ name, expr: unitMeasure(c, measure) }));
-  const conditions = [`starts >= ${from}`, `starts < ${to}`];
-  if (query.unit === 'presence') conditions.push('until > starts');
+  const conditions = presence ? ['until > starts'] : ['TRUE'];
   if (query.where) conditions.push(c.filter(query.where));
   return c.grouped(query, measures, source, 'starts', conditions);
 }

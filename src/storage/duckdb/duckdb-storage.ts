@@ -42,6 +42,19 @@ import type {
   ValueCount,
 } from '../storage.ts';
 import { type CompiledAggregate, compileAggregate, compileUnits } from './aggregate.ts';
+import {
+  DIRTY_DDL,
+  DIRTY_TABLE,
+  KPI_UNITS_CHECKPOINT,
+  KPI_UNITS_VERSION,
+  MARK_ALL,
+  marksOf,
+  markWhere,
+  UNIT_REFRESH,
+  UNIT_SPAN_MS,
+  UNIT_TABLE,
+  UNIT_TABLES_DDL,
+} from './kpi-units.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
 /** Each column type once: as a value type for chunks and parameters, and (as its text) for DDL. */
@@ -142,9 +155,57 @@ export class DuckDBStorage implements Storage {
         }));
         await this.createOrExtend(table.name, columns, table.key.map(snake));
       }
+      await this.migrateUnits();
       // Rows are appended in the store's own column order, which an older store may have in another order.
       const order = await this.columnsOf('events');
       this.eventLayout = order.map(({ name }) => eventSlot(name));
+    });
+  }
+
+  /** The KPI unit tables: made (or remade, in a new shape) empty, with every KPI event marked to fill them. */
+  private async migrateUnits(): Promise<void> {
+    await this.other.run(DIRTY_DDL);
+    const reader = await this.other.runAndReadAll('SELECT value FROM checkpoints WHERE name = $name', {
+      name: KPI_UNITS_CHECKPOINT,
+    });
+    if (reader.getRowObjectsJS()[0]?.value === KPI_UNITS_VERSION) return;
+    await this.other.run('BEGIN TRANSACTION');
+    try {
+      for (const table of Object.values(UNIT_TABLE)) await this.other.run(`DROP TABLE IF EXISTS ${table}`);
+      for (const sql of UNIT_TABLES_DDL) await this.other.run(sql);
+      await this.other.run(`DELETE FROM ${DIRTY_TABLE}`);
+      await this.other.run(MARK_ALL);
+      await this.other.run('INSERT OR REPLACE INTO checkpoints VALUES ($1, $2)', [
+        KPI_UNITS_CHECKPOINT,
+        KPI_UNITS_VERSION,
+      ]);
+      await this.other.run('COMMIT');
+    } catch (error) {
+      await this.other.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Rebuilds the KPI units of every conversation and agent marked since the last rebuild. */
+  private refreshUnits(): Promise<void> {
+    return this.writeQueue.run(async () => {
+      const reader = await this.writer.runAndReadAll(
+        `SELECT min(lo) AS lo, max(hi) AS hi FROM ${DIRTY_TABLE}`,
+      );
+      const [marked] = reader.getRowObjectsJS() as { lo: Date | null; hi: Date | null }[];
+      if (!marked?.lo || !marked.hi) return;
+      const bounds = {
+        lo: timestamp(new Date(marked.lo.getTime() - UNIT_SPAN_MS)),
+        hi: timestamp(new Date(marked.hi.getTime() + UNIT_SPAN_MS + 1)),
+      };
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        for (const sql of UNIT_REFRESH) await this.writer.run(sql, sql.includes('$lo') ? bounds : undefined);
+        await this.writer.run('COMMIT');
+      } catch (error) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
     });
   }
 
@@ -201,6 +262,21 @@ export class DuckDBStorage implements Storage {
         }
         // The appender writes into the open transaction only when flushed: close it before COMMIT.
         appender.closeSync();
+        const marks = marksOf(events);
+        if (marks.length > 0) {
+          appender = await this.writer.createAppender(DIRTY_TABLE);
+          for (const mark of marks) {
+            appender.appendVarchar(mark.org);
+            if (mark.conversationId === null) appender.appendNull();
+            else appender.appendVarchar(mark.conversationId);
+            if (mark.participantId === null) appender.appendNull();
+            else appender.appendVarchar(mark.participantId);
+            appender.appendTimestamp(timestamp(mark.lo));
+            appender.appendTimestamp(timestamp(mark.hi));
+            appender.endRow();
+          }
+          appender.closeSync();
+        }
         if (checkpoint) {
           await this.writer.run('INSERT OR REPLACE INTO checkpoints VALUES ($1, $2)', [
             checkpoint.name,
@@ -240,7 +316,8 @@ export class DuckDBStorage implements Storage {
     return this.aggregate(compileAggregate(org, query));
   }
 
-  aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult> {
+  async aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult> {
+    await this.refreshUnits();
     return this.aggregate(compileUnits(org, query));
   }
 
@@ -268,17 +345,45 @@ export class DuckDBStorage implements Storage {
       sets.push(`${CUSTOM_KEYS_COLUMN} = $keys`, `${CUSTOM_VALUES_COLUMN} = $values`);
     }
     if (sets.length === 0) return (await this.count('events', 'org = $org AND id = $id', params)) > 0;
+    const where = 'org = $org AND id = $id';
+    // Its KPI units are rebuilt from the event as it was and as it is (its time may move).
     return (
-      (await this.change(`UPDATE events SET ${sets.join(', ')} WHERE org = $org AND id = $id`, params)) > 0
+      (await this.changeEvents(where, `UPDATE events SET ${sets.join(', ')} WHERE ${where}`, params, true)) >
+      0
     );
   }
 
   async deleteEvents(org: string, where: RecordFilter): Promise<number> {
     const params: Record<string, DuckDBValue> = { org };
-    return this.change(
-      `DELETE FROM events WHERE org = $org AND (${compileFilter(where, eventColumn, params)})`,
-      params,
-    );
+    const match = `org = $org AND (${compileFilter(where, eventColumn, params)})`;
+    return this.changeEvents(match, `DELETE FROM events WHERE ${match}`, params, false);
+  }
+
+  /** Changes events, marking the KPI units they belong to in the same transaction (before, and after if kept). */
+  private changeEvents(
+    where: string,
+    statement: string,
+    params: Record<string, DuckDBValue>,
+    kept: boolean,
+  ): Promise<number> {
+    return this.otherQueue.run(async () => {
+      // The mark reads only the parameters of `where` (an UPDATE's values are not in it).
+      const used = Object.fromEntries(
+        Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(where)),
+      );
+      const mark = (sql: string) => this.other.run(sql, used);
+      await this.other.run('BEGIN TRANSACTION');
+      try {
+        await mark(markWhere(where));
+        const changed = Number((await this.other.run(statement, params)).rowsChanged);
+        if (kept) await mark(markWhere(where));
+        await this.other.run('COMMIT');
+        return changed;
+      } catch (error) {
+        await this.other.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   async readCheckpoint(name: string): Promise<string | undefined> {
