@@ -61,6 +61,17 @@ const SHORT_ABANDON: KpiParameter = {
   max: 86_400,
 };
 
+const STATISTICS = ['avg', 'p50', 'p90', 'p99', 'min', 'max'] as const;
+/** Durations are averaged by default; a percentile, the shortest or the longest can be asked instead. */
+const STATISTIC: KpiParameter = {
+  name: 'statistic',
+  description: 'of the durations: avg (the mean), p50, p90, p99 (continuous percentiles), min or max',
+  type: 'enum',
+  default: 'avg',
+  values: STATISTICS,
+};
+const statistic = (p: KpiParams) => p.statistic as (typeof STATISTICS)[number];
+
 /** Abandoned, and not a short abandon when those are left out. */
 const countedAbandon = (p: KpiParams): QueryFilter =>
   p.excludeShortAbandons
@@ -96,8 +107,8 @@ export const KPIS: readonly Kpi[] = [
     vendors:
       'Connect AHT includes hold and after-contact work, as this does. D365 counts time only while the ' +
       "session's tab is open; summing across transferred reps gives averageConversationHandleTime.",
-    parameters: [],
-    formula: () => ({ fn: 'avg', fact: 'handleSeconds', where: is('closed', true) }),
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'handleSeconds', where: is('closed', true) }),
   },
   {
     name: 'averageConversationHandleTime',
@@ -109,8 +120,8 @@ export const KPIS: readonly Kpi[] = [
       'SessionStarted), so a transferred conversation counts every agent. A conversation with a session ' +
       'still open, or not ended, is left out.',
     vendors: 'D365 conversation handle time: time summed across transferred reps.',
-    parameters: [],
-    formula: () => ({ fn: 'avg', fact: 'handleSeconds' }),
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'handleSeconds' }),
   },
   {
     name: 'averageSpeedToAnswer',
@@ -119,8 +130,8 @@ export const KPIS: readonly Kpi[] = [
     valueUnit: 'seconds',
     definition: 'Mean of first accept − queueing, over answered conversations.',
     vendors: 'D365 average speed to answer; Connect average queue answer time.',
-    parameters: [],
-    formula: () => ({ fn: 'avg', fact: 'answerSeconds', where: is('answered', true) }),
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'answerSeconds', where: is('answered', true) }),
   },
   {
     name: 'averageFirstResponseTime',
@@ -131,8 +142,8 @@ export const KPIS: readonly Kpi[] = [
       "Mean of the first FirstResponseSent (the agent's first message) − queueing, over conversations that " +
       'had one. Not adjusted for operating hours.',
     vendors: 'D365 adjusts first response time for operating hours; OpenUA does not (no calendars yet).',
-    parameters: [],
-    formula: () => ({ fn: 'avg', fact: 'firstResponseSeconds' }),
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'firstResponseSeconds' }),
   },
   {
     name: 'abandonmentRate',
@@ -285,9 +296,9 @@ export const KPIS: readonly Kpi[] = [
     definition:
       'Mean of NotificationResponse − NotificationDisplayed over notifications accepted or rejected; a timeout ' +
       'measures the timer, not the agent, so it is left out.',
-    parameters: [],
-    formula: () => ({
-      fn: 'avg',
+    parameters: [STATISTIC],
+    formula: (p) => ({
+      fn: statistic(p),
       fact: 'responseSeconds',
       where: { kind: 'in', field: fact('action'), values: ['accept', 'reject'] },
     }),

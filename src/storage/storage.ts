@@ -150,10 +150,10 @@ export const UNIT_FACTS = {
 
 export type UnitFact = (typeof UNIT_FACTS)[KpiUnit][number];
 
-/** A measure over KPI units: a count of those matching, a sum or mean of a fact, or a percentage of two counts. */
+/** A measure over KPI units: a count of those matching, a statistic of a fact, or a percentage of two counts. */
 export type UnitMeasure =
   | { fn: 'count'; where?: QueryFilter }
-  | { fn: 'sum' | 'avg'; fact: UnitFact; where?: QueryFilter }
+  | { fn: 'sum' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p99'; fact: UnitFact; where?: QueryFilter }
   | { fn: 'percent'; numerator: QueryFilter; denominator: QueryFilter };
 
 /** One aggregation over KPI units: like AggregateQuery, but over the units built from KPI events. */

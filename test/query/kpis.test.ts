@@ -201,9 +201,18 @@ describe('contact-center KPIs over a hand-built fixture', () => {
     assert.equal(await one('openSessions'), 1);
   });
 
-  it('speed to answer and first response time are different events', async () => {
+  it('speed to answer and first response time are different events; durations have percentiles', async () => {
     close(await one('averageSpeedToAnswer'), (15 + 40 + 6) / 3, 'speed to answer');
     close(await one('averageFirstResponseTime'), (45 + 100 + 16) / 3, 'first response');
+    // Percentiles of durations, continuous: of 6, 15 and 40 s, p90 lies 80% of the way from 15 to 40.
+    const [row] = await rowsOf({
+      measures: ['min', 'p50', 'p90', 'max'].map((statistic) => ({
+        kpi: 'averageSpeedToAnswer',
+        statistic,
+        as: statistic,
+      })),
+    });
+    assert.deepEqual(row, { min: 6, p50: 15, p90: 15 + 0.8 * 25, max: 40 });
   });
 
   it('abandonment rate: the short abandon, the threshold and the denominator are configurable and shown', async () => {

@@ -167,7 +167,13 @@ function unitMeasure(c: Compiler, measure: UnitMeasure): string {
       return `count(*)${where(measure.where)}`;
     case 'sum':
     case 'avg':
+    case 'min':
+    case 'max':
       return `${measure.fn}(${quote(measure.fact)})${where(measure.where)}`;
+    case 'p50':
+    case 'p90':
+    case 'p99':
+      return `quantile_cont(${quote(measure.fact)}, ${QUANTILES[measure.fn]})${where(measure.where)}`;
     case 'percent': {
       const denominator = c.filter(measure.denominator);
       return (
