@@ -288,12 +288,26 @@ describe('contact-center KPIs over a hand-built fixture', () => {
       { participantId: null, conversations: 2, sessions: 0, averageHandleTime: null },
     ]);
     const byChannel = await rowsOf({
-      measures: ['conversations', 'abandonmentRate', 'distinctConversations'],
+      measures: ['conversations', 'abandonmentRate', 'distinctConversations', 'sessions', 'distinctSessions'],
       dimensions: ['channel'],
     });
     assert.deepEqual(byChannel, [
-      { channel: 'chat', conversations: 3, abandonmentRate: 0, distinctConversations: 3 },
-      { channel: 'voice', conversations: 2, abandonmentRate: 50, distinctConversations: 2 },
+      {
+        channel: 'chat',
+        conversations: 3,
+        abandonmentRate: 0,
+        distinctConversations: 3,
+        sessions: 4,
+        distinctSessions: 4,
+      },
+      {
+        channel: 'voice',
+        conversations: 2,
+        abandonmentRate: 50,
+        distinctConversations: 2,
+        sessions: 0,
+        distinctSessions: 0,
+      },
     ]);
   });
 

@@ -240,6 +240,35 @@ describe('typed custom dimensions', () => {
 });
 
 describe('measures, dimensions and filters', () => {
+  it('every time bucket: minute, hour, day, week (from Monday) and month, in UTC', async () => {
+    const DAY = 86_400_000;
+    const starts: Record<string, (t: Date) => number> = {
+      minute: (t) => Math.floor(t.getTime() / 60_000) * 60_000,
+      hour: (t) => Math.floor(t.getTime() / HOUR) * HOUR,
+      day: (t) => Math.floor(t.getTime() / DAY) * DAY,
+      // 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 days.
+      week: (t) => Math.floor((t.getTime() - 4 * DAY) / (7 * DAY)) * 7 * DAY + 4 * DAY,
+      month: (t) => Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1),
+    };
+    const inside = FIXTURE.filter((f) => f.hours >= 0);
+    for (const [granularity, start] of Object.entries(starts)) {
+      const expected = new Map<number, number>();
+      for (const f of inside) {
+        const bucket = start(new Date(at(f.hours)));
+        expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
+      }
+      const answer = await query(inRange({ measures: ['count'], granularity, timeZone: 'UTC' }));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(
+        answer.body.rows,
+        [...expected]
+          .sort(([a], [b]) => a - b)
+          .map(([time, count]) => ({ time: new Date(time).toISOString(), count })),
+        granularity,
+      );
+    }
+  });
+
   it('distinct clients and visits', async () => {
     const answer = await query(inRange({ measures: ['distinctClients', 'distinctVisits', 'count'] }));
     assert.deepEqual(answer.body.rows, [{ distinctClients: 3, distinctVisits: 3, count: 5 }]);
