@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { notFound } from '../server/errors.ts';
 import type { EntityTable, RecordFilter, RecordPage, Storage } from '../storage/storage.ts';
 import type { AlertRule, RuleComparison } from './alert-rules.ts';
+import type { AnomalyFigures } from './anomaly.ts';
 
 /**
  * Alert records: one per breach, from the evaluation that found the rule breaching (after it was not) to the
@@ -13,17 +14,7 @@ export type AlertStatus = 'firing' | 'resolved';
 export type ResolvedReason = 'recovered' | 'ruleDisabled' | 'ruleDeleted';
 
 /** What an anomaly alert adds: the history it was judged against (see anomaly.ts). */
-export interface AnomalyDetail {
-  kind: 'spike' | 'dip';
-  mean: number;
-  stddev: number;
-  spread: number;
-  z: number;
-  deviations: number;
-  historyWindows: number;
-  lower: number;
-  upper: number;
-}
+export type AnomalyDetail = { kind: 'spike' | 'dip' } & AnomalyFigures;
 
 export interface Alert {
   id: string;

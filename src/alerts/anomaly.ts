@@ -32,21 +32,23 @@ export interface AnomalyOptions {
   minHistory: number;
 }
 
+/** What a verdict was judged on: the history's mean and spread, and where the value lies against them. */
+export interface AnomalyFigures {
+  mean: number;
+  stddev: number;
+  /** max(stddev, √mean, 1): the spread z is measured in. */
+  spread: number;
+  z: number;
+  deviations: number;
+  historyWindows: number;
+  /** The values flagged lie below `lower` or above `upper`. */
+  lower: number;
+  upper: number;
+}
+
 export type AnomalyVerdict =
   | { kind: 'insufficientHistory'; historyWindows: number; minHistory: number }
-  | {
-      kind: 'normal' | 'spike' | 'dip';
-      mean: number;
-      stddev: number;
-      /** max(stddev, √mean, 1): the spread z is measured in. */
-      spread: number;
-      z: number;
-      deviations: number;
-      historyWindows: number;
-      /** The values flagged lie below `lower` or above `upper`. */
-      lower: number;
-      upper: number;
-    };
+  | ({ kind: 'normal' | 'spike' | 'dip' } & AnomalyFigures);
 
 /** Judges `value` against `history` (oldest first). Pure. */
 export function detectAnomaly(

@@ -177,17 +177,7 @@ export class AlertEvaluator {
       const { anomaly } = measured;
       const detail: AnomalyDetail | null =
         anomaly && anomaly.kind !== 'insufficientHistory' && anomaly.kind !== 'normal'
-          ? {
-              kind: anomaly.kind,
-              mean: anomaly.mean,
-              stddev: anomaly.stddev,
-              spread: anomaly.spread,
-              z: anomaly.z,
-              deviations: anomaly.deviations,
-              historyWindows: anomaly.historyWindows,
-              lower: anomaly.lower,
-              upper: anomaly.upper,
-            }
+          ? { ...anomaly, kind: anomaly.kind }
           : null;
       const alert = await this.alerts.open(rule, {
         value: measured.value,

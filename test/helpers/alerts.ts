@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AnomalyFigures } from '../../src/alerts/anomaly.ts';
 
 /** A webhook receiver on loopback that records every request and answers what `respond` says. */
 
@@ -103,17 +104,7 @@ export interface ShownDelivery {
   log: ShownAttempt[];
 }
 
-export interface ShownAnomaly {
-  kind: string;
-  mean: number;
-  stddev: number;
-  spread: number;
-  z: number;
-  deviations: number;
-  historyWindows: number;
-  lower: number;
-  upper: number;
-}
+export type ShownAnomaly = { kind: string } & AnomalyFigures;
 
 export interface ShownAlert {
   id: string;
