@@ -240,6 +240,31 @@ describe('typed custom dimensions', () => {
 });
 
 describe('measures, dimensions and filters', () => {
+  it('hour and day buckets in a zone 5 h 45 min ahead of UTC (Asia/Kathmandu, no daylight saving)', async () => {
+    const offset = (5 * 60 + 45) * 60_000;
+    const DAY = 86_400_000;
+    for (const [granularity, size] of [
+      ['hour', HOUR],
+      ['day', DAY],
+    ] as const) {
+      const expected = new Map<number, number>();
+      for (const f of FIXTURE.filter((f) => f.hours >= 0)) {
+        const t = Date.parse(at(f.hours));
+        const bucket = Math.floor((t + offset) / size) * size - offset;
+        expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
+      }
+      const answer = await query(inRange({ measures: ['count'], granularity, timeZone: 'Asia/Kathmandu' }));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(
+        answer.body.rows,
+        [...expected]
+          .sort(([a], [b]) => a - b)
+          .map(([time, count]) => ({ time: new Date(time).toISOString(), count })),
+        granularity,
+      );
+    }
+  });
+
   it('every time bucket: minute, hour, day, week (from Monday) and month, in UTC', async () => {
     const DAY = 86_400_000;
     const starts: Record<string, (t: Date) => number> = {

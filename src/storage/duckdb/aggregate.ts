@@ -12,6 +12,19 @@ import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
 const COMPARISONS = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
 const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
+/** Zones that are UTC all year, where a bucket is a plain truncation. */
+const UTC_ZONES = new Set([
+  'UTC',
+  'Etc/UTC',
+  'Etc/GMT',
+  'GMT',
+  'Etc/UCT',
+  'UCT',
+  'Etc/Universal',
+  'Universal',
+  'Etc/Zulu',
+  'Zulu',
+]);
 
 export interface CompiledAggregate {
   sql: string;
@@ -86,6 +99,31 @@ class Compiler {
     }
   }
 
+  /**
+   * A time bucket's first instant. Converting every row's time to a zone's wall clock is what costs most
+   * (ten times the rest of a bucketed count), so it is done once per 15-minute slot of the range instead, and
+   * rows join their slot: every zone's offset from UTC is a whole number of quarter hours. In UTC, and for
+   * minutes in any zone, plain truncation is the answer.
+   */
+  bucket(
+    bucket: NonNullable<AggregateQuery['bucket']>,
+    time: string,
+    from: Date,
+    to: Date,
+  ): { expr: string; join?: string } {
+    if (bucket.unit === 'minute' || UTC_ZONES.has(bucket.timeZone)) {
+      return { expr: `date_trunc('${bucket.unit}', ${time})` };
+    }
+    const zone = this.bind(bucket.timeZone);
+    const slots =
+      `SELECT slot, timezone(${zone}, date_trunc('${bucket.unit}', timezone(${zone}, timezone('UTC', slot)))) AS first ` +
+      `FROM generate_series(time_bucket(INTERVAL 15 MINUTE, ${this.time(from)}), ${this.time(to)}, INTERVAL 15 MINUTE) s(slot)`;
+    return {
+      expr: '__slots.first',
+      join: `JOIN (${slots}) __slots ON __slots.slot = time_bucket(INTERVAL 15 MINUTE, ${time})`,
+    };
+  }
+
   time(date: Date): string {
     return `${this.bind(date.toISOString())}::TIMESTAMP`;
   }
@@ -95,7 +133,8 @@ class Compiler {
    * type-error counts; `time` is the column the range and the bucket apply to.
    */
   grouped(
-    query: Pick<AggregateQuery, 'bucket' | 'dimensions' | 'limit'> & Partial<Pick<AggregateQuery, 'orderBy'>>,
+    query: Pick<AggregateQuery, 'from' | 'to' | 'bucket' | 'dimensions' | 'limit'> &
+      Partial<Pick<AggregateQuery, 'orderBy'>>,
     measures: { name: string; expr: string }[],
     source: string,
     time: string,
@@ -103,13 +142,11 @@ class Compiler {
   ): CompiledAggregate {
     const select: string[] = [];
     const groups: string[] = [];
+    let from = this.overUnits ? 'units' : 'events';
     if (query.bucket) {
-      const zone = this.bind(query.bucket.timeZone);
-      // Stored times are UTC: truncate in the asked zone's wall clock, then answer that wall time's instant.
-      const local = `timezone(${zone}, timezone('UTC', ${time}))`;
-      select.push(
-        `timezone(${zone}, date_trunc('${query.bucket.unit}', ${local})) AS ${quote(query.bucket.name)}`,
-      );
+      const { expr, join } = this.bucket(query.bucket, time, query.from, query.to);
+      if (join) from += ` ${join}`;
+      select.push(`${expr} AS ${quote(query.bucket.name)}`);
       groups.push(quote(query.bucket.name));
     }
     for (const { name, field } of query.dimensions) {
@@ -126,7 +163,7 @@ class Compiler {
       (o) => `${quote(o.name)} ${o.descending ? 'DESC' : 'ASC'} NULLS LAST`,
     );
     const sql =
-      `${source} SELECT ${select.join(', ')} FROM ${this.overUnits ? 'units' : 'events'} ` +
+      `${source} SELECT ${select.join(', ')} FROM ${from} ` +
       `WHERE ${conditions.join(' AND ')}` +
       (groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '') +
       (orderBy.length > 0 ? ` ORDER BY ${orderBy.join(', ')}` : '') +
