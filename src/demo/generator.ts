@@ -293,15 +293,21 @@ export function* generateEvents(
   };
 
   while (produced < options.events) {
-    const t0 = start + random() * span;
+    // Time moves forward with the events made, and each batch is sorted, so the store receives them roughly
+    // in time order, as a live server does (a conversation's last events come a little after the batch).
+    const t0 = start + (produced / options.events) * span + random() * 60_000;
     const roll = random();
     if (roll < 0.35) conversation(t0);
     else if (roll < 0.4) presence(t0);
     else search(t0);
     if (batch.length >= batchSize) {
-      yield batch;
+      yield inTimeOrder(batch);
       batch = [];
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.length > 0) yield inTimeOrder(batch);
 }
+
+/** Oldest first; events of the same instant keep the order they were made in. */
+const inTimeOrder = (events: CanonicalEvent[]) =>
+  events.sort((a, b) => a.derivedTime.getTime() - b.derivedTime.getTime());
