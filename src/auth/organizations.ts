@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
+import { checkKpiDefaults, type KpiParams } from '../query/kpis.ts';
 import { conflict, invalid, notFound } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
@@ -27,6 +28,12 @@ export interface Organization {
   maxEventAgeDays: number | null;
   /** Events whose (derived) time is further ahead than this, in minutes, are rejected. */
   maxEventFutureMinutes: number | null;
+  /**
+   * The organization's own definitions where the vendors disagree: KPI parameters by name (say
+   * `{"shortAbandonSeconds": 30, "denominator": "answeredAndAbandoned"}`), used wherever a query or a rule
+   * does not set them. Null: the catalogue's defaults.
+   */
+  kpiDefaults: KpiParams | null;
 }
 
 /** What each ingest setting is when an organization has not set it. */
@@ -66,6 +73,7 @@ export const ORGANIZATIONS: EntityTable<Organization> = {
     rejectionRetentionDays: 'integer',
     maxEventAgeDays: 'integer',
     maxEventFutureMinutes: 'integer',
+    kpiDefaults: 'json',
   },
 };
 
@@ -93,10 +101,19 @@ const OrganizationSettings = Type.Object(
     rejectionRetentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
     maxEventAgeDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
     maxEventFutureMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 60 })),
+    // Checked against the KPI catalogue (checkKpiDefaults).
+    kpiDefaults: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 );
-const checkSettings = compileCheck(OrganizationSettings);
+const checkSettingsShape = compileCheck(OrganizationSettings);
+const checkSettings = (body: unknown) => {
+  const violations = checkSettingsShape(body);
+  if (violations.length > 0 || body === null || typeof body !== 'object' || !('kpiDefaults' in body)) {
+    return violations;
+  }
+  return checkKpiDefaults(body.kpiDefaults, 'kpiDefaults');
+};
 
 /** Public view: the token secret is never answered. */
 export const publicOrganization = (org: Organization) => ({
@@ -105,6 +122,7 @@ export const publicOrganization = (org: Organization) => ({
   createdAt: org.createdAt,
   unknownKpiEvents: org.unknownKpiEvents ?? 'refuse',
   ...ingestSettings(org),
+  kpiDefaults: org.kpiDefaults ?? {},
 });
 
 export class Organizations {
@@ -148,6 +166,7 @@ export class Organizations {
       rejectionRetentionDays: null,
       maxEventAgeDays: null,
       maxEventFutureMinutes: null,
+      kpiDefaults: null,
     };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.cache.set(org.id, org);
@@ -162,7 +181,9 @@ export class Organizations {
   async update(id: string, body: unknown): Promise<Organization> {
     const violations = checkSettings(body);
     if (violations.length > 0) throw invalid(violations);
-    const settings = body as Static<typeof OrganizationSettings>;
+    const settings = body as Omit<Static<typeof OrganizationSettings>, 'kpiDefaults'> & {
+      kpiDefaults?: KpiParams | null;
+    };
     const org = { ...(await this.require(id)), ...settings };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.cache.set(id, org);

@@ -8,6 +8,14 @@ import { serve } from './serve.ts';
 /** A number when it is written as an integer; otherwise the text, for the server to refuse by name. */
 const integerOption = (value: string): number | string => (/^-?\d+$/.test(value) ? Number(value) : value);
 
+const jsonOption = (value: string): unknown => {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('must be JSON, such as {"shortAbandonSeconds": 30}');
+  }
+};
+
 const privilegeList = (value: string): Privilege[] => {
   const list = value.split(',').map((p) => p.trim());
   const wrong = list.filter((p) => !isPrivilege(p));
@@ -69,6 +77,11 @@ export function program(): Command {
     .option('--rejection-retention-days <days>', 'how long rejected events are kept', integerOption)
     .option('--max-event-age-days <days>', 'events further back are rejected', integerOption)
     .option('--max-event-future-minutes <minutes>', 'events further ahead are rejected', integerOption)
+    .option(
+      '--kpi-defaults <json>',
+      'KPI parameters used where a query does not set them, e.g. \'{"shortAbandonSeconds":30}\' (null: none)',
+      jsonOption,
+    )
     .option(...serverOption)
     .action((id: string, o) =>
       withAdmin(o, (a) =>
@@ -81,6 +94,7 @@ export function program(): Command {
             rejectionRetentionDays: o.rejectionRetentionDays,
             maxEventAgeDays: o.maxEventAgeDays,
             maxEventFutureMinutes: o.maxEventFutureMinutes,
+            kpiDefaults: o.kpiDefaults,
           }),
         ),
       ),

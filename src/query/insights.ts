@@ -1,3 +1,4 @@
+import type { Organizations } from '../auth/organizations.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import type {
   AggregateQuery,
@@ -59,10 +60,12 @@ export class Insights {
     private readonly storage: Storage,
     private readonly writer: GroupCommit,
     private readonly dimensions: Dimensions,
+    private readonly organizations: Organizations,
   ) {}
 
   async run(org: string, spec: unknown, now = new Date()): Promise<InsightAnswer> {
-    const resolved = resolveQuery(spec, await this.dimensions.byName(org), now);
+    const { kpiDefaults } = await this.organizations.require(org);
+    const resolved = resolveQuery(spec, await this.dimensions.byName(org), now, kpiDefaults ?? {});
     // Acknowledged events may still wait in the ingest log: a query sees every event answered before it.
     await this.writer.sync();
     const { query, kpis, measureNames } = resolved;

@@ -358,46 +358,85 @@ export const UNIT_DIMENSIONS: Readonly<Record<KpiUnit, { fields: readonly string
     presence: { fields: ['participantId', 'newPresence'], customData: false },
   };
 
-/** A KPI's parameters from a measure object: each checked, the rest defaulted. */
+/** Every parameter name of the catalogue, once (several KPIs share one: shortAbandonSeconds, statistic). */
+const PARAMETERS: ReadonlyMap<string, KpiParameter> = new Map(
+  KPIS.flatMap((k) => k.parameters.map((p) => [p.name, p] as const)),
+);
+
+/**
+ * A KPI's parameters from a measure object: each checked; one not given takes the organization's default
+ * (its `kpiDefaults`), else the catalogue's.
+ */
 export function kpiParams(
   kpi: Kpi,
   given: Record<string, unknown>,
   at: string,
   violations: Violation[],
+  orgDefaults: KpiParams = {},
 ): KpiParams {
   const params: KpiParams = {};
   for (const p of kpi.parameters) {
     const value = given[p.name];
     if (value === undefined) {
-      params[p.name] = p.default;
+      params[p.name] = orgDefaults[p.name] ?? p.default;
       continue;
     }
-    const ok =
-      p.type === 'number'
-        ? typeof value === 'number' &&
-          Number.isFinite(value) &&
-          value >= (p.min ?? -Infinity) &&
-          value <= (p.max ?? Infinity)
-        : p.type === 'boolean'
-          ? typeof value === 'boolean'
-          : typeof value === 'string' && (p.values ?? []).includes(value);
-    if (ok) params[p.name] = value as number | boolean | string;
-    else {
-      violations.push({
-        field: `${at}.${p.name}`,
-        rule: p.type === 'enum' ? 'enum' : p.type === 'boolean' ? 'type' : 'range',
-        ...(p.type === 'enum' ? { limit: p.values } : p.type === 'number' ? { limit: [p.min, p.max] } : {}),
-        message:
-          p.type === 'enum'
-            ? `must be one of: ${(p.values ?? []).join(', ')}`
-            : p.type === 'boolean'
-              ? 'must be true or false'
-              : `must be a number from ${p.min} to ${p.max}`,
-        received: value,
-      });
-    }
+    const violation = checkParameter(p, value, `${at}.${p.name}`);
+    if (violation) violations.push(violation);
+    else params[p.name] = value as number | boolean | string;
   }
   return params;
+}
+
+/**
+ * An organization's `kpiDefaults`: parameters of the catalogue by name, each applying to every KPI that has
+ * it. Answers the violations, named `<field>.<parameter>`.
+ */
+export function checkKpiDefaults(value: unknown, field: string): Violation[] {
+  if (value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return [
+      { field, rule: 'type', message: 'must be an object of KPI parameters, or null', received: value },
+    ];
+  }
+  return Object.entries(value).flatMap(([name, v]): Violation[] => {
+    const parameter = PARAMETERS.get(name);
+    const violation = parameter
+      ? checkParameter(parameter, v, `${field}.${name}`)
+      : {
+          field: `${field}.${name}`,
+          rule: 'unknownField',
+          limit: [...PARAMETERS.keys()],
+          message: `is not a KPI parameter: use ${[...PARAMETERS.keys()].join(', ')}`,
+          received: name,
+        };
+    return violation ? [violation] : [];
+  });
+}
+
+function checkParameter(p: KpiParameter, value: unknown, field: string): Violation | undefined {
+  const ok =
+    p.type === 'number'
+      ? typeof value === 'number' &&
+        Number.isFinite(value) &&
+        value >= (p.min ?? -Infinity) &&
+        value <= (p.max ?? Infinity)
+      : p.type === 'boolean'
+        ? typeof value === 'boolean'
+        : typeof value === 'string' && (p.values ?? []).includes(value);
+  if (ok) return undefined;
+  return {
+    field,
+    rule: p.type === 'enum' ? 'enum' : p.type === 'boolean' ? 'type' : 'range',
+    ...(p.type === 'enum' ? { limit: p.values } : p.type === 'number' ? { limit: [p.min, p.max] } : {}),
+    message:
+      p.type === 'enum'
+        ? `must be one of: ${(p.values ?? []).join(', ')}`
+        : p.type === 'boolean'
+          ? 'must be true or false'
+          : `must be a number from ${p.min} to ${p.max}`,
+    received: value,
+  };
 }
 
 /** The catalogue as `GET /api/v1/kpis` answers it. */

@@ -99,6 +99,7 @@ export function resolveQuery(
   body: unknown,
   dimensions: ReadonlyMap<string, Dimension>,
   now = new Date(),
+  kpiDefaults: KpiParams = {},
 ): ResolvedQuery {
   const violations = checkSpec(body);
   if (violations.length > 0) throw invalid(violations);
@@ -150,7 +151,7 @@ export function resolveQuery(
   const measureNames: string[] = [];
   spec.measures.forEach((measure, i) => {
     const at = `measures[${i}]`;
-    const kpi = asKpi(measure, at, violations);
+    const kpi = asKpi(measure, at, violations, kpiDefaults);
     const resolved = kpi === undefined ? resolveMeasure(measure, at, fieldOf, violations) : kpi;
     if (!resolved) return;
     if (measureNames.includes(resolved.name) || dimensionList.some((d) => d.name === resolved.name)) {
@@ -506,10 +507,15 @@ function filterValue(
 }
 
 /** A KPI named as a measure (`"serviceLevel"`), or an object `{kpi, as?, …parameters}`; undefined when neither. */
-function asKpi(measure: unknown, at: string, violations: Violation[]): ResolvedKpi | null | undefined {
+function asKpi(
+  measure: unknown,
+  at: string,
+  violations: Violation[],
+  kpiDefaults: KpiParams,
+): ResolvedKpi | null | undefined {
   if (typeof measure === 'string') {
     const kpi = KPI_BY_NAME.get(measure);
-    return kpi && { name: measure, kpi, params: kpiParams(kpi, {}, at, violations) };
+    return kpi && { name: measure, kpi, params: kpiParams(kpi, {}, at, violations, kpiDefaults) };
   }
   if (measure === null || typeof measure !== 'object' || !('kpi' in measure)) return undefined;
   const { kpi: name, as, ...given } = measure as Record<string, unknown>;
@@ -543,7 +549,11 @@ function asKpi(measure: unknown, at: string, violations: Violation[]): ResolvedK
       received: as,
     });
   }
-  return { name: (as as string | undefined) ?? kpi.name, kpi, params: kpiParams(kpi, given, at, violations) };
+  return {
+    name: (as as string | undefined) ?? kpi.name,
+    kpi,
+    params: kpiParams(kpi, given, at, violations, kpiDefaults),
+  };
 }
 
 /** Every dimension and filter field must be one that each KPI of the spec can be broken down by. */

@@ -117,7 +117,7 @@ export async function createServices(
   const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer, intake);
   const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
   const dimensions = new Dimensions(storage);
-  const insights = new Insights(storage, writer, dimensions);
+  const insights = new Insights(storage, writer, dimensions, organizations);
   const alertRules = new AlertRules(storage, dimensions);
   const alerts = new Alerts(storage);
   const webhooks = new Webhooks(storage, alertRules, {

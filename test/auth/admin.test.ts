@@ -47,6 +47,7 @@ const ORG_FIELDS = [
   'createdAt',
   'dedupWindowDays',
   'id',
+  'kpiDefaults',
   'maxEventAgeDays',
   'maxEventFutureMinutes',
   'name',

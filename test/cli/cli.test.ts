@@ -249,6 +249,29 @@ describe('openua CLI on a data directory no server holds', () => {
     assert.match(wrong.stderr, /dedupWindowDays: must be an integer \(received "week"\)/);
   });
 
+  it('org update sets the KPI defaults, and refuses a parameter that is not one by name', async () => {
+    const org = await openuaJson<{ kpiDefaults: unknown }>(
+      [
+        'org',
+        'update',
+        'acme',
+        '--kpi-defaults',
+        '{"shortAbandonSeconds": 30, "denominator": "answeredAndAbandoned"}',
+      ],
+      env,
+    );
+    assert.deepEqual(org.kpiDefaults, { shortAbandonSeconds: 30, denominator: 'answeredAndAbandoned' });
+    const wrong = await openua(['org', 'update', 'acme', '--kpi-defaults', '{"shortAbandon": 30}'], env);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /kpiDefaults\.shortAbandon: is not a KPI parameter/);
+    const notJson = await openua(
+      ['org', 'update', 'acme', '--kpi-defaults', '{shortAbandonSeconds: 30}'],
+      env,
+    );
+    assert.notEqual(notJson.code, 0);
+    assert.match(notJson.stderr, /must be JSON/);
+  });
+
   it('an organization that does not exist exits non-zero naming it', async () => {
     const run = await openua(
       ['key', 'create', '--org', 'nope', '--name', 'x', '--privileges', 'analytics:write'],

@@ -463,6 +463,47 @@ describe('contact-center KPIs over a hand-built fixture', () => {
     errorOf(await call(`${server.url}/api/v1/kpis`, { token: writer }), 403, 'FORBIDDEN');
   });
 
+  it("uses the organization's own KPI defaults where a query sets none, and shows them", async () => {
+    const settings = (kpiDefaults: unknown) =>
+      call<Record<string, unknown>>(`${server.url}/api/v1/orgs/${ORG}`, {
+        method: 'PATCH',
+        token: server.masterKey,
+        body: { kpiDefaults },
+      });
+    const refused = violationsOf(await settings({ shortAbandonSeconds: -1, statistic: 'p95', queue: 'x' }));
+    assert.deepEqual(
+      refused.map((v) => [v.field, v.rule, v.received]),
+      [
+        ['kpiDefaults.shortAbandonSeconds', 'range', -1],
+        ['kpiDefaults.statistic', 'enum', 'p95'],
+        ['kpiDefaults.queue', 'unknownField', 'queue'],
+      ],
+    );
+    const set = await settings({ shortAbandonSeconds: 5, statistic: 'max' });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(set.body.kpiDefaults, { shortAbandonSeconds: 5, statistic: 'max' });
+    try {
+      const answer = await query({
+        ...RANGE,
+        measures: [
+          'abandonmentRate',
+          { kpi: 'abandonmentRate', shortAbandonSeconds: 20, as: 'at20' },
+          'averageSpeedToAnswer',
+        ],
+      });
+      assert.deepEqual(answer.body.rows, [
+        { abandonmentRate: 100 * (2 / 5), at20: 100 * (1 / 5), averageSpeedToAnswer: 40 },
+      ]);
+      const kpis = answer.body.meta.kpis as Record<string, { parameters: Record<string, unknown> }>;
+      assert.equal(kpis.abandonmentRate?.parameters.shortAbandonSeconds, 5);
+      assert.equal(kpis.at20?.parameters.shortAbandonSeconds, 20, 'the query wins');
+      assert.equal(kpis.averageSpeedToAnswer?.parameters.statistic, 'max');
+    } finally {
+      assert.equal((await settings(null)).status, 200);
+    }
+    close(await one('abandonmentRate'), 100 * (1 / 5), 'back to the catalogue default');
+  });
+
   it("answers KPIs of the credential's organization only", async () => {
     const otherReader = await createKey(server, ['analytics:read']);
     const answer = await query(
