@@ -99,7 +99,11 @@ describe('generateEvents', () => {
     let storage = await DuckDBStorage.open(dir);
     try {
       await storage.migrate([]);
-      for (const batch of generateEvents(generated, tally)) await storage.appendEvents(batch);
+      let presenceChanges = 0;
+      for (const batch of generateEvents(generated, tally)) {
+        presenceChanges += batch.filter((e) => e.eventType === 'PresenceChanged').length;
+        await storage.appendEvents(batch);
+      }
       await storage.close();
       // As a store made before the unit tables: none, and no record of their version.
       const instance = await DuckDBInstance.create(`${dir}/openua.duckdb`);
@@ -117,7 +121,8 @@ describe('generateEvents', () => {
       connection.closeSync();
       instance.closeSync();
 
-      storage = await DuckDBStorage.open(dir);
+      // Small chunks: the rebuild takes many transactions, as after a bulk load.
+      storage = await DuckDBStorage.open(dir, { unitChunk: { conversations: 97, agents: 7 } });
       await storage.migrate([]);
       const kpis = async (unit: KpiUnit, measures: Record<string, UnitMeasure>) => {
         const { rows } = await storage.aggregateUnits('demo', {
@@ -168,6 +173,9 @@ describe('generateEvents', () => {
         tally.notifications.accepted + tally.notifications.rejected + tally.notifications.timedOut;
       assert.ok((notifications.all as number) <= answered && (notifications.all as number) > answered * 0.95);
       assert.ok((notifications.timedOut as number) <= tally.notifications.timedOut);
+      // Every presence change of every agent is an interval (agents come in several chunks).
+      const presence = await kpis('presence', { intervals: { fn: 'count' } });
+      assert.equal(presence.intervals, presenceChanges);
     } finally {
       await storage.close();
       removeDir(dir);

@@ -43,17 +43,22 @@ import type {
 } from '../storage.ts';
 import { type CompiledAggregate, compileAggregate, compileUnits } from './aggregate.ts';
 import {
+  CHUNK_EXTENT,
   DIRTY_DDL,
   DIRTY_TABLE,
+  DROP_CHUNK,
   KPI_UNITS_CHECKPOINT,
   KPI_UNITS_VERSION,
   MARK_ALL,
+  markChunk,
   marksOf,
   markWhere,
-  UNIT_REFRESH,
+  REBUILD_CHUNK,
+  UNIT_CHUNK,
   UNIT_SPAN_MS,
   UNIT_TABLE,
   UNIT_TABLES_DDL,
+  type UnitChunk,
 } from './kpi-units.ts';
 
 const TEXT_LIST = LIST(VARCHAR);
@@ -68,6 +73,8 @@ export const COLUMN_TYPES: Readonly<Record<ColumnType, DuckDBType>> = {
 };
 /** Rows per data chunk, and between two yields to the event loop (a few ms of work). */
 const CHUNK_ROWS = 512;
+/** How soon after a write that marked KPI units they are rebuilt in the background. */
+const UNITS_REFRESH_DELAY_MS = 1000;
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -116,15 +123,20 @@ export class DuckDBStorage implements Storage {
   private readonly otherQueue = new Serial();
   /** How each column of the events table, in the store's order, is filled from an event (set by migrate). */
   private eventLayout: readonly EventSlot[] = EVENT_SLOTS;
+  private unitsRefresh: Promise<void> | undefined;
+  private unitsTimer: NodeJS.Timeout | undefined;
+  private closing = false;
 
   private constructor(
     readonly location: string,
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
     private readonly other: DuckDBConnection,
+    private readonly unitChunk: UnitChunk,
   ) {}
 
-  static async open(dataDir: string): Promise<DuckDBStorage> {
+  /** `unitChunk`: how many marked conversations and agents one KPI-unit rebuild transaction takes. */
+  static async open(dataDir: string, options: { unitChunk?: UnitChunk } = {}): Promise<DuckDBStorage> {
     mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'openua.duckdb');
     // Every extension OpenUA uses (ICU for time zones) is built in: nothing may be downloaded at run time.
@@ -133,7 +145,7 @@ export class DuckDBStorage implements Storage {
       autoload_known_extensions: 'false',
     });
     const [writer, other] = await Promise.all([instance.connect(), instance.connect()]);
-    return new DuckDBStorage(file, instance, writer, other);
+    return new DuckDBStorage(file, instance, writer, other, options.unitChunk ?? UNIT_CHUNK);
   }
 
   async migrate(entities: readonly EntityTable<object>[]): Promise<void> {
@@ -186,27 +198,60 @@ export class DuckDBStorage implements Storage {
     }
   }
 
-  /** Rebuilds the KPI units of every conversation and agent marked since the last rebuild. */
+  /** Rebuilds the KPI units of every conversation and agent marked so far, a chunk at a time. */
   private refreshUnits(): Promise<void> {
-    return this.writeQueue.run(async () => {
-      const reader = await this.writer.runAndReadAll(
-        `SELECT min(lo) AS lo, max(hi) AS hi FROM ${DIRTY_TABLE}`,
-      );
-      const [marked] = reader.getRowObjectsJS() as { lo: Date | null; hi: Date | null }[];
-      if (!marked?.lo || !marked.hi) return;
-      const bounds = {
-        lo: timestamp(new Date(marked.lo.getTime() - UNIT_SPAN_MS)),
-        hi: timestamp(new Date(marked.hi.getTime() + UNIT_SPAN_MS + 1)),
+    // One refresh at a time; a caller arriving during one waits for it, then for a pass of its own (marks
+    // made after the running pass began may have been missed by it).
+    const pass = async () => {
+      // Bounded by the marks there are now, so that a steady stream of new ones cannot hold a query forever.
+      const [row] = await this.read(`SELECT count(*) AS marks FROM ${DIRTY_TABLE}`, {});
+      let chunks =
+        Math.ceil(Number(row?.marks ?? 0) / Math.min(this.unitChunk.conversations, this.unitChunk.agents)) +
+        1;
+      while (chunks-- > 0 && !this.closing && (await this.writeQueue.run(() => this.refreshChunk()))) {}
+    };
+    const next = (this.unitsRefresh ?? Promise.resolve()).then(pass, pass);
+    this.unitsRefresh = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Rebuilds one chunk of marked units in one transaction; answers whether there was any. */
+  private async refreshChunk(): Promise<boolean> {
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      for (const sql of markChunk(this.unitChunk)) await this.writer.run(sql);
+      const extent = (await this.writer.runAndReadAll(CHUNK_EXTENT)).getRowObjectsJS()[0] as {
+        conversations: bigint;
+        agents: bigint;
+        lo: Date | null;
+        hi: Date | null;
       };
-      await this.writer.run('BEGIN TRANSACTION');
-      try {
-        for (const sql of UNIT_REFRESH) await this.writer.run(sql, sql.includes('$lo') ? bounds : undefined);
-        await this.writer.run('COMMIT');
-      } catch (error) {
-        await this.writer.run('ROLLBACK').catch(() => undefined);
-        throw error;
+      const found = extent.conversations + extent.agents > 0n;
+      if (found) {
+        const bounds = {
+          lo: timestamp(new Date((extent.lo?.getTime() ?? 0) - UNIT_SPAN_MS)),
+          hi: timestamp(new Date((extent.hi?.getTime() ?? 0) + UNIT_SPAN_MS + 1)),
+        };
+        for (const sql of REBUILD_CHUNK) await this.writer.run(sql, sql.includes('$lo') ? bounds : undefined);
       }
-    });
+      for (const sql of DROP_CHUNK) await this.writer.run(sql);
+      await this.writer.run('COMMIT');
+      return found;
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** A rebuild soon after a write that marked units, so that the next KPI query finds little left to do. */
+  private scheduleUnits(): void {
+    if (this.unitsTimer || this.closing) return;
+    this.unitsTimer = setTimeout(() => {
+      this.unitsTimer = undefined;
+      // A failure here is met again, and reported, by the next KPI query's own refresh.
+      this.refreshUnits().catch(() => undefined);
+    }, UNITS_REFRESH_DELAY_MS);
+    this.unitsTimer.unref();
   }
 
   /**
@@ -250,6 +295,7 @@ export class DuckDBStorage implements Storage {
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
     return this.writeQueue.run(async () => {
       await this.writer.run('BEGIN TRANSACTION');
+      const marks = marksOf(events);
       let appender: DuckDBAppender | undefined;
       try {
         appender = await this.writer.createAppender('events');
@@ -262,7 +308,6 @@ export class DuckDBStorage implements Storage {
         }
         // The appender writes into the open transaction only when flushed: close it before COMMIT.
         appender.closeSync();
-        const marks = marksOf(events);
         if (marks.length > 0) {
           appender = await this.writer.createAppender(DIRTY_TABLE);
           for (const mark of marks) {
@@ -284,6 +329,7 @@ export class DuckDBStorage implements Storage {
           ]);
         }
         await this.writer.run('COMMIT');
+        if (marks.length > 0) this.scheduleUnits();
       } catch (error) {
         // An appender still holding refused rows would try to flush them again when it is closed or
         // collected, whatever transaction is open then: drop its rows and close it here, before ROLLBACK.
@@ -504,6 +550,9 @@ export class DuckDBStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.unitsTimer);
+    await this.unitsRefresh;
     await this.writeQueue.run(async () => undefined);
     await this.otherQueue.run(async () => {
       // A checkpoint folds the WAL into the file so the next start does not replay it.

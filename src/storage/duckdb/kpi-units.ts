@@ -7,8 +7,8 @@ import type { KpiUnit } from '../storage.ts';
  *
  * - Appending, changing or deleting a KPI event records its conversation (and, for PresenceChanged, its
  *   agent) in `kpi_dirty`, in the same transaction: a crash cannot lose the mark.
- * - Before a KPI query, the units of every marked conversation and agent are rebuilt from their events
- *   (UNIT_REFRESH) and the marks cleared, in one transaction.
+ * - Soon after a write that marked any (and before any KPI query), the units of the marked conversations and
+ *   agents are rebuilt from their events and their marks cleared, a chunk per transaction.
  * - A store made before these tables, or before their current shape (KPI_UNITS_VERSION), marks every KPI
  *   event's conversation and agent, and so rebuilds them all at its first KPI query.
  */
@@ -143,23 +143,42 @@ export const markWhere = (where: string) => `INSERT INTO ${DIRTY_TABLE}
   SELECT org, conversation_id, CASE WHEN event_type = 'PresenceChanged' THEN participant_id END, derived_time, derived_time
   FROM events WHERE category = 'kpi' AND ${where}`;
 
+/** Conversations and agents rebuilt per transaction: the writer is never held long, even after a bulk load. */
+export interface UnitChunk {
+  conversations: number;
+  agents: number;
+}
+export const UNIT_CHUNK: UnitChunk = { conversations: 20_000, agents: 500 };
+
+/** The next chunk of marked conversations and agents, as temporary tables (the refresh's first statements). */
+export const markChunk = (chunk: UnitChunk) => [
+  `CREATE TEMP TABLE marked_conversations AS SELECT DISTINCT org, conversation_id FROM ${DIRTY_TABLE} WHERE conversation_id IS NOT NULL LIMIT ${Math.trunc(chunk.conversations)}`,
+  `CREATE TEMP TABLE marked_agents AS SELECT DISTINCT org, participant_id FROM ${DIRTY_TABLE} WHERE participant_id IS NOT NULL LIMIT ${Math.trunc(chunk.agents)}`,
+];
+
+/** How many of each the chunk holds, and the span of its conversations' marked times. */
+export const CHUNK_EXTENT = `SELECT (SELECT count(*) FROM marked_conversations) AS conversations,
+  (SELECT count(*) FROM marked_agents) AS agents,
+  (SELECT min(lo) FROM ${DIRTY_TABLE} SEMI JOIN marked_conversations USING (org, conversation_id)) AS lo,
+  (SELECT max(hi) FROM ${DIRTY_TABLE} SEMI JOIN marked_conversations USING (org, conversation_id)) AS hi`;
+
 /**
- * Rebuilds the units of the marked conversations and agents, then clears the marks (run in one transaction).
- * `$lo`/`$hi` are bound to the marked times widened by UNIT_SPAN_MS.
+ * Rebuilds the chunk's units, then clears the marks it covers (a mark of a conversation and an agent goes once
+ * both are rebuilt). `$lo`/`$hi` bound the events read: the chunk's marked times widened by UNIT_SPAN_MS.
  */
-export const UNIT_REFRESH = [
-  `CREATE TEMP TABLE marked_conversations AS SELECT DISTINCT org, conversation_id FROM ${DIRTY_TABLE} WHERE conversation_id IS NOT NULL`,
-  `CREATE TEMP TABLE marked_agents AS SELECT DISTINCT org, participant_id FROM ${DIRTY_TABLE} WHERE participant_id IS NOT NULL`,
+export const REBUILD_CHUNK = [
   ...(['conversation', 'session', 'notification'] as const).flatMap((unit) => [
     `DELETE FROM ${UNIT_TABLE[unit]} t WHERE EXISTS (SELECT 1 FROM marked_conversations d WHERE d.org = t.org AND d.conversation_id = t.conversation_id)`,
     `INSERT INTO ${UNIT_TABLE[unit]} ${unitSelect(unit, MARKED_EVENTS)}`,
   ]),
   `DELETE FROM ${UNIT_TABLE.presence} t WHERE EXISTS (SELECT 1 FROM marked_agents d WHERE d.org = t.org AND d.participant_id = t."participantId")`,
   `INSERT INTO ${UNIT_TABLE.presence} ${PRESENCE_SELECT}`,
-  `DELETE FROM ${DIRTY_TABLE}`,
-  'DROP TABLE marked_conversations',
-  'DROP TABLE marked_agents',
+  `DELETE FROM ${DIRTY_TABLE} m
+    WHERE (m.conversation_id IS NULL OR EXISTS (SELECT 1 FROM marked_conversations d WHERE d.org = m.org AND d.conversation_id = m.conversation_id))
+      AND (m.participant_id IS NULL OR EXISTS (SELECT 1 FROM marked_agents d WHERE d.org = m.org AND d.participant_id = m.participant_id))`,
 ];
+
+export const DROP_CHUNK = ['DROP TABLE marked_conversations', 'DROP TABLE marked_agents'];
 
 /** The marks a batch of events makes: one per conversation (and agent, for presence), with its time span. */
 export function marksOf(
