@@ -168,6 +168,8 @@ export class DuckDBStorage implements Storage {
         await this.createOrExtend(table.name, columns, table.key.map(snake));
       }
       await this.migrateUnits();
+      // Units marked and not yet rebuilt (a new table, or a stop before the rebuild) are rebuilt soon.
+      this.scheduleUnits();
       // Rows are appended in the store's own column order, which an older store may have in another order.
       const order = await this.columnsOf('events');
       this.eventLayout = order.map(({ name }) => eventSlot(name));
