@@ -271,7 +271,13 @@ function resolveField(
       });
       return undefined;
     }
-    return { kind: 'custom', key, type: dimensions.get(key)?.type ?? 'text' };
+    const dimension = dimensions.get(key);
+    return {
+      kind: 'custom',
+      key,
+      type: dimension?.type ?? 'text',
+      ...(dimension && dimension.eventKinds.length > 0 && { kinds: dimension.eventKinds }),
+    };
   }
   const column = EVENT_COLUMN_OF.get(name);
   if (!column) {

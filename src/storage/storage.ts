@@ -94,7 +94,8 @@ export interface ValueCount {
  */
 export type QueryField =
   | { kind: 'column'; field: string; type: ColumnType }
-  | { kind: 'custom'; key: string; type: 'text' | 'number' | 'boolean' }
+  /** `kinds`: the event categories its dimension applies to; other events' values read as null. */
+  | { kind: 'custom'; key: string; type: 'text' | 'number' | 'boolean'; kinds?: readonly string[] }
   /** A fact of a KPI unit (UnitQuery), such as a conversation's `answerSeconds`. */
   | { kind: 'fact'; fact: UnitFact };
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { errorOf, violationsOf } from '../helpers/errors.ts';
 import { call, createKey, serverForSuite, type TestServer } from '../helpers/server.ts';
+import { validSearchEvent } from '../helpers/ua.ts';
 
 /**
  * `POST /api/v1/query` and `/api/v1/dimensions` over a hand-built fixture whose every answer is counted
@@ -160,6 +161,80 @@ describe('typed custom dimensions', () => {
     assert.ok(Math.abs((row['p99(customData.wait_seconds)'] as number) - 39.7) < 1e-9);
     assert.equal(row['uniq(customData.wait_seconds)'], 4);
     assert.deepEqual(answer.body.meta.typeErrors, { 'customData.wait_seconds': 1 });
+  });
+
+  it('a dimension declared for some event kinds reads its key from those kinds only', async () => {
+    const created = await call(`${server.url}/api/v1/dimensions`, {
+      token: server.masterKey,
+      body: { name: 'basket_size', type: 'number', eventKinds: ['search'] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    // Not named after RUN: the filter tests count every event whose type contains it.
+    const marker = `kinds-${randomUUID().slice(0, 8)}`;
+    const logged = await call<{ results: { status: string }[] }>(`${server.url}/api/v1/events/batch`, {
+      token: server.masterKey,
+      body: {
+        events: [
+          {
+            kind: 'search',
+            ...validSearchEvent({ queryText: marker, customData: { basket_size: '7' } }),
+            eventTime: at(0.5),
+          },
+          {
+            kind: 'search',
+            ...validSearchEvent({ queryText: marker, customData: { basket_size: 'n/a' } }),
+            eventTime: at(0.5),
+          },
+          // A custom event's basket_size is not the dimension's: not read, and not a type error.
+          {
+            kind: 'custom',
+            eventType: marker,
+            eventValue: 'v',
+            language: 'en',
+            customData: { basket_size: '1000' },
+            eventTime: at(0.5),
+          },
+          {
+            kind: 'custom',
+            eventType: marker,
+            eventValue: 'v',
+            language: 'en',
+            customData: { basket_size: 'x' },
+            eventTime: at(0.5),
+          },
+        ],
+      },
+    });
+    assert.ok(
+      logged.body.results.every((r) => r.status === 'accepted'),
+      JSON.stringify(logged.body),
+    );
+    const answer = await query({
+      from: at(0),
+      to: at(2),
+      measures: ['count', { fn: 'sum', field: 'customData.basket_size', as: 'basket' }],
+      dimensions: ['category'],
+      filters: [
+        {
+          or: [
+            { field: 'queryText', op: 'eq', value: marker },
+            { field: 'eventType', op: 'eq', value: marker },
+          ],
+        },
+      ],
+      orderBy: [{ field: 'category' }],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.body.rows, [
+      { category: 'custom', count: 2, basket: null },
+      { category: 'search', count: 2, basket: 7 },
+    ]);
+    assert.deepEqual(answer.body.meta.typeErrors, { 'customData.basket_size': 1 });
+    const removed = await call(`${server.url}/api/v1/dimensions/basket_size`, {
+      method: 'DELETE',
+      token: server.masterKey,
+    });
+    assert.equal(removed.status, 204);
   });
 
   it('a boolean dimension filters as a boolean; `as` names a measure', async () => {

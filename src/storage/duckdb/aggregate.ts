@@ -60,8 +60,17 @@ class Compiler {
       if (!column) throw new Error(`events have no field ${JSON.stringify(field.field)}`);
       return quote(column.column);
     }
-    // Units keep their events' customData the way events do: one reading serves both.
-    const raw = customValue(this.bind(field.key));
+    // Units keep their events' customData the way events do: one reading serves both. A dimension declared
+    // for some event kinds reads nothing from the others (KPI units are built from kpi events).
+    const applies = !field.kinds
+      ? undefined
+      : this.overUnits
+        ? field.kinds.includes('kpi')
+          ? undefined
+          : 'FALSE'
+        : `category IN (${field.kinds.map((k) => this.bind(k)).join(', ')})`;
+    const value = customValue(this.bind(field.key));
+    const raw = applies ? `CASE WHEN ${applies} THEN ${value} END` : value;
     if (field.type === 'text') return raw;
     const typed = `TRY_CAST(${raw} AS ${field.type === 'number' ? 'DOUBLE' : 'BOOLEAN'})`;
     this.typed.set(`customData.${field.key}`, { raw, typed });
