@@ -111,6 +111,29 @@ export const KPIS: readonly Kpi[] = [
     formula: (p) => ({ fn: statistic(p), fact: 'handleSeconds', where: is('closed', true) }),
   },
   {
+    name: 'averageHoldTime',
+    displayName: 'Average hold time (per session)',
+    unit: 'session',
+    valueUnit: 'seconds',
+    definition:
+      'Mean over handled sessions of the time on hold: each HoldEnded − its HoldStarted, summed (0 for a session ' +
+      'never on hold). A session with a hold still going is left out.',
+    vendors:
+      'Connect average customer hold time; D365 averages hold over conversations handled, summed across reps.',
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'holdSeconds', where: is('closed', true) }),
+  },
+  {
+    name: 'averageWrapUpTime',
+    displayName: 'Average wrap-up time (after-contact work)',
+    unit: 'session',
+    valueUnit: 'seconds',
+    definition: 'Mean of WrapUpEnded − WrapUpStarted over the sessions that had both.',
+    vendors: "Connect ACW; D365 counts only the last rep's wrap-up in a transferred conversation.",
+    parameters: [STATISTIC],
+    formula: (p) => ({ fn: statistic(p), fact: 'wrapUpSeconds' }),
+  },
+  {
     name: 'averageConversationHandleTime',
     displayName: 'Average handle time (per conversation, across transfers)',
     unit: 'conversation',

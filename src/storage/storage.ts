@@ -144,7 +144,7 @@ export const UNIT_FACTS = {
     'sessions',
     'transfers',
   ],
-  session: ['closed', 'handleSeconds', 'transferred'],
+  session: ['closed', 'handleSeconds', 'transferred', 'holdSeconds', 'wrapUpSeconds'],
   notification: ['action', 'responseSeconds'],
   presence: ['seconds'],
 } as const satisfies Record<KpiUnit, readonly string[]>;

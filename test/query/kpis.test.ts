@@ -108,17 +108,24 @@ async function logFixture() {
   const providerId = await createProvider(server, { org: ORG });
   for (const c of [A, B, C, D, E, F]) await init(c, providerId);
 
-  // A: answered in 15 s by agent 1, first response at 45 s; agent 1's session (300 s) ends in a transfer
-  // to agent 2, whose session lasts 400 s. Conversation handle time 700 s. CSAT 5.
+  // A: answered in 15 s by agent 1, first response at 45 s, two holds (80 s); agent 1's session (300 s) ends in
+  // a transfer to agent 2, whose session lasts 400 s with 30 s of wrap-up. Conversation handle time 700 s. CSAT 5.
   await log(A, 0, 'ConversationQueued');
   await log(A, 10, 'NotificationDisplayed', { agent: agent1 });
   await log(A, 15, 'NotificationResponse', { agent: agent1 }, accept);
   await log(A, 15, 'SessionStarted', { session: 0 });
   await log(A, 45, 'FirstResponseSent', { session: 0 });
+  // Two holds in agent 1's session: 60 s and 20 s.
+  await log(A, 100, 'HoldStarted', { session: 0 });
+  await log(A, 160, 'HoldEnded', { session: 0 });
+  await log(A, 200, 'HoldStarted', { session: 0 });
+  await log(A, 220, 'HoldEnded', { session: 0 });
   await log(A, 315, 'SessionClosed', { session: 0 }, { kpiEventReason: 'Transfer' });
   await log(A, 320, 'NotificationDisplayed', { agent: agent2 });
   await log(A, 330, 'NotificationResponse', { agent: agent2 }, accept);
   await log(A, 330, 'SessionStarted', { session: 1 });
+  await log(A, 700, 'WrapUpStarted', { session: 1 });
+  await log(A, 730, 'WrapUpEnded', { session: 1 });
   await log(A, 730, 'SessionClosed', { session: 1 });
   await log(A, 730, 'ConversationEnded', {}, { customData: [{ attribute: 'csat', value: '5' }] });
 
@@ -133,7 +140,7 @@ async function logFixture() {
   await log(C, 2100, 'ConversationEnded', {}, { kpiEventReason: 'Customer' });
 
   // D: agent 1 rejects in 4 s, agent 2 accepts in 30 s (answered 40 s after queueing), first response at
-  // 100 s; the session is still open.
+  // 100 s; the session is still open, the customer on hold.
   await log(D, 3000, 'ConversationQueued');
   await log(D, 3005, 'NotificationDisplayed', { agent: agent1 });
   await log(D, 3009, 'NotificationResponse', { agent: agent1 }, { notificationResponseAction: 'Reject' });
@@ -141,13 +148,17 @@ async function logFixture() {
   await log(D, 3040, 'NotificationResponse', { agent: agent2 }, accept);
   await log(D, 3040, 'SessionStarted', { session: 0 });
   await log(D, 3100, 'FirstResponseSent', { session: 0 });
+  await log(D, 3200, 'HoldStarted', { session: 0 });
 
-  // E: the next hour; agent 2 accepts in 4 s (6 s after queueing), first response at 16 s, handles 300 s.
+  // E: the next hour; agent 2 accepts in 4 s (6 s after queueing), first response at 16 s, handles 300 s
+  // with 50 s of wrap-up.
   await log(E, 4000, 'ConversationQueued');
   await log(E, 4002, 'NotificationDisplayed', { agent: agent2 });
   await log(E, 4006, 'NotificationResponse', { agent: agent2 }, accept);
   await log(E, 4006, 'SessionStarted', { session: 0 });
   await log(E, 4016, 'FirstResponseSent', { session: 0 });
+  await log(E, 4250, 'WrapUpStarted', { session: 0 });
+  await log(E, 4300, 'WrapUpEnded', { session: 0 });
   await log(E, 4306, 'SessionClosed', { session: 0 });
   await log(E, 4306, 'ConversationEnded', {}, { customData: [{ attribute: 'csat', value: '3' }] });
 
@@ -194,10 +205,14 @@ const close = (actual: unknown, expected: number, what: string) => {
 };
 
 describe('contact-center KPIs over a hand-built fixture', () => {
-  it('handle time: per session leaves the open session out; per conversation sums across the transfer', async () => {
+  it('handle, hold and wrap-up time: per session leaves the open session out; per conversation sums across the transfer', async () => {
     close(await one('averageHandleTime'), (300 + 400 + 300) / 3, 'per session');
     close(await one('averageConversationHandleTime'), (700 + 300) / 2, 'per conversation');
     assert.equal(await one('sessions'), 4);
+    // Hold: 80 s in agent 1's session, none in the two others handled; D's open hold is in an open session.
+    close(await one('averageHoldTime'), (80 + 0 + 0) / 3, 'hold per handled session');
+    close(await one({ kpi: 'averageHoldTime', statistic: 'max' }), 80, 'the longest hold');
+    close(await one('averageWrapUpTime'), (30 + 50) / 2, 'wrap-up');
     assert.equal(await one('openSessions'), 1);
   });
 

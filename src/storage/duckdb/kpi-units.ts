@@ -14,7 +14,7 @@ import type { KpiUnit } from '../storage.ts';
  */
 
 /** Raised whenever a unit table's columns or meaning change: older tables are dropped and rebuilt. */
-export const KPI_UNITS_VERSION = '1';
+export const KPI_UNITS_VERSION = '2';
 export const KPI_UNITS_CHECKPOINT = 'kpi-units';
 
 export const UNIT_TABLE: Record<KpiUnit, string> = {
@@ -69,6 +69,11 @@ const UNITS: Record<
     select: `coalesce(min(t) FILTER (WHERE ty = 'SessionStarted'), min(t)) AS starts,
       min(t) FILTER (WHERE ty = 'SessionClosed') AS closed_at,
       coalesce(bool_or(${TRANSFER}), false) AS transferred,
+      count(*) FILTER (WHERE ty = 'HoldStarted') AS holds_started,
+      count(*) FILTER (WHERE ty = 'HoldEnded') AS holds_ended,
+      coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldEnded'), 0) - coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldStarted'), 0) AS hold_ms,
+      min(t) FILTER (WHERE ty = 'WrapUpStarted') AS wrap_up_started_at,
+      min(t) FILTER (WHERE ty = 'WrapUpEnded') AS wrap_up_ended_at,
       coalesce(arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ty = 'SessionStarted'),
                arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL)) AS "participantId",
       ${PLACE}`,
@@ -217,7 +222,10 @@ export const UNIT_FACTS_SQL: Record<KpiUnit, string> = {
       -- Each session's close minus its start, summed: known once the conversation ended with every session closed.
       CASE WHEN ended AND started_n > 0 AND started_n = closed_n THEN handle_ms / 1000.0 END AS "handleSeconds",
       started_n AS sessions`,
-  session: `closed_at IS NOT NULL AS closed, ${seconds('closed_at', 'starts')} AS "handleSeconds"`,
+  // Hold: each end minus its start, summed, once every hold has ended (0 for a session never on hold).
+  session: `closed_at IS NOT NULL AS closed, ${seconds('closed_at', 'starts')} AS "handleSeconds",
+      CASE WHEN holds_started = holds_ended THEN hold_ms / 1000.0 END AS "holdSeconds",
+      ${seconds('wrap_up_ended_at', 'wrap_up_started_at')} AS "wrapUpSeconds"`,
   notification: `CASE WHEN raw_action LIKE 'accept%' THEN 'accept'
         WHEN raw_action LIKE 'reject%' OR raw_action LIKE 'decline%' THEN 'reject'
         WHEN raw_action LIKE 'time%' THEN 'timeout' ELSE raw_action END AS action,
