@@ -208,33 +208,35 @@ async function prepareStore(): Promise<string> {
   const kept = process.env.BENCH_QUERY_DATA_DIR;
   const dataDir = kept ? path.resolve(kept) : tempDir('query');
   const marker = path.join(dataDir, 'bench-query-events');
-  if (kept && existsSync(marker) && Number(readFileSync(marker, 'utf8')) === EVENTS) {
-    console.log(`reusing the ${EVENTS} events generated in ${dataDir}`);
-    return dataDir;
-  }
+  const reuse = kept && existsSync(marker) && Number(readFileSync(marker, 'utf8')) === EVENTS;
+  if (reuse) console.log(`reusing the ${EVENTS} events generated in ${dataDir}`);
   mkdirSync(dataDir, { recursive: true });
   const storage = await DuckDBStorage.open(dataDir);
   try {
     await storage.migrate([]);
-    const started = performance.now();
-    let written = 0;
-    for (const batch of generateEvents({
-      seed: 1,
-      org: ORG,
-      events: EVENTS,
-      days: 30,
-      end: END,
-      batchSize: 50_000,
-    })) {
-      await storage.appendEvents(batch);
-      written += batch.length;
-      if (written % 1_000_000 < batch.length) console.log(`  generated ${written} events`);
+    if (!reuse) {
+      const started = performance.now();
+      let written = 0;
+      for (const batch of generateEvents({
+        seed: 1,
+        org: ORG,
+        events: EVENTS,
+        days: 30,
+        end: END,
+        batchSize: 50_000,
+      })) {
+        await storage.appendEvents(batch);
+        written += batch.length;
+        if (written % 1_000_000 < batch.length) console.log(`  generated ${written} events`);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      console.log(
+        `generated ${written} events in ${seconds.toFixed(0)} s (${int(written / seconds)} events/s)`,
+      );
     }
-    const seconds = (performance.now() - started) / 1000;
-    console.log(
-      `generated ${written} events in ${seconds.toFixed(0)} s (${int(written / seconds)} events/s)`,
-    );
-    // The KPI units of every conversation the generator wrote, built as the first KPI query would build them.
+    // The KPI units of every conversation not yet built (all of them after generating, or after an upgrade
+    // of the unit tables), as the first KPI query would build them: the server then starts with none pending,
+    // and no query is timed against a rebuild.
     const building = performance.now();
     await storage.aggregateUnits(ORG, {
       unit: 'conversation',
@@ -245,7 +247,7 @@ async function prepareStore(): Promise<string> {
       measures: [{ name: 'conversations', measure: { fn: 'count' } }],
       limit: 1,
     });
-    console.log(`built the KPI units in ${((performance.now() - building) / 1000).toFixed(1)} s`);
+    console.log(`KPI units brought up to date in ${((performance.now() - building) / 1000).toFixed(1)} s`);
   } finally {
     await storage.close();
   }

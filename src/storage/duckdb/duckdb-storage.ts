@@ -205,11 +205,12 @@ export class DuckDBStorage implements Storage {
     // One refresh at a time; a caller arriving during one waits for it, then for a pass of its own (marks
     // made after the running pass began may have been missed by it).
     const pass = async () => {
-      // Bounded by the marks there are now, so that a steady stream of new ones cannot hold a query forever.
+      // Bounded by the marks there are now, so that a steady stream of new ones cannot hold a query forever;
+      // with none (a query's usual case) it costs one count.
       const [row] = await this.read(`SELECT count(*) AS marks FROM ${DIRTY_TABLE}`, {});
-      let chunks =
-        Math.ceil(Number(row?.marks ?? 0) / Math.min(this.unitChunk.conversations, this.unitChunk.agents)) +
-        1;
+      let chunks = Math.ceil(
+        Number(row?.marks ?? 0) / Math.min(this.unitChunk.conversations, this.unitChunk.agents),
+      );
       while (chunks-- > 0 && !this.closing && (await this.writeQueue.run(() => this.refreshChunk()))) {}
     };
     const next = (this.unitsRefresh ?? Promise.resolve()).then(pass, pass);
