@@ -46,7 +46,12 @@ export const DEMO_SHORT_ABANDON_SECONDS = 20;
 
 export const DEMO_CHANNELS = ['voice', 'chat', 'sms', 'email'] as const;
 export const DEMO_QUEUES = ['billing', 'support', 'sales', 'vip'] as const;
-const PROVIDERS = ['contoso-voice', 'contoso-chat', 'contoso-messaging'] as const;
+/** The demo's providers: KPI events carry a provider's record id, as the server puts it on them. */
+export const DEMO_PROVIDERS = [
+  { id: 'd3e0a1c2-0000-4000-a000-000000000001', name: 'contoso-voice' },
+  { id: 'd3e0a1c2-0000-4000-a000-000000000002', name: 'contoso-chat' },
+  { id: 'd3e0a1c2-0000-4000-a000-000000000003', name: 'contoso-messaging' },
+] as const;
 const PRESENCE = ['Available', 'Busy', 'Away', 'DoNotDisturb', 'Offline'] as const;
 const WORDS = [
   'reset',
@@ -134,7 +139,7 @@ export function* generateEvents(
     const conversationId = uuid();
     const channel = pick(DEMO_CHANNELS);
     const queue = pick(DEMO_QUEUES);
-    const providerId = pick(PROVIDERS);
+    const providerId = pick(DEMO_PROVIDERS).id;
     const kpi = (ms: number, name: string, extra: Partial<CanonicalEvent> = {}) =>
       emit({
         ...base(ms, 'kpi', name),
@@ -143,6 +148,7 @@ export function* generateEvents(
         providerId,
         // As the server copies them from the conversation's records onto each of its KPI events.
         channel,
+        queueId: queue,
         queueName: queue,
         correlationId: conversationId,
         ...extra,

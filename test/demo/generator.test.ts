@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { ChannelRecords } from '../../src/channel/records.ts';
+import { writeDemo } from '../../src/demo/demo-writer.ts';
 import {
+  DEMO_PROVIDERS,
   DEMO_SHORT_ABANDON_SECONDS,
   type GeneratorTally,
   generateEvents,
   newTally,
 } from '../../src/demo/generator.ts';
+import { ENTITY_TABLES } from '../../src/server/services.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import type { KpiUnit, QueryFilter, UnitFact, UnitMeasure } from '../../src/storage/storage.ts';
-import { removeDir, tempDir } from '../helpers/server.ts';
+import { LOG_PATH } from '../helpers/channel.ts';
+import { call, removeDir, startServer, tempDir } from '../helpers/server.ts';
 
 /** The demo generator: the same seed gives the same events, and the events hold the edges KPIs need. */
 
@@ -178,6 +183,76 @@ describe('generateEvents', () => {
       assert.equal(presence.intervals, presenceChanges);
     } finally {
       await storage.close();
+      removeDir(dir);
+    }
+  });
+
+  it('writes the records its events belong to, which the live API then takes events for', async () => {
+    const dir = tempDir();
+    const tally = newTally();
+    const storage = await DuckDBStorage.open(dir);
+    try {
+      await storage.migrate(ENTITY_TABLES as never);
+      const events = await writeDemo(
+        storage,
+        new ChannelRecords(storage),
+        { ...options(5), org: 'default' },
+        tally,
+      );
+      assert.ok(events >= 20_000);
+    } finally {
+      await storage.close();
+    }
+    const server = await startServer({ dataDir: dir });
+    try {
+      const count = async (set: string, filter = '') => {
+        const answer = await call<{ '@odata.count': number }>(
+          `${server.url}/api/data/v9.1/${set}?$count=true&$top=1${filter}`,
+          { token: server.masterKey },
+        );
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        return answer.body['@odata.count'];
+      };
+      assert.equal(
+        await count('msdyn_ciproviders', '&$filter=msdyn_enableanalytics eq true'),
+        DEMO_PROVIDERS.length,
+      );
+      assert.equal(await count('msdyn_conversationsdata'), tally.conversations);
+      const sessions = await count('msdyn_sessionsdata');
+      assert.equal(await count('msdyn_sessionparticipantsdata'), sessions);
+      assert.equal(sessions, tally.notifications.accepted, 'every accepted notification opens a session');
+      // A demo session, its agent and its provider are real records: logAnalyticsEvent places an event in them.
+      const [session] = (
+        await call<{ value: Record<string, string>[] }>(
+          `${server.url}/api/data/v9.1/msdyn_sessionsdata?$top=1`,
+          {
+            token: server.masterKey,
+          },
+        )
+      ).body.value;
+      const [participant] = (
+        await call<{ value: Record<string, string>[] }>(
+          `${server.url}/api/data/v9.1/msdyn_sessionparticipantsdata?$top=1&$filter=${encodeURIComponent(
+            `msdyn_providersessionid eq '${session?.msdyn_providersessionid}'`,
+          )}`,
+          { token: server.masterKey },
+        )
+      ).body.value;
+      const logged = await call(`${server.url}${LOG_PATH}`, {
+        token: server.masterKey,
+        body: {
+          data: {
+            conversationId: session?.msdyn_conversationid,
+            providerSessionId: session?.msdyn_providersessionid,
+            participantId: participant?.msdyn_participantid,
+            events: [{ kpiEventName: 'TabOpened', tabId: 't1', tabName: 'Case' }],
+          },
+          eventName: 'TabOpened',
+        },
+      });
+      assert.equal(logged.status, 200, JSON.stringify(logged.body));
+    } finally {
+      await server.close();
       removeDir(dir);
     }
   });
