@@ -315,58 +315,44 @@ describe('typed custom dimensions', () => {
 });
 
 describe('measures, dimensions and filters', () => {
+  /** The fixture's events in range, counted per bucket as `start` (ms → the bucket's first ms) puts them. */
+  async function assertBuckets(granularity: string, timeZone: string, start: (t: number) => number) {
+    const expected = new Map<number, number>();
+    for (const f of FIXTURE.filter((f) => f.hours >= 0)) {
+      const bucket = start(Date.parse(at(f.hours)));
+      expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
+    }
+    const answer = await query(inRange({ measures: ['count'], granularity, timeZone }));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(
+      answer.body.rows,
+      [...expected]
+        .sort(([a], [b]) => a - b)
+        .map(([time, count]) => ({ time: new Date(time).toISOString(), count })),
+      `${granularity} in ${timeZone}`,
+    );
+  }
+  const DAY = 86_400_000;
+  const floorTo =
+    (size: number, offset = 0) =>
+    (t: number) =>
+      Math.floor((t + offset) / size) * size - offset;
+
   it('hour and day buckets in a zone 5 h 45 min ahead of UTC (Asia/Kathmandu, no daylight saving)', async () => {
     const offset = (5 * 60 + 45) * 60_000;
-    const DAY = 86_400_000;
-    for (const [granularity, size] of [
-      ['hour', HOUR],
-      ['day', DAY],
-    ] as const) {
-      const expected = new Map<number, number>();
-      for (const f of FIXTURE.filter((f) => f.hours >= 0)) {
-        const t = Date.parse(at(f.hours));
-        const bucket = Math.floor((t + offset) / size) * size - offset;
-        expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
-      }
-      const answer = await query(inRange({ measures: ['count'], granularity, timeZone: 'Asia/Kathmandu' }));
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      assert.deepEqual(
-        answer.body.rows,
-        [...expected]
-          .sort(([a], [b]) => a - b)
-          .map(([time, count]) => ({ time: new Date(time).toISOString(), count })),
-        granularity,
-      );
-    }
+    await assertBuckets('hour', 'Asia/Kathmandu', floorTo(HOUR, offset));
+    await assertBuckets('day', 'Asia/Kathmandu', floorTo(DAY, offset));
   });
 
   it('every time bucket: minute, hour, day, week (from Monday) and month, in UTC', async () => {
-    const DAY = 86_400_000;
-    const starts: Record<string, (t: Date) => number> = {
-      minute: (t) => Math.floor(t.getTime() / 60_000) * 60_000,
-      hour: (t) => Math.floor(t.getTime() / HOUR) * HOUR,
-      day: (t) => Math.floor(t.getTime() / DAY) * DAY,
-      // 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 days.
-      week: (t) => Math.floor((t.getTime() - 4 * DAY) / (7 * DAY)) * 7 * DAY + 4 * DAY,
-      month: (t) => Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1),
-    };
-    const inside = FIXTURE.filter((f) => f.hours >= 0);
-    for (const [granularity, start] of Object.entries(starts)) {
-      const expected = new Map<number, number>();
-      for (const f of inside) {
-        const bucket = start(new Date(at(f.hours)));
-        expected.set(bucket, (expected.get(bucket) ?? 0) + 1);
-      }
-      const answer = await query(inRange({ measures: ['count'], granularity, timeZone: 'UTC' }));
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      assert.deepEqual(
-        answer.body.rows,
-        [...expected]
-          .sort(([a], [b]) => a - b)
-          .map(([time, count]) => ({ time: new Date(time).toISOString(), count })),
-        granularity,
-      );
-    }
+    await assertBuckets('minute', 'UTC', floorTo(60_000));
+    await assertBuckets('hour', 'UTC', floorTo(HOUR));
+    await assertBuckets('day', 'UTC', floorTo(DAY));
+    // 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 days.
+    await assertBuckets('week', 'UTC', floorTo(7 * DAY, -4 * DAY));
+    await assertBuckets('month', 'UTC', (t) =>
+      Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), 1),
+    );
   });
 
   it('distinct clients and visits', async () => {
