@@ -241,8 +241,8 @@ export function compileUnits(org: string, query: UnitQuery): CompiledAggregate {
     ? `start < ${to} AND (next IS NULL OR next > ${from})`
     : `starts >= ${from} AND starts < ${to}`;
   const facts = UNIT_FACTS_SQL[query.unit]
-    .replaceAll('$from', from)
-    .replaceAll('$to', to)
+    .replaceAll('$from', () => from)
+    .replaceAll('$to', () => to)
     .replace('$now', () => c.time(query.now));
   const source = `WITH units AS (SELECT *, ${facts} FROM ${UNIT_TABLE[query.unit]} WHERE org = ${c.bind(org)} AND ${range})`;
   const measures = query.measures.map(({ name, measure }) => ({ name, expr: unitMeasure(c, measure) }));
