@@ -15,6 +15,7 @@
 import autocannon from 'autocannon';
 import { type ConversationIds, startConversation } from '../test/helpers/channel.ts';
 import { newMasterKey, removeDir, type ServerProcess, spawnServer, tempDir } from '../test/helpers/server.ts';
+import { runBench } from './processes.ts';
 
 const number = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -161,7 +162,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-});
+await runBench(main);

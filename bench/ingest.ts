@@ -22,13 +22,13 @@ import { COLUMN_TYPES, DuckDBStorage } from '../src/storage/duckdb/duckdb-storag
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
 import {
-  cleanUp,
   fixed2,
   int,
   ms,
   percentile,
   ROOT,
   removeDir,
+  runBench,
   type Server,
   startServer,
   stopServer,
@@ -591,11 +591,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  cleanUp();
-}
+await runBench(main);

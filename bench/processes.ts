@@ -43,6 +43,18 @@ export function cleanUp(): void {
   tempDirs.clear();
 }
 
+/** Runs a bench's main: a failure is printed and sets the exit code; servers and temporary data go either way. */
+export async function runBench(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  } finally {
+    cleanUp();
+  }
+}
+
 process.on('exit', cleanUp);
 for (const [signal, code] of [
   ['SIGINT', 130],

@@ -21,7 +21,17 @@ import { planParts } from '../src/query/insights.ts';
 import { resolveQuery } from '../src/query/query-spec.ts';
 import { compileAggregate, compileUnits } from '../src/storage/duckdb/aggregate.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
-import { cleanUp, fixed2, int, ms, percentile, ROOT, startServer, stopServer, tempDir } from './processes.ts';
+import {
+  fixed2,
+  int,
+  ms,
+  percentile,
+  ROOT,
+  runBench,
+  startServer,
+  stopServer,
+  tempDir,
+} from './processes.ts';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name] || fallback);
@@ -347,11 +357,4 @@ async function main() {
   console.log(`server peak RSS: ${int(openua.peakMb)} MB`);
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  cleanUp();
-}
+await runBench(main);

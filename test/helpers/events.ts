@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../../src/ingest/canonical-event.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../../src/ingest/canonical-event.ts';
 import { newEventId } from '../../src/ingest/event-id.ts';
 
 /** A complete canonical event for tests that write to storage below the HTTP layer. */
@@ -14,6 +14,7 @@ export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEv
     sentTime: null,
     receivedTime: now,
     derivedTime: now,
+    ...NO_UA_FIELDS,
     language: 'en',
     username: 'anonymous',
     userDisplayName: null,
@@ -21,16 +22,6 @@ export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEv
     clientId: 'c',
     visitorId: 'c',
     visitId: 'v',
-    originContext: null,
-    originLevel1: null,
-    originLevel2: null,
-    originLevel3: null,
-    outcome: null,
-    splitTestRunName: null,
-    splitTestRunVersion: null,
-    trackingId: null,
-    lastSearchQueryUid: null,
-    userAgent: null,
     correlationId: null,
     credentialId: 'test',
     customData: {},

@@ -186,14 +186,18 @@ export const REBUILD_CHUNK = [
 
 export const DROP_CHUNK = ['DROP TABLE marked_conversations', 'DROP TABLE marked_agents'];
 
+/** A row of kpi_dirty: a conversation (or, for presence, an agent) to rebuild, and the times its events were at. */
+export interface UnitMark {
+  org: string;
+  conversationId: string | null;
+  participantId: string | null;
+  lo: Date;
+  hi: Date;
+}
+
 /** The marks a batch of events makes: one per conversation (and agent, for presence), with its time span. */
-export function marksOf(
-  events: readonly CanonicalEvent[],
-): { org: string; conversationId: string | null; participantId: string | null; lo: Date; hi: Date }[] {
-  const marks = new Map<
-    string,
-    { org: string; conversationId: string | null; participantId: string | null; lo: Date; hi: Date }
-  >();
+export function marksOf(events: readonly CanonicalEvent[]): UnitMark[] {
+  const marks = new Map<string, UnitMark>();
   for (const event of events) {
     if (event.category !== 'kpi') continue;
     const conversationId = event.conversationId ?? null;
