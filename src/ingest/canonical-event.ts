@@ -20,7 +20,10 @@ export interface CanonicalEvent {
   receivedTime: Date;
   /** The event time corrected for client clock skew; equals receivedTime when the client gave no times. */
   derivedTime: Date;
+  /** The ISO 639-1 code of the UA event's language (`en`), which reports split by. */
   language: string | null;
+  /** The language tag as the client sent it (`en-US`, `pt-BR`); left out of events of other APIs. */
+  languageTag?: string | null;
   username: string | null;
   userDisplayName: string | null;
   anonymous: boolean;

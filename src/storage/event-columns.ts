@@ -106,6 +106,7 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   col('channel', 'channel', 'text'),
   col('queue_id', 'queueId', 'text'),
   col('queue_name', 'queueName', 'text'),
+  col('language_tag', 'languageTag', 'text'),
 ];
 
 /** The column that holds a field, for filters and ordering over events. */

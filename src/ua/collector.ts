@@ -14,6 +14,7 @@ import {
   type UaEventModel,
 } from './event-kinds.ts';
 import { type Identity, type IdentityFields, resolveIdentity } from './identity.ts';
+import { languageFields } from './language.ts';
 import { resolveVisitor, type VisitTracker } from './visits.ts';
 
 /** What a UA request says about its caller and visitor, outside the event body. */
@@ -206,7 +207,7 @@ export class UaCollector {
         sentTime: context.sentAt ?? null,
         receivedTime: context.receivedAt,
         derivedTime,
-        language: optionalString(payload, 'language'),
+        ...languageFields(optionalString(payload, 'language')),
         ...identity,
         clientId: visitor.clientId,
         visitorId: visitor.visitorId,

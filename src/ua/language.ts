@@ -15,10 +15,31 @@ const ISO_639_1 = new Set(
 );
 
 /**
- * An ISO 639-1 code, optionally followed by BCP 47 subtags (`en`, `en-US`, `zh-Hant-TW`): browsers send
- * `<html lang>` verbatim, and its first subtag is the ISO 639-1 code the reports use. Case-insensitive.
+ * The ISO 639-1 code of a language tag, lower-cased, or undefined when the tag is not a well-formed BCP 47
+ * tag whose primary subtag is an ISO 639-1 code. Browsers send `<html lang>` verbatim (`en-US`, `pt-BR`,
+ * `zh-Hant-TW`), and reports split by the code alone. `_` is read as `-`, since Java-style locales
+ * (`fr_CA`) are common in search pages and were always accepted here.
+ *
+ * The primary subtag is read from the tag as sent, not from its canonical form: Intl would turn `tl` into
+ * `fil`, a code outside ISO 639-1, and `iw` into `he`, accepting a code that was withdrawn.
  */
-export function isLanguage(value: string): boolean {
-  const match = /^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*$/.exec(value);
-  return match !== null && ISO_639_1.has((match[1] as string).toLowerCase());
+export function languageCode(tag: string): string | undefined {
+  const normalised = tag.replaceAll('_', '-');
+  const primary = normalised.split('-', 1)[0]?.toLowerCase() ?? '';
+  if (!ISO_639_1.has(primary)) return undefined;
+  try {
+    // Well-formedness by the platform's own BCP 47 parser: no empty, duplicate or misplaced subtags.
+    Intl.getCanonicalLocales(normalised);
+  } catch {
+    return undefined;
+  }
+  return primary;
+}
+
+export const isLanguage = (value: string): boolean => languageCode(value) !== undefined;
+
+/** What an event stores of its language: the ISO 639-1 code, and the whole tag as the client sent it. */
+export function languageFields(tag: string | null): { language: string | null; languageTag: string | null } {
+  if (tag === null) return { language: null, languageTag: null };
+  return { language: languageCode(tag) ?? null, languageTag: tag };
 }

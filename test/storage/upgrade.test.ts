@@ -38,7 +38,7 @@ const OLD_SCHEMA = [
     "privileges" VARCHAR[], "created_at" TIMESTAMP, "revoked_at" TIMESTAMP, PRIMARY KEY ("id"))`,
   "INSERT INTO organizations VALUES ('default', 'Default organization', 'c2VjcmV0', now())",
   `INSERT INTO events VALUES ('0190f000-0000-7000-8000-000000000001', 'default', 'custom', 'old-type', 'old-value',
-    NULL, NULL, '2025-06-01 10:00:00', '2025-06-01 10:00:00', 'en', 'anonymous', NULL, false,
+    NULL, NULL, '2025-06-01 10:00:00', '2025-06-01 10:00:00', 'en-US', 'anonymous', NULL, false,
     '11111111-1111-4111-8111-111111111111', '11111111-1111-4111-8111-111111111111', 'visit-1', NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'master', ['step'], ['one'])`,
 ];
@@ -117,6 +117,12 @@ describe('upgrading a 0.1.0 data directory', () => {
       const byType = new Map(events.map((e) => [e.eventType, e]));
       assert.deepEqual(byType.get('old-type')?.customData, { step: 'one' });
       assert.equal(byType.get('old-type')?.conversationId, null);
+      assert.equal(
+        byType.get('old-type')?.language,
+        'en',
+        'an old tag is split: the code where reports read it',
+      );
+      assert.equal(byType.get('old-type')?.languageTag, 'en-US', '…and the tag beside it');
       assert.equal(byType.get('logged-before-upgrade')?.visitId, 'visit-2');
       assert.equal(byType.get('after-upgrade')?.category, 'custom');
       const kpi = byType.get('SessionStarted');

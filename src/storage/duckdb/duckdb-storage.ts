@@ -117,6 +117,14 @@ function fromColumn(type: ColumnType, value: unknown): unknown {
 }
 
 /** The embedded engine: one DuckDB file, one write connection for events, one for everything else. */
+/**
+ * A store from before language tags held the tag as sent in `language` (`en-US`); reports split by the
+ * ISO 639-1 code, so those rows get the code there and the tag beside it, as new events do. The tags were
+ * checked as `^[A-Za-z]{2}([-_][A-Za-z0-9]{1,8})*$`, so the code is their first two letters.
+ */
+const SPLIT_LANGUAGE_TAGS = `UPDATE events SET language_tag = language, language = lower(left(language, 2))
+  WHERE language IS NOT NULL AND category <> 'kpi'`;
+
 export class DuckDBStorage implements Storage {
   readonly engine = 'duckdb';
   private readonly writeQueue = new Serial();
@@ -155,7 +163,9 @@ export class DuckDBStorage implements Storage {
       { name: CUSTOM_VALUES_COLUMN, type: 'text[]' as const, nullable: false },
     ];
     await this.otherQueue.run(async () => {
+      const before = new Set((await this.columnsOf('events')).map((c) => c.name));
       await this.createOrExtend('events', eventColumns, []);
+      if (before.size > 0 && !before.has('language_tag')) await this.other.run(SPLIT_LANGUAGE_TAGS);
       await this.other.run(
         'CREATE TABLE IF NOT EXISTS checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
       );
