@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { EventCategory } from '../ingest/canonical-event.ts';
-import { conflict, invalid, notFound } from '../server/errors.ts';
+import { conflict, echo, invalid, notFound, type Violation } from '../server/errors.ts';
 import { compileCheck, oneOf } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { CUSTOM_DATA_KEY, normaliseKey } from '../ua/custom-data.ts';
@@ -30,7 +30,15 @@ export interface Dimension {
   /** The event categories it applies to; all of them when empty. */
   eventKinds: string[];
   createdAt: Date;
+  /**
+   * The type as declared through Coveo's dimension API (`TEXT`, `SHORT`, `DATETIME`…), which that API answers
+   * back; null for a dimension declared here. `type` is what queries read it as.
+   */
+  coveoType: string | null;
 }
+
+/** What a caller that has already checked its input declares: the normalised key and the rest. */
+export type DimensionSpec = Omit<Dimension, 'org' | 'createdAt'>;
 
 export const DIMENSIONS: EntityTable<Dimension> = {
   name: 'dimensions',
@@ -42,6 +50,8 @@ export const DIMENSIONS: EntityTable<Dimension> = {
     type: 'text',
     eventKinds: 'text[]',
     createdAt: 'timestamp',
+    // Added after 0.1: a store made before has it null (a dimension declared here).
+    coveoType: 'text',
   },
 };
 
@@ -57,10 +67,32 @@ const DimensionInput = Type.Object(
 const checkInput = compileCheck(DimensionInput);
 
 /** The view of a dimension the API answers: its `field` is how a query names it. */
-export const publicDimension = ({ org: _, ...dimension }: Dimension) => ({
+export const publicDimension = ({ org: _, coveoType: __, ...dimension }: Dimension) => ({
   ...dimension,
   field: `customData.${dimension.name}`,
 });
+
+/**
+ * A dimension's name as a normalised customData key, or the violation that keeps it from being one
+ * (`field` names where the caller received it).
+ */
+export function dimensionKey(raw: string, field: string): { key: string; violations: Violation[] } {
+  const key = normaliseKey(raw);
+  if (CUSTOM_DATA_KEY.test(key)) return { key, violations: [] };
+  return {
+    key,
+    violations: [
+      {
+        field,
+        rule: 'keyCharacters',
+        limit: CUSTOM_DATA_KEY.source,
+        message:
+          'a dimension is a customData key: ASCII letters, digits, "_" and whitespace (which becomes "_")',
+        received: echo(raw),
+      },
+    ],
+  };
+}
 
 export class Dimensions {
   constructor(private readonly storage: Storage) {}
@@ -68,35 +100,45 @@ export class Dimensions {
   async create(org: string, body: unknown): Promise<Dimension> {
     const violations = checkInput(body);
     const input = body as Static<typeof DimensionInput>;
-    const name = typeof input?.name === 'string' ? normaliseKey(input.name) : '';
-    if (typeof input?.name === 'string' && !CUSTOM_DATA_KEY.test(name)) {
-      violations.push({
-        field: 'name',
-        rule: 'keyCharacters',
-        limit: CUSTOM_DATA_KEY.source,
-        message:
-          'a dimension is a customData key: ASCII letters, digits, "_" and whitespace (which becomes "_")',
-        received: input.name,
-      });
-    }
+    const { key: name, violations: keyViolations } =
+      typeof input?.name === 'string' ? dimensionKey(input.name, 'name') : { key: '', violations: [] };
+    violations.push(...keyViolations);
     if (violations.length > 0) throw invalid(violations);
-    if ((await this.storage.find(DIMENSIONS, { org, name })).length > 0) {
-      throw conflict(`The dimension ${JSON.stringify(name)} exists already`);
-    }
-    const dimension: Dimension = {
-      org,
+    const spec: DimensionSpec = {
       name,
       displayName: input.displayName ?? input.name,
       type: input.type,
       eventKinds: input.eventKinds ?? [],
-      createdAt: new Date(),
+      coveoType: null,
     };
+    return (await this.save(org, spec, 'create')).dimension;
+  }
+
+  /**
+   * Declares a dimension from input its caller has already checked (Coveo's dimension API): `create` refuses
+   * one that exists (409), `replace` creates it or replaces it, keeping when it was first created.
+   */
+  async save(
+    org: string,
+    spec: DimensionSpec,
+    mode: 'create' | 'replace',
+  ): Promise<{ dimension: Dimension; created: boolean }> {
+    const existing = await this.get(org, spec.name);
+    if (existing && mode === 'create') {
+      throw conflict(`The dimension ${JSON.stringify(spec.name)} exists already`);
+    }
+    const dimension: Dimension = { org, ...spec, createdAt: existing?.createdAt ?? new Date() };
     await this.storage.upsert(DIMENSIONS, dimension);
-    return dimension;
+    return { dimension, created: !existing };
   }
 
   list(org: string): Promise<Dimension[]> {
     return this.storage.find(DIMENSIONS, { org });
+  }
+
+  /** One dimension by its name (normalised like a customData key), if it is declared. */
+  async get(org: string, name: string): Promise<Dimension | undefined> {
+    return (await this.storage.find(DIMENSIONS, { org, name: normaliseKey(name) }))[0];
   }
 
   /** The organization's dimensions by name, for a query to type its customData keys. */

@@ -78,18 +78,25 @@ const countedAbandon = (p: KpiParams): QueryFilter =>
     ? all(is('abandoned', true), compare('waitSeconds', 'ge', p.shortAbandonSeconds as number))
     : is('abandoned', true);
 
+/**
+ * Each unit's terms name OpenUA's events; the framework's first-party names count as the events they stand
+ * for (NotificationReceived is a NotificationDisplayed, NotificationAccepted a NotificationResponse that
+ * accepted, SessionFocusIn a SessionSwitched…: src/model/first-party-kpi-events.ts, listed in the README).
+ */
 const UNIT_TERMS = {
   conversation:
     'A conversation is counted in the range it was queued in (ConversationQueued, else its first event). ' +
     'It is answered once an agent accepts it (a NotificationResponse whose notificationResponseAction is ' +
-    'Accept, or a SessionStarted), and abandoned when a ConversationEnded comes before any answer.',
+    'Accept, a NotificationAccepted, or a SessionStarted), and abandoned when a ConversationEnded comes before ' +
+    'any answer.',
   session:
     'A session (conversationId + providerSessionId) is counted in the range it started in (SessionStarted, ' +
     'else its first event). It is handled once SessionClosed is logged, and transferred when that ' +
     'SessionClosed has a kpiEventReason starting with "Transfer".',
   notification:
-    'A notification is one agent (participantId) offered one conversation: from its NotificationDisplayed to ' +
-    'its first NotificationResponse, whose notificationResponseAction is Accept, Reject or Timeout.',
+    'A notification is one agent (participantId) offered one conversation: from its NotificationDisplayed (or ' +
+    'NotificationReceived) to its first response: a NotificationResponse whose notificationResponseAction is ' +
+    'Accept, Reject or Timeout, or a NotificationAccepted, NotificationRejected or NotificationTimedOut.',
   presence:
     "An agent's presence (newPresence of a PresenceChanged) lasts until their next PresenceChanged, or now; " +
     'the part inside the range counts.',
@@ -343,6 +350,19 @@ export const KPIS: readonly Kpi[] = [
     definition: 'Sessions started. By participantId: the agent of each session.',
     parameters: [],
     formula: () => ({ fn: 'count' }),
+  },
+  {
+    name: 'sessionSwitches',
+    displayName: 'Session switches',
+    unit: 'session',
+    valueUnit: 'count',
+    definition:
+      'Times an agent switched to a session: its SessionSwitched events, or SessionFocusIn (the framework fires ' +
+      'SessionFocusOut on the session left, then SessionFocusIn on this one: one switch, counted here). By ' +
+      'participantId: the agent of each session; counted in the range each session started in.',
+    vendors: 'No vendor publishes this; it is the "session switched" of the Channel Analytics overview.',
+    parameters: [],
+    formula: () => ({ fn: 'sum', fact: 'switches' }),
   },
   {
     name: 'openSessions',

@@ -9,6 +9,7 @@ import { channelRoutes } from '../channel/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
+import { dimensionRoutes } from '../ua/dimension-routes.ts';
 import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
@@ -64,6 +65,7 @@ export async function buildApp(
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));
   await app.register(rejectionsRoutes(services.rejections));
   await app.register(queryRoutes(services.insights, services.dimensions));
+  await app.register(dimensionRoutes(services.dimensions));
   await app.register(channelRoutes(services.channel, services.channelRecords));
   await app.register(odataRoutes(services.channelRecords, services.kpiEvents, config.bodyLimit), {
     prefix: ODATA_BASE,

@@ -129,6 +129,8 @@ export interface AggregateQuery {
  * - `notification`: one per (conversationId, participantId) offered it, at NotificationDisplayed;
  * - `presence`: one per PresenceChanged, lasting until the agent's next change (or now), cut to the range.
  * The facts each unit has are UNIT_FACTS; their definitions are the KPI catalogue's (src/query/kpis.ts).
+ * Events are read by their meaning: the framework's first-party names count as the OpenUA events they
+ * stand for (src/model/first-party-kpi-events.ts).
  */
 export type KpiUnit = 'conversation' | 'session' | 'notification' | 'presence';
 
@@ -144,7 +146,7 @@ export const UNIT_FACTS = {
     'sessions',
     'transfers',
   ],
-  session: ['closed', 'handleSeconds', 'transferred', 'holdSeconds', 'wrapUpSeconds'],
+  session: ['closed', 'handleSeconds', 'transferred', 'holdSeconds', 'wrapUpSeconds', 'switches'],
   notification: ['action', 'responseSeconds'],
   presence: ['seconds'],
 } as const satisfies Record<KpiUnit, readonly string[]>;

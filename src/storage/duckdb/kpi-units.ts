@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../../ingest/canonical-event.ts';
+import { COUNTED_AS } from '../../model/first-party-kpi-events.ts';
 import type { KpiUnit } from '../storage.ts';
 
 /**
@@ -14,7 +15,7 @@ import type { KpiUnit } from '../storage.ts';
  */
 
 /** Raised whenever a unit table's columns or meaning change: older tables are dropped and rebuilt. */
-export const KPI_UNITS_VERSION = '2';
+export const KPI_UNITS_VERSION = '3';
 export const KPI_UNITS_CHECKPOINT = 'kpi-units';
 
 export const UNIT_TABLE: Record<KpiUnit, string> = {
@@ -74,6 +75,7 @@ const UNITS: Record<
       coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldEnded'), 0) - coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldStarted'), 0) AS hold_ms,
       min(t) FILTER (WHERE ty = 'WrapUpStarted') AS wrap_up_started_at,
       min(t) FILTER (WHERE ty = 'WrapUpEnded') AS wrap_up_ended_at,
+      count(*) FILTER (WHERE ty = 'SessionSwitched') AS switches,
       coalesce(arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ty = 'SessionStarted'),
                arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL)) AS "participantId",
       ${PLACE}`,
@@ -92,10 +94,26 @@ const UNITS: Record<
   },
 };
 
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+const counted = [...COUNTED_AS];
+
+/**
+ * An event's meaning (`ty`): the OpenUA name a framework name counts as. Stored events keep the name they
+ * were logged with; only the units read them so.
+ */
+const MEANING = `CASE ev.event_type ${counted
+  .map(([name, as]) => `WHEN ${literal(name)} THEN ${literal(as.name)}`)
+  .join(' ')} ELSE ev.event_type END`;
+
+/** The notification response an event stands for: its name's (NotificationAccepted…), else its own field. */
+const ACTION = `CASE ev.event_type ${counted
+  .flatMap(([name, as]) => (as.action ? [`WHEN ${literal(name)} THEN ${literal(as.action)}`] : []))
+  .join(' ')} ELSE lower(ev.notification_response_action) END`;
+
 /** The KPI events of the marked conversations, `$lo`…`$hi` bounding their times. */
-const MARKED_EVENTS = `SELECT ev.id, ev.org, ev.derived_time AS t, ev.event_type AS ty, ev.event_value AS reason,
+const MARKED_EVENTS = `SELECT ev.id, ev.org, ev.derived_time AS t, ${MEANING} AS ty, ev.event_value AS reason,
   ev.conversation_id, ev.provider_session_id, ev.participant_id, ev.provider_id, ev.channel, ev.queue_id,
-  ev.queue_name, lower(ev.notification_response_action) AS action, ev.custom_keys, ev.custom_values
+  ev.queue_name, ${ACTION} AS action, ev.custom_keys, ev.custom_values
   FROM events ev SEMI JOIN marked_conversations d ON ev.org = d.org AND ev.conversation_id = d.conversation_id
   WHERE ev.category = 'kpi' AND ev.derived_time >= $lo AND ev.derived_time < $hi`;
 
