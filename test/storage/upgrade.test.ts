@@ -10,6 +10,7 @@ import {
   readEvents,
   removeDir,
   startServer,
+  type TestServer,
   tempDir,
   validCustomEvent,
 } from '../helpers/server.ts';
@@ -147,6 +148,85 @@ describe('upgrading a 0.1.0 data directory', () => {
         token: server.masterKey,
       });
       assert.equal(org.body.unknownKpiEvents, 'refuse');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a store from before the framework's first-party names", () => {
+  const dataDir = tempDir('openua-upgrade-names-');
+  after(() => removeDir(dataDir));
+
+  it("gains their definitions at start, keeps an admin's changes, and rebuilds its KPI units", async () => {
+    const T = Date.now() - 3600_000;
+    const acceptance = async (server: TestServer) => {
+      const answer = await call<{ rows: Record<string, unknown>[] }>(`${server.url}/api/v1/query`, {
+        token: server.masterKey,
+        body: {
+          from: new Date(T - 60_000).toISOString(),
+          to: new Date(T + 60_000).toISOString(),
+          measures: ['notificationAcceptanceRate'],
+        },
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body.rows[0]?.notificationAcceptanceRate;
+    };
+    let server = await startServer({ dataDir });
+    const conversation = await startConversation(server);
+    try {
+      for (const [name, offset] of [
+        ['NotificationReceived', 0],
+        ['NotificationAccepted', 5000],
+      ] as const) {
+        const logged = await call(`${server.url}/api/v1/channel/logAnalyticsEvent`, {
+          token: server.masterKey,
+          body: {
+            data: {
+              ...conversation,
+              events: [{ kpiEventName: name, eventTimestamp: new Date(T + offset).toISOString() }],
+            },
+            eventName: name,
+          },
+        });
+        assert.equal(logged.status, 200, JSON.stringify(logged.body));
+      }
+      assert.equal(await acceptance(server), 100);
+    } finally {
+      await server.close();
+    }
+
+    // As the store was before: no definitions for two of the names, an admin's own text on a third, and
+    // unit tables of the previous shape, built when the names counted as nothing.
+    const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
+    const connection = await instance.connect();
+    await connection.run(
+      "DELETE FROM channel_kpi_definitions WHERE name IN ('NotificationAccepted', 'SessionFocusIn')",
+    );
+    await connection.run(
+      "UPDATE channel_kpi_definitions SET display_name = 'Popup shown' WHERE name = 'NotificationReceived'",
+    );
+    await connection.run("UPDATE checkpoints SET value = '2' WHERE name = 'kpi-units'");
+    await connection.run('DELETE FROM kpi_notifications');
+    connection.closeSync();
+    instance.closeSync();
+
+    server = await startServer({ dataDir, masterKey: server.masterKey });
+    try {
+      const definitions = await odataList(
+        server,
+        'msdyn_kpieventdefinitions',
+        filter("startswith(msdyn_name, 'Notification') or startswith(msdyn_name, 'Session')"),
+      );
+      const byName = new Map(definitions.map((d) => [d.msdyn_name, d]));
+      assert.equal(byName.get('NotificationAccepted')?.openua_firstparty, true, 'added again at start');
+      assert.equal(byName.get('SessionFocusIn')?.openua_firstparty, true);
+      assert.equal(
+        byName.get('NotificationReceived')?.msdyn_eventdisplayname,
+        'Popup shown',
+        'never overwritten',
+      );
+      assert.equal(await acceptance(server), 100, 'the units were rebuilt in their new meaning');
     } finally {
       await server.close();
     }
