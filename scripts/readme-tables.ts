@@ -2,20 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FIRST_PARTY_KPI_EVENTS, type KpiEventSource } from '../src/model/first-party-kpi-events.ts';
 import { KPIS } from '../src/query/kpis.ts';
+import { cell, table } from './readme-tables/markdown.ts';
+import { errorsTable, routesTable } from './readme-tables/ua-answers.ts';
+import { collectTable, customEventTable, kindsTable } from './readme-tables/ua-fields.ts';
 
 /**
  * The README's reference tables that repeat the code, rendered from the code. Each sits between
  * `<!-- table:<name> -->` and `<!-- /table -->`; `npm run docs:tables` rewrites them, and a test fails when
  * the README holds anything else.
  */
-
-const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
-const table = (head: string[], rows: string[][]) =>
-  [
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
 
 const SOURCE_NAMES: Record<KpiEventSource, string> = {
   openua: 'OpenUA',
@@ -24,6 +19,11 @@ const SOURCE_NAMES: Record<KpiEventSource, string> = {
 };
 
 export const TABLES: Record<string, () => string> = {
+  'ua-routes': routesTable,
+  'ua-custom-fields': customEventTable,
+  'ua-kind-fields': kindsTable,
+  'ua-collect-fields': collectTable,
+  'ua-errors': errorsTable,
   'first-party-kpi-events': () =>
     table(
       ['Name', 'Sent by', 'Counted as', 'Meaning (and the fields it carries)'],

@@ -34,7 +34,10 @@ export class Authenticator {
     this.masterDigest = masterKey ? digest(masterKey) : undefined;
   }
 
-  /** Resolves a bearer token to a credential; 401 when it is missing or matches nothing. */
+  /**
+   * Resolves a bearer token to a credential; 401 when it is missing or matches nothing. A JWT-shaped token
+   * is taken for a search token, so one that fails verification is INVALID_TOKEN, saying why.
+   */
   async authenticate(token: string | undefined): Promise<Credential> {
     if (!token) {
       throw unauthenticated(

@@ -1,6 +1,13 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { invalid, unauthenticated } from '../server/errors.ts';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import { echo, invalid, invalidToken } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
 import type { Organizations } from './organizations.ts';
 
@@ -29,6 +36,7 @@ export interface TokenIdentity {
 }
 
 const MAX_LIFETIME = 365 * 24 * 3600;
+const ALGORITHM = 'HS256';
 
 /** `POST /api/v1/orgs/{org}/tokens` and `openua token sign`. */
 export const SignInput = Type.Object(
@@ -65,49 +73,114 @@ export class SearchTokens {
       ...(input.pipeline !== undefined && { pipeline: input.pipeline }),
     };
     const token = await new SignJWT({ ...claims, v8: true })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setIssuedAt()
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .sign(Buffer.from(org.tokenSecret));
     return { token, expiresAt };
   }
 
-  /** The identity in a valid token; 401 with the reason otherwise. */
+  /**
+   * The identity in a valid token. Otherwise INVALID_TOKEN, naming the credential and saying what is wrong
+   * with it; the token itself is never echoed, since error bodies end up in logs.
+   */
   async verify(token: string): Promise<TokenIdentity> {
     let orgId: unknown;
     try {
       orgId = decodeJwt(token).organization;
     } catch {
-      throw unauthenticated('The search token is not a well-formed JWT');
+      throw rejected('format', 'is not a well-formed JWT', 'The search token is not a well-formed JWT');
     }
-    if (typeof orgId !== 'string') throw unauthenticated('The search token has no "organization" claim');
+    if (typeof orgId !== 'string') {
+      throw rejected(
+        'organization',
+        'has no "organization" claim naming its organization',
+        'The search token has no "organization" claim',
+        orgId === undefined ? undefined : echo(orgId),
+      );
+    }
     const org = await this.organizations.get(orgId);
-    if (!org)
-      throw unauthenticated(`The search token names an unknown organization ${JSON.stringify(orgId)}`);
-    try {
-      const { payload } = await jwtVerify(token, Buffer.from(org.tokenSecret), {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp'],
-      });
-      const claims = payload as unknown as Partial<SearchTokenClaims>;
-      const users = Array.isArray(claims.userIds) ? claims.userIds : [];
-      const user = users.find((u) => u?.type === 'User') ?? users[0];
-      return {
-        org: org.id,
-        username: typeof user?.name === 'string' ? user.name : null,
-        userDisplayName: typeof claims.userDisplayName === 'string' ? claims.userDisplayName : null,
-        searchHub: typeof claims.searchHub === 'string' ? claims.searchHub : null,
-        userGroups: Array.isArray(claims.userGroups)
-          ? claims.userGroups.filter((g) => typeof g === 'string')
-          : [],
-        expiresAt: new Date((claims.exp ?? 0) * 1000),
-      };
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The search token has expired');
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-        throw unauthenticated("The search token's signature does not match its organization");
-      }
-      throw unauthenticated(`The search token is invalid: ${(error as Error).message}`);
+    if (!org) {
+      throw rejected(
+        'organization',
+        'names an organization that does not exist',
+        `The search token names an unknown organization ${JSON.stringify(orgId)}`,
+        echo(orgId),
+      );
     }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, Buffer.from(org.tokenSecret), {
+        algorithms: [ALGORITHM],
+        requiredClaims: ['exp'],
+      }));
+    } catch (error) {
+      if (!(error instanceof joseErrors.JOSEError)) throw error;
+      throw joseRejection(error, token);
+    }
+    const claims = payload as unknown as Partial<SearchTokenClaims>;
+    const users = Array.isArray(claims.userIds) ? claims.userIds : [];
+    const user = users.find((u) => u?.type === 'User') ?? users[0];
+    return {
+      org: org.id,
+      username: typeof user?.name === 'string' ? user.name : null,
+      userDisplayName: typeof claims.userDisplayName === 'string' ? claims.userDisplayName : null,
+      searchHub: typeof claims.searchHub === 'string' ? claims.searchHub : null,
+      userGroups: Array.isArray(claims.userGroups)
+        ? claims.userGroups.filter((g) => typeof g === 'string')
+        : [],
+      expiresAt: new Date((claims.exp ?? 0) * 1000),
+    };
   }
+}
+
+/** The error for a token that fails `rule`, as a violation of the request's credential. */
+function rejected(rule: string, problem: string, message: string, received?: unknown, limit?: unknown) {
+  return invalidToken(message, {
+    field: 'credential',
+    rule,
+    message: `the search token ${problem}`,
+    ...(received !== undefined && { received }),
+    ...(limit !== undefined && { limit }),
+  });
+}
+
+/** What jose found wrong, in OpenUA's terms. */
+function joseRejection(error: InstanceType<typeof joseErrors.JOSEError>, token: string) {
+  if (error instanceof joseErrors.JWTExpired) {
+    const exp = error.payload.exp;
+    return rejected(
+      'expired',
+      'has expired',
+      'The search token has expired',
+      typeof exp === 'number' ? new Date(exp * 1000).toISOString() : undefined,
+      // The server's clock, so that a client can tell an expired token from a skewed clock.
+      new Date().toISOString(),
+    );
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return rejected(
+      'signature',
+      "is not signed with its organization's secret",
+      "The search token's signature does not match its organization",
+    );
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return rejected(
+      'algorithm',
+      `must be signed with ${ALGORITHM}`,
+      `The search token is not signed with ${ALGORITHM}`,
+      echo(decodeProtectedHeader(token).alg),
+      ALGORITHM,
+    );
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return rejected(
+      'claims',
+      `has an unusable "${error.claim}" claim: ${error.message}`,
+      `The search token is invalid: ${error.message}`,
+      error.payload[error.claim],
+    );
+  }
+  return rejected('format', `is invalid: ${error.message}`, `The search token is invalid: ${error.message}`);
 }

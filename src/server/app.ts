@@ -59,7 +59,12 @@ export async function buildApp(
   });
   installAuth(app, services.authenticator, services.organizations);
   installRejections(app, services.rejections);
-  await app.register(uaRoutes(services.collector, services.visits, services.writer, config.queueCapacity));
+  await app.register(
+    uaRoutes(services.collector, services.visits, services.writer, {
+      queueCapacity: config.queueCapacity,
+      cookieDomain: config.visitorCookieDomain,
+    }),
+  );
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
   await app.register(eventsRoute(services.storage, services.writer));
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));

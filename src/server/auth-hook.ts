@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Authenticator, type Credential, requirePrivilege, resolveOrg } from '../auth/credential.ts';
 import type { Organization, Organizations } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
+import { OpenUAError, unauthenticated } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -12,6 +13,11 @@ declare module 'fastify' {
     privilege?: Privilege | ((request: FastifyRequest) => Privilege);
     /** Where the route names its organization: `?org=` (default) or the `:org` path parameter. */
     orgFrom?: 'query' | 'params';
+    /**
+     * Answer an untrusted search token as Coveo's Write API does, 400 with `type: "InvalidToken"`, which its
+     * clients tell apart from a missing credential. Every other route answers 401, as for any bad credential.
+     */
+    coveoInvalidToken?: boolean;
   }
   interface FastifyRequest {
     credential: Credential;
@@ -49,10 +55,15 @@ export function installAuth(
   app.decorateRequest('org', '');
   app.decorateRequest('organization', null as unknown as { getter: () => Organization });
   app.addHook('preHandler', async (request) => {
-    const { privilege: needed, orgFrom } = request.routeOptions.config;
+    const { privilege: needed, orgFrom, coveoInvalidToken } = request.routeOptions.config;
     if (!needed) return;
     const privilege = typeof needed === 'function' ? needed(request) : needed;
-    const credential = await authenticator.authenticate(bearer(request));
+    const credential = await authenticator.authenticate(bearer(request)).catch((error: unknown) => {
+      if (error instanceof OpenUAError && error.code === 'INVALID_TOKEN' && !coveoInvalidToken) {
+        throw unauthenticated(error.message, error.violations);
+      }
+      throw error;
+    });
     const source = (orgFrom === 'params' ? request.params : request.query) as
       | Record<string, unknown>
       | undefined;

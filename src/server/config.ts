@@ -20,6 +20,8 @@ export interface Config {
   loadIntervalMs: number;
   /** Minutes without an event after which a visitor's next event opens a new visit. */
   visitTimeoutMinutes: number;
+  /** The Domain of the visitor cookie, to share it with the official client's own; unset: this host only. */
+  visitorCookieDomain: string | undefined;
   /** Most events in one `POST /api/v1/events/batch`. */
   batchMaxEvents: number;
   /** Largest `POST /api/v1/events/batch` body, in bytes. */
@@ -56,6 +58,23 @@ export function loadDotEnv(cwd = process.cwd()): void {
   if (existsSync(file)) process.loadEnvFile(file);
 }
 
+/** A host name (`example.com`); a leading dot, as older browsers wrote it, is dropped. */
+function domain(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = raw.replace(/^\./, '').toLowerCase();
+  if (
+    !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
+      value,
+    )
+  ) {
+    throw new ConfigError(
+      `${name} must be a domain name such as example.com; received ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const masterKey = env.OPENUA_MASTER_KEY || undefined;
   if (masterKey !== undefined && masterKey.length < 16) {
@@ -73,6 +92,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lingerMs: integer(env, 'OPENUA_LINGER_MS', 0, 0, 10_000),
     loadIntervalMs: integer(env, 'OPENUA_LOAD_INTERVAL_MS', 100, 0, 60_000),
     visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
+    visitorCookieDomain: domain(env, 'OPENUA_VISITOR_COOKIE_DOMAIN'),
     batchMaxEvents: integer(env, 'OPENUA_BATCH_MAX_EVENTS', 1_000, 1, 100_000),
     batchBodyLimit: integer(env, 'OPENUA_BATCH_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     rejectedPayloadBytes: integer(env, 'OPENUA_REJECTED_PAYLOAD_BYTES', 16 * 1024, 256, 1024 * 1024),

@@ -1,13 +1,25 @@
 import formbody from '@fastify/formbody';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from './errors.ts';
 import { parseJson } from './json.ts';
 
+/** Methods whose requests carry no body, whatever their Content-Type says. */
+const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+
 /** Parses a JSON body, answering 400 with the parser's own reason (position, or a forbidden prototype key). */
 function jsonParser(mediaType: string) {
-  return (_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
+  return (
+    request: FastifyRequest,
+    body: string | Buffer,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => {
     const text = body as string;
     if (text.trim() === '') {
+      // The official client's deleteHttpOnlyVisitorId() sends `DELETE /visit` as application/json, empty.
+      if (BODILESS.has(request.method)) {
+        done(null, undefined);
+        return;
+      }
       done(invalid([{ field: '', rule: 'json', message: `the ${mediaType} body is empty`, received: '' }]));
       return;
     }

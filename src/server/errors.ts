@@ -1,7 +1,7 @@
 /**
  * Every error OpenUA answers with is made here, so each code has one meaning and one status.
  * The body shape is documented in the README ("Errors"):
- *   {statusCode, code, error, message, violations?: [{field, rule, message, received?, limit?}]}
+ *   {statusCode, code, error, message, type?, violations?: [{field, rule, message, received?, limit?}]}
  */
 
 export interface Violation {
@@ -16,8 +16,17 @@ export interface Violation {
   limit?: unknown;
 }
 
+interface ErrorCodeSpec {
+  status: number;
+  error: string;
+  /** Coveo's own error type, sent as `type`, where clients of Coveo's API tell errors apart by it. */
+  type?: string;
+}
+
 export const ErrorCodes = {
   INVALID_REQUEST: { status: 400, error: 'Bad Request' },
+  // Coveo answers an untrusted search token with 400 `InvalidToken` (reference §4), not 401.
+  INVALID_TOKEN: { status: 400, error: 'Bad Request', type: 'InvalidToken' },
   UNAUTHENTICATED: { status: 401, error: 'Unauthorized' },
   FORBIDDEN: { status: 403, error: 'Forbidden' },
   ANALYTICS_DISABLED: { status: 403, error: 'Forbidden' },
@@ -28,7 +37,7 @@ export const ErrorCodes = {
   OVERLOADED: { status: 503, error: 'Service Unavailable' },
   UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
   INTERNAL: { status: 500, error: 'Internal Server Error' },
-} as const;
+} as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -61,10 +70,12 @@ export class OpenUAError extends Error {
   }
 
   toJSON() {
+    const spec: ErrorCodeSpec = ErrorCodes[this.code];
     return {
       statusCode: this.statusCode,
       code: this.code,
-      error: ErrorCodes[this.code].error,
+      error: spec.error,
+      ...(spec.type ? { type: spec.type } : {}),
       message: this.message,
       ...(this.violations ? { violations: this.violations } : {}),
     };
@@ -80,7 +91,15 @@ export const invalid = (violations: Violation[]) =>
     violations,
   );
 
-export const unauthenticated = (message: string) => new OpenUAError('UNAUTHENTICATED', message);
+export const unauthenticated = (message: string, violations?: Violation[]) =>
+  new OpenUAError('UNAUTHENTICATED', message, violations);
+
+/**
+ * A search token that cannot be trusted: malformed, of no known organization, expired, badly signed. The
+ * auth hook answers it as 401 on routes that are not Coveo's, where any bad credential is a 401.
+ */
+export const invalidToken = (message: string, violation: Violation) =>
+  new OpenUAError('INVALID_TOKEN', message, [violation]);
 
 export const forbidden = (message: string, violations?: Violation[]) =>
   new OpenUAError('FORBIDDEN', message, violations);

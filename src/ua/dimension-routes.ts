@@ -12,7 +12,8 @@ import {
 /** Both prefixes the official client can build (reference §5b), as for the analytics routes. */
 export const DIMENSION_PREFIXES = ['/rest/ua/v15/dimensions/custom', '/rest/v15/dimensions/custom'] as const;
 
-const ADMIN = { config: { privilege: 'admin' as const } };
+// Coveo's API: an untrusted search token is Coveo's 400 InvalidToken here too, as on the Write API.
+const ADMIN = { config: { privilege: 'admin' as const, coveoInvalidToken: true } };
 
 const apiNameOf = (request: FastifyRequest) => (request.params as { dimension: string }).dimension;
 

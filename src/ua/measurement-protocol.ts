@@ -10,7 +10,7 @@ import type { Payload } from './event-kinds.ts';
  * svc_action, the flattened `custom` keys…) is kept as custom data under its own name, lower-cased like
  * any customData key, so nothing a client sends is dropped.
  */
-const COLUMN_PARAMETERS = {
+export const COLUMN_PARAMETERS = {
   cid: 'clientId',
   uid: 'username',
   ul: 'language',

@@ -34,30 +34,51 @@ function context(request: FastifyRequest): UaRequestContext {
   };
 }
 
-/** Cross-site pages need SameSite=None, which browsers accept only on Secure cookies. */
-function cookieOptions(request: FastifyRequest) {
+/**
+ * Cross-site pages need SameSite=None, which browsers accept only on Secure cookies.
+ *
+ * Not HttpOnly, on purpose: the official browser client keeps its visitor in a cookie of this very name (and in
+ * localStorage), and cookies ignore ports. On a page of this host, the client then reads the visitor the server
+ * chose, so one visit goes on; on a host without a dot, where the client's cookie and this one are the same
+ * cookie, its `clear()` erases this one too. An HttpOnly cookie is hidden from the client, and the browser
+ * refuses the client's writes over it: page and server would keep two visitors. The visitor id is no secret to
+ * keep from scripts: the client sends it with every event (`clientId`, `?visitor=`) and every answer holds it.
+ */
+function cookieOptions(request: FastifyRequest, domain: string | undefined) {
   const secure = request.protocol === 'https';
-  return { path: '/', httpOnly: true, secure, sameSite: secure ? ('none' as const) : ('lax' as const) };
-}
-
-/** A client that names itself with clientId keeps its own identity; the cookie is for those that do not. */
-function keepVisitor(request: FastifyRequest, reply: FastifyReply, visitorId: string | undefined): void {
-  if (visitorId === undefined || request.cookies[VISITOR_COOKIE] === visitorId) return;
-  reply.setCookie(VISITOR_COOKIE, visitorId, { ...cookieOptions(request), maxAge: ONE_YEAR_SECONDS });
+  return {
+    path: '/',
+    httpOnly: false,
+    secure,
+    sameSite: secure ? ('none' as const) : ('lax' as const),
+    // The official client writes its cookie for the site's last two labels; set to the same domain, the two
+    // are one cookie on every host of the site.
+    ...(domain !== undefined && { domain }),
+  };
 }
 
 const isForm = (request: FastifyRequest) =>
   (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
-const WRITE = { config: { privilege: 'analytics:write' as const, keepsRejections: true } };
-const VISIT = { config: { privilege: 'analytics:write' as const } };
+const WRITE = {
+  config: { privilege: 'analytics:write' as const, keepsRejections: true, coveoInvalidToken: true },
+};
+const VISIT = { config: { privilege: 'analytics:write' as const, coveoInvalidToken: true } };
 
 export function uaRoutes(
   collector: UaCollector,
   visits: VisitTracker,
   writer: GroupCommit,
-  queueCapacity: number,
+  { queueCapacity, cookieDomain }: { queueCapacity: number; cookieDomain: string | undefined },
 ) {
+  /** A client that names itself with clientId keeps its own identity; the cookie is for those that do not. */
+  const keepVisitor = (request: FastifyRequest, reply: FastifyReply, visitorId: string | undefined) => {
+    if (visitorId === undefined || request.cookies[VISITOR_COOKIE] === visitorId) return;
+    reply.setCookie(VISITOR_COOKIE, visitorId, {
+      ...cookieOptions(request, cookieDomain),
+      maxAge: ONE_YEAR_SECONDS,
+    });
+  };
   const answer = (request: FastifyRequest, reply: FastifyReply, logged: Logged) => {
     keepVisitor(request, reply, logged.cookieVisitor);
     // As Stripe and the IETF draft do: the answer is the first request's, and says so.
@@ -76,10 +97,11 @@ export function uaRoutes(
         });
       }
 
-      // Every search of the array is stored, or none is; the answers come in the order of the searches.
+      // Every search of the array is stored, or none is; the answers come in the order of the searches,
+      // wrapped as Coveo wraps them.
       app.post(`${prefix}/searches`, WRITE, async (request, reply) => {
         const logged = await collector.log('search', searchesPayload(request.body), context(request), true);
-        return answer(request, reply, logged);
+        return { searchEventResponses: answer(request, reply, logged) };
       });
 
       // The visitor's current visit, opened now if none is: the next event within the timeout joins it.
@@ -93,7 +115,7 @@ export function uaRoutes(
       // Forgets the visitor cookie and ends the visit, so the next event starts a new one.
       app.delete(`${prefix}/visit`, VISIT, async (request, reply) => {
         const found = visitorOf(request);
-        reply.clearCookie(VISITOR_COOKIE, cookieOptions(request));
+        reply.clearCookie(VISITOR_COOKIE, cookieOptions(request, cookieDomain));
         if (found.isNew) return { visitorId: null, endedVisitId: null };
         const ended = await visits.end(request.org, found.visitorId, new Date());
         return { visitorId: found.visitorId, endedVisitId: ended ?? null };

@@ -25,7 +25,8 @@ export const commonEventFields = {
   originContext: Type.Optional(text(128)),
   originLevel1: Type.Optional(text(128)),
   originLevel2: Type.Optional(text(128)),
-  originLevel3: Type.Optional(text(128)),
+  // The referrer URL: Coveo's limit is 1024, where the official client cuts it.
+  originLevel3: Type.Optional(text(1024)),
   outcome: Type.Optional(Type.Integer({ minimum: -5, maximum: 5 })),
   splitTestRunName: Type.Optional(text(128)),
   splitTestRunVersion: Type.Optional(text(128)),

@@ -413,5 +413,15 @@ describe('configuration', () => {
     const short = await openua(['org', 'list'], { OPENUA_MASTER_KEY: 'short', OPENUA_DATA_DIR: tempDir() });
     assert.notEqual(short.code, 0);
     assert.match(short.stderr, /OPENUA_MASTER_KEY must be at least 16 characters/);
+    const domain = await openua(['org', 'list'], {
+      OPENUA_VISITOR_COOKIE_DOMAIN: 'https://example.com/',
+      OPENUA_DATA_DIR: tempDir(),
+    });
+    assert.notEqual(domain.code, 0);
+    assert.match(
+      domain.stderr,
+      /OPENUA_VISITOR_COOKIE_DOMAIN must be a domain name such as example.com; received "https:\/\/example.com\/"/,
+    );
+    assert.equal(domain.stderr.trim().split('\n').length, 1, 'one line, not a stack');
   });
 });

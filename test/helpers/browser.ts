@@ -20,10 +20,11 @@ export function browserSkipReason(): string | undefined {
 }
 
 /** Headless Chromium with the flags this machine's closed network needs (no background connections). */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      ...extraArgs,
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',
@@ -43,6 +44,10 @@ export function launchChromium(): Promise<Browser> {
 export async function startPageServer(): Promise<{ origin: string; close: () => Promise<void> }> {
   const files: Record<string, { file: string; type: string }> = {
     '/search-page.html': { file: path.join(ROOT, 'test/browser/pages/search-page.html'), type: 'text/html' },
+    '/visitor-page.html': {
+      file: path.join(ROOT, 'test/browser/pages/visitor-page.html'),
+      type: 'text/html',
+    },
     '/lib/coveoua.browser.js': {
       file: path.join(ROOT, 'node_modules/coveo.analytics/dist/coveoua.browser.js'),
       type: 'text/javascript',

@@ -7,6 +7,8 @@ export interface ErrorBody {
   statusCode: number;
   code: string;
   error: string;
+  /** Coveo's error type, on the errors that have one (`InvalidToken`). */
+  type?: string;
   message: string;
   violations?: Violation[];
 }

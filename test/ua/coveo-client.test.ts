@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CoveoAnalyticsClient, CoveoSearchPageClient, SearchPageEvents } from 'coveo.analytics';
+import {
+  CoveoAnalyticsClient,
+  CoveoSearchPageClient,
+  type IRequestPayload,
+  SearchPageEvents,
+} from 'coveo.analytics';
+import { SignJWT } from 'jose';
 import { createKey, readEvents, serverForSuite, type TestServer } from '../helpers/server.ts';
 import { mintToken, storedWhere } from '../helpers/ua.ts';
 
@@ -60,6 +66,57 @@ describe('coveo.analytics from Node', () => {
     const stored = await readEvents(server, server.masterKey, '&eventType=pair');
     assert.deepEqual(stored.map((e) => e.eventValue).sort(), ['one', 'two']);
     assert.equal(new Set(stored.map((e) => e.clientId)).size, 1);
+  });
+
+  it('posts /searches through its own transport and reads {searchEventResponses}, in order', async () => {
+    // The client has no public method for /searches, but its transport posts any payload as JSON to
+    // `${baseUrl}/analytics/<type>` and answers the parsed body: what a page batching searches uses.
+    const client = new CoveoAnalyticsClient({ token: key, endpoint: server.url });
+    const clientId = randomUUID();
+    const searches = ['first', 'second'].map((queryText) => ({
+      actionCause: 'searchboxSubmit',
+      queryText,
+      responseTime: 12,
+      searchQueryUid: randomUUID(),
+      language: 'en',
+      clientId,
+    }));
+    const answer = (await client.runtime.client.sendEvent(
+      'searches',
+      searches as unknown as IRequestPayload,
+    )) as unknown as { searchEventResponses: Record<string, unknown>[] };
+    assert.ok(answer, 'the transport resolves with the answer');
+    assert.deepEqual(Object.keys(answer), ['searchEventResponses']);
+    const responses = answer.searchEventResponses;
+    assert.equal(responses.length, 2);
+    const stored = await storedWhere(server, (e) => e.clientId === clientId);
+    responses.forEach((response, index) => {
+      assert.deepEqual(Object.keys(response), ['searchEventUid', 'visitId', 'visitorId', 'clientId']);
+      const search = stored.find((e) => e.id === response.searchEventUid);
+      assert.ok(search, `answer ${index} is the id of a stored search`);
+      assert.equal(search.queryText, searches[index]?.queryText, 'the answers come in the order sent');
+      assert.equal(search.searchQueryUid, searches[index]?.searchQueryUid);
+      assert.equal(response.visitorId, clientId);
+    });
+  });
+
+  it('rejects, having logged the 400, when its search token has expired', async (t) => {
+    const { tokenSecret } = await server.services.organizations.require('default');
+    const expired = await new SignJWT({ organization: 'default', userIds: [{ name: 'x', type: 'User' }] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(Buffer.from(tokenSecret));
+    const logged: unknown[][] = [];
+    t.mock.method(console, 'error', (...args: unknown[]) => logged.push(args));
+    const client = new CoveoAnalyticsClient({ token: expired, endpoint: server.url });
+    const eventType = `expired-${randomUUID()}`;
+    await assert.rejects(
+      client.sendCustomEvent({ eventType, eventValue: 'v', language: 'en' }),
+      /An error has occurred when sending the "custom" event/,
+    );
+    const response = logged.map((args) => args[1]).find((arg) => arg instanceof Object && 'status' in arg);
+    assert.equal((response as { status: number } | undefined)?.status, 400);
+    assert.deepEqual(await readEvents(server, server.masterKey, `&eventType=${eventType}`), []);
   });
 });
 
@@ -133,5 +190,34 @@ describe('CoveoSearchPageClient from Node', () => {
       assert.equal((custom.customData as Record<string, string>).position, '2');
       assert.equal(new Set(joined.map((e) => e.visitId)).size, 1, 'one visitor, one visit');
     }
+  });
+
+  it('a referrer (originLevel3) past 1024 characters is cut by the client to 1024, and stored so', async () => {
+    const searchUid = randomUUID();
+    const referrer = `https://www.example.com/search?q=${'reset-password-'.repeat(100)}`;
+    assert.ok(referrer.length > 1024);
+    const client = new CoveoSearchPageClient(
+      { token: key, endpoint: server.url },
+      { ...provider(searchUid), getOriginLevel3: () => referrer },
+    );
+    await client.logSearchEvent(SearchPageEvents.searchboxSubmit);
+    await client.logDocumentOpen(
+      {
+        documentUri: 'https://kb.example.com/2',
+        documentUriHash: 'h2',
+        sourceName: 'Knowledge Base',
+        documentPosition: 2,
+      },
+      { contentIDKey: 'permanentid', contentIDValue: 'kb-2' },
+    );
+    await client.logCustomEventWithType('copyLink', 'resultAction', {});
+
+    const joined = await storedWhere(
+      server,
+      (e) => e.searchQueryUid === searchUid || e.lastSearchQueryUid === searchUid,
+    );
+    assert.deepEqual(joined.map((e) => e.category).sort(), ['click', 'custom', 'search']);
+    for (const event of joined)
+      assert.equal(event.originLevel3, referrer.slice(0, 1024), String(event.category));
   });
 });

@@ -42,7 +42,7 @@ const STRING_LIMITS: [string, number][] = [
   ['originContext', 128],
   ['originLevel1', 128],
   ['originLevel2', 128],
-  ['originLevel3', 128],
+  ['originLevel3', 1024],
   ['splitTestRunName', 128],
   ['splitTestRunVersion', 128],
   ['userDisplayName', 128],
@@ -54,7 +54,8 @@ const STRING_LIMITS: [string, number][] = [
 
 /** A value of exactly `length` characters that passes the field's other rules. */
 function valueOfLength(field: string, length: number): string {
-  if (field === 'language') return `en-${'x'.repeat(length - 3)}`.replace(/x{9}/g, `${'x'.repeat(8)}-`);
+  // A well-formed tag: private-use subtags of up to 8 characters may repeat.
+  if (field === 'language') return `en-x-${'a'.repeat(length - 5)}`.replace(/a{9}/g, `${'a'.repeat(8)}-`);
   if (field === 'trackingId') return 'a'.repeat(length);
   return 'é'.repeat(length);
 }
@@ -102,12 +103,48 @@ describe('required fields', () => {
 });
 
 describe('language', () => {
-  for (const ok of ['en', 'fr', 'EN', 'en-US', 'fr_CA', 'zh-Hant-TW', 'pt-BR']) {
-    it(`accepts ${ok}`, async () => {
-      assert.equal((await post(validCustomEvent({ language: ok }))).status, 200);
+  // What browsers put in <html lang>, and what search pages built on Java locales send.
+  const accepted: [string, string][] = [
+    ['en', 'en'],
+    ['fr', 'fr'],
+    ['EN', 'en'],
+    ['en-US', 'en'],
+    ['pt-BR', 'pt'],
+    ['fr_CA', 'fr'],
+    ['zh-Hant-TW', 'zh'],
+    ['es-419', 'es'],
+    ['de-DE-1996', 'de'],
+    ['en-US-u-ca-gregory', 'en'],
+    ['tl', 'tl'],
+  ];
+  for (const [tag, code] of accepted) {
+    it(`accepts ${tag}, stored as ${code} with the tag beside it`, async () => {
+      const eventType = `lang-${tag}`;
+      assert.equal((await post(validCustomEvent({ eventType, language: tag }))).status, 200);
+      const [stored] = await readEvents(
+        server,
+        server.masterKey,
+        `&eventType=${encodeURIComponent(eventType)}`,
+      );
+      assert.equal(stored?.language, code);
+      assert.equal(stored?.languageTag, tag);
     });
   }
-  for (const bad of ['xx', 'eng', 'unknown', 'e', 'en-', '12', 'en US']) {
+  // Not ISO 639-1 (xx, eng, iw: withdrawn), not a tag at all, or a malformed one (empty, repeated or
+  // misplaced subtags).
+  for (const bad of [
+    'xx',
+    'eng',
+    'iw',
+    'unknown',
+    'e',
+    'en-',
+    '12',
+    'en US',
+    'en--US',
+    'en-US-US',
+    'i-klingon',
+  ]) {
     it(`rejects ${JSON.stringify(bad)}`, async () => {
       assertOnlyViolation(await post(validCustomEvent({ language: bad })), 'language', 'format', bad);
     });
@@ -271,7 +308,10 @@ describe('every field is stored', () => {
     assert.equal((await post(sent)).status, 200);
     const [stored] = await readEvents(server, server.masterKey, '&eventType=roundtrip');
     assert.ok(stored);
-    for (const [field, value] of Object.entries(sent)) assert.deepEqual(stored[field], value, field);
+    const { language, ...asSent } = sent;
+    for (const [field, value] of Object.entries(asSent)) assert.deepEqual(stored[field], value, field);
+    assert.equal(stored.language, 'fr', 'the ISO 639-1 code');
+    assert.equal(stored.languageTag, language, 'the tag as sent');
     assert.equal(stored.category, 'custom');
     assert.equal(stored.org, 'default');
     assert.equal(stored.credentialId, 'master');

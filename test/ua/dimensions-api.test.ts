@@ -268,7 +268,7 @@ describe('declaring through Coveo’s API', () => {
 describe('refusals', () => {
   const body = { type: 'TEXT', displayName: 'x' };
 
-  it('needs `admin`: 401 without a credential, 403 with an analytics:write key, on every route', async () => {
+  it('needs `admin`: 401 without a credential, 400 InvalidToken for a bad search token, 403 with an analytics:write key, on every route', async () => {
     const key = unique('guarded');
     const routes: [string, string, unknown][] = [
       ['GET', '', undefined],
@@ -282,6 +282,13 @@ describe('refusals', () => {
       for (const [method, rest, payload] of routes) {
         const url = `${server.url}${prefix}${rest}`;
         errorOf(await call(url, { method, body: payload }), 401, 'UNAUTHENTICATED');
+        // Coveo's answer to a search token it cannot trust, as on the Write API.
+        const untrusted = errorOf(
+          await call(url, { method, body: payload, token: 'eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2lnbmF0dXJl' }),
+          400,
+          'INVALID_TOKEN',
+        );
+        assert.equal(untrusted.type, 'InvalidToken');
         const forbidden = errorOf(
           await call(url, { method, body: payload, token: writer }),
           403,

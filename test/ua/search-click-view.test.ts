@@ -171,6 +171,31 @@ describe('string limits', () => {
     );
   });
 
+  it('originLevel3 (the referrer): 1024 characters stored whole on every kind, 1025 refused', async () => {
+    // Coveo's own limit, where the official client cuts referrers.
+    const referrer = (length: number) => 'https://www.example.com/?q='.padEnd(length, 'x');
+    const post = (kind: string, event: Record<string, unknown>) =>
+      kind === 'custom'
+        ? call(`${server.url}${CUSTOM_PATH}`, { token: server.masterKey, body: event })
+        : postEvent(server, kind, event);
+    const valid = { ...VALID_EVENTS, custom: validCustomEvent };
+    for (const kind of ['search', 'click', 'view', 'custom'] as const) {
+      const clientId = randomUUID();
+      const ok = await post(kind, valid[kind]({ clientId, originLevel3: referrer(1024) }));
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const [stored] = await storedWhere(server, (e) => e.clientId === clientId);
+      assert.equal(stored?.originLevel3, referrer(1024), kind);
+
+      const over = referrer(1025);
+      const refused = violationsOf(await post(kind, valid[kind]({ originLevel3: over })));
+      assert.deepEqual(
+        refused.map((v) => [v.field, v.rule, v.limit, v.received]),
+        [['originLevel3', 'maxLength', 1024, `${over.slice(0, 256)}… (1025 characters)`]],
+        kind,
+      );
+    }
+  });
+
   it('the common fields keep their rules on every kind', async () => {
     for (const kind of ['search', 'click', 'view'] as const) {
       const answer = await postEvent(server, kind, VALID_EVENTS[kind]({ language: 'english', outcome: 9 }));

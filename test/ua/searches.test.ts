@@ -5,7 +5,10 @@ import { errorOf, violationsOf } from '../helpers/errors.ts';
 import { call, createKey, serverForSuite, type TestServer } from '../helpers/server.ts';
 import { mintToken, storedWhere, UA_PREFIXES, validSearchEvent } from '../helpers/ua.ts';
 
-/** `POST /analytics/searches`: a JSON array of search events, answered with one search answer per item. */
+/**
+ * `POST /analytics/searches`: a JSON array of search events, answered as Coveo answers it,
+ * `{searchEventResponses: [...]}` with one search answer per item.
+ */
 
 let server: TestServer;
 let writeKey: string;
@@ -15,22 +18,27 @@ serverForSuite(async (started) => {
 });
 
 const postSearches = (body: unknown, token = writeKey, prefix: string = UA_PREFIXES[0]) =>
-  call<Record<string, unknown>[]>(`${server.url}${prefix}/searches`, { token, body });
+  call<{ searchEventResponses: Record<string, unknown>[] }>(`${server.url}${prefix}/searches`, {
+    token,
+    body,
+  });
 
 describe('POST /searches', () => {
   for (const prefix of UA_PREFIXES) {
-    it(`${prefix}: answers an array of search answers, in order, each naming its stored search`, async () => {
+    it(`${prefix}: answers {searchEventResponses}, in order, each naming its stored search`, async () => {
       const clientId = randomUUID();
       const searches = ['first', 'second', 'third'].map((queryText) =>
         validSearchEvent({ queryText, clientId, actionCause: 'interfaceLoad' }),
       );
       const answer = await postSearches(searches, writeKey, prefix);
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      assert.ok(Array.isArray(answer.body));
-      assert.equal(answer.body.length, 3);
+      assert.deepEqual(Object.keys(answer.body), ['searchEventResponses']);
+      const responses = answer.body.searchEventResponses;
+      assert.ok(Array.isArray(responses));
+      assert.equal(responses.length, 3);
       const stored = await storedWhere(server, (e) => e.clientId === clientId);
       assert.equal(stored.length, 3);
-      answer.body.forEach((item, index) => {
+      responses.forEach((item, index) => {
         assert.deepEqual(Object.keys(item), ['searchEventUid', 'visitId', 'visitorId', 'clientId']);
         const match = stored.find((e) => e.id === item.searchEventUid);
         assert.ok(match, `answer ${index} names a stored search`);
@@ -38,7 +46,7 @@ describe('POST /searches', () => {
         assert.equal(match.searchQueryUid, searches[index]?.searchQueryUid);
         assert.equal(item.clientId, clientId);
       });
-      assert.equal(new Set(answer.body.map((a) => a.visitId)).size, 1, 'one visitor, one visit');
+      assert.equal(new Set(responses.map((a) => a.visitId)).size, 1, 'one visitor, one visit');
       assert.equal(new Set(stored.map((e) => String(e.receivedTime))).size, 1, 'a batch shares one time');
     });
   }
@@ -104,7 +112,7 @@ describe('POST /searches', () => {
     const clientId = randomUUID();
     const answer = await postSearches(Array.from({ length: 100 }, () => validSearchEvent({ clientId })));
     assert.equal(answer.status, 200, JSON.stringify(answer.body).slice(0, 500));
-    assert.equal(new Set(answer.body.map((a) => a.searchEventUid)).size, 100);
+    assert.equal(new Set(answer.body.searchEventResponses.map((a) => a.searchEventUid)).size, 100);
     assert.equal((await storedWhere(server, (e) => e.clientId === clientId)).length, 100);
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import type { Violation } from '../../src/server/errors.ts';
 import { type ErrorBody, errorOf, violationsOf } from '../helpers/errors.ts';
 import {
   type Answer,
@@ -15,7 +16,7 @@ import {
   type TestServer,
   validCustomEvent,
 } from '../helpers/server.ts';
-import { UA_PREFIXES } from '../helpers/ua.ts';
+import { UA_PREFIXES, validSearchEvent } from '../helpers/ua.ts';
 
 /**
  * How `POST /analytics/custom` is reached: every body shape the official client sends (JSON, text/plain,
@@ -336,26 +337,38 @@ describe('400: bodies that are not a valid event', () => {
   }
 });
 
-/** A search token for `default`, signed with the organization's real secret, so only `exp` can be wrong. */
-async function tokenSignedWith(secret: string, exp: number, organization = 'default') {
-  return new SignJWT({
-    organization,
+/** A search token claiming `organization` (no such claim when null), signed with `secret` and `alg`. */
+async function tokenSignedWith(
+  secret: string,
+  exp: number | undefined,
+  organization: string | null = 'default',
+  alg = 'HS256',
+) {
+  const jwt = new SignJWT({
+    ...(organization !== null && { organization }),
     userIds: [{ name: 'eve@example.com', provider: 'Email Security Provider', type: 'User' }],
   })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt(exp - 3600)
-    .setExpirationTime(exp)
-    .sign(Buffer.from(secret));
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setIssuedAt();
+  if (exp !== undefined) jwt.setExpirationTime(exp);
+  return jwt.sign(Buffer.from(secret));
 }
 
-describe('401: no valid credential', () => {
-  const now = () => Math.floor(Date.now() / 1000);
+/** An unsecured JWT (`alg: none`, no signature), which must never pass for a signed one. */
+function unsignedToken(claims: Record<string, unknown>) {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+}
 
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('401: no valid credential', () => {
   async function assert401(token: string | undefined, message: RegExp) {
     const eventType = uniqueType('unauth');
     const answer = await call(custom(), { token, body: validCustomEvent({ eventType }) });
     const body = errorOf(answer, 401, 'UNAUTHENTICATED');
     assert.equal(body.error, 'Unauthorized');
+    assert.equal(body.type, undefined, 'InvalidToken is for search tokens only');
     assert.match(body.message, message);
     assert.equal((await storedOf(eventType)).length, 0);
   }
@@ -392,36 +405,143 @@ describe('401: no valid credential', () => {
     assert.ok(revoked.body.revokedAt, 'the answer records the revocation');
     await assert401(created.body.key, /API key is unknown, revoked or malformed/);
   });
+});
 
-  it('an expired search token (while the same token with a future expiry works)', async () => {
-    const { tokenSecret } = await server.services.organizations.require('default');
-    const fresh = await tokenSignedWith(tokenSecret, now() + 600);
+describe('400 InvalidToken: a search token that cannot be trusted (as Coveo answers it)', () => {
+  let secret: string;
+  before(async () => {
+    secret = (await server.services.organizations.require('default')).tokenSecret;
+  });
+
+  /** Asserts Coveo's `type` beside OpenUA's own fields, the one violation naming the credential, and no event. */
+  async function assertInvalidToken(token: string, rule: string, message: RegExp) {
+    const eventType = uniqueType('invalid-token');
+    const answer = await call(custom(), { token, body: validCustomEvent({ eventType }) });
+    const body = errorOf(answer, 400, 'INVALID_TOKEN');
+    assert.equal(body.type, 'InvalidToken');
+    assert.equal(body.error, 'Bad Request');
+    assert.match(body.message, message);
+    assert.deepEqual(
+      body.violations?.map((v) => [v.field, v.rule]),
+      [['credential', rule]],
+    );
+    assert.match(body.violations?.[0]?.message ?? '', /^the search token /);
+    assert.ok(!JSON.stringify(body).includes(token), 'the token is never echoed');
+    assert.equal((await storedOf(eventType)).length, 0);
+    return body.violations?.[0] as Violation;
+  }
+
+  it('an expired one (while the same token with a future expiry works), saying when it expired', async () => {
+    const fresh = await tokenSignedWith(secret, now() + 600);
     assertVisitAnswer(await call(custom(), { token: fresh, body: validCustomEvent() }));
-    const expired = await tokenSignedWith(tokenSecret, now() - 600);
-    await assert401(expired, /expired/);
+    const exp = now() - 600;
+    const violation = await assertInvalidToken(await tokenSignedWith(secret, exp), 'expired', /expired/);
+    assert.equal(violation.received, new Date(exp * 1000).toISOString());
+    assert.ok(
+      Math.abs(Date.parse(String(violation.limit)) - Date.now()) < 60_000,
+      "the limit is the server's now",
+    );
   });
 
-  it('a token signed with another secret that claims this organization', async () => {
-    const forged = await tokenSignedWith('a-secret-this-server-never-issued', now() + 600);
-    await assert401(forged, /signature/);
+  it('one signed with another secret that claims this organization', async () => {
+    await assertInvalidToken(
+      await tokenSignedWith('a-secret-this-server-never-issued', now() + 600),
+      'signature',
+      /signature/,
+    );
   });
 
-  it("a token signed with organization b's real secret that claims organization default", async () => {
+  it("one signed with organization b's real secret that claims organization default", async () => {
     const created = await call(`${server.url}/api/v1/orgs`, {
       token: server.masterKey,
       body: { id: 'transport-b' },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const { tokenSecret } = await server.services.organizations.require('transport-b');
-    await assert401(await tokenSignedWith(tokenSecret, now() + 600, 'default'), /signature/);
+    await assertInvalidToken(
+      await tokenSignedWith(tokenSecret, now() + 600, 'default'),
+      'signature',
+      /signature/,
+    );
   });
 
-  it('a token naming an organization that does not exist', async () => {
-    await assert401(await tokenSignedWith('whatever', now() + 600, 'no-such-org'), /unknown organization/);
+  it('one naming an organization that does not exist', async () => {
+    const token = await tokenSignedWith('whatever', now() + 600, 'no-such-org');
+    const violation = await assertInvalidToken(token, 'organization', /unknown organization/);
+    assert.equal(violation.received, 'no-such-org');
+  });
+
+  it('one without an organization claim', async () => {
+    await assertInvalidToken(
+      await tokenSignedWith(secret, now() + 600, null),
+      'organization',
+      /no "organization" claim/,
+    );
   });
 
   it('a three-part token that is not a JWT', async () => {
-    await assert401('abc.def.ghi', /well-formed|invalid/);
+    await assertInvalidToken('abc.def.ghi', 'format', /not a well-formed JWT/);
+  });
+
+  it("one signed with the organization's secret but another algorithm (HS512), or none", async () => {
+    const hs512 = await tokenSignedWith(secret, now() + 600, 'default', 'HS512');
+    const violation = await assertInvalidToken(hs512, 'algorithm', /HS256/);
+    assert.deepEqual([violation.limit, violation.received], ['HS256', 'HS512']);
+    const none = unsignedToken({
+      organization: 'default',
+      userIds: [{ name: 'eve', type: 'User' }],
+      exp: now() + 600,
+    });
+    assert.equal((await assertInvalidToken(none, 'algorithm', /HS256/)).received, 'none');
+  });
+
+  it('one without an expiry', async () => {
+    await assertInvalidToken(await tokenSignedWith(secret, undefined), 'claims', /exp/);
+  });
+
+  it('on every UA route, under both prefixes, and in a beacon', async () => {
+    const expired = await tokenSignedWith(secret, now() - 600);
+    const form = new URLSearchParams({
+      access_token: expired,
+      customEvent: JSON.stringify(validCustomEvent()),
+    });
+    for (const prefix of UA_PREFIXES) {
+      const requests: [string, Parameters<typeof call>[1]][] = [
+        ['/custom', { body: validCustomEvent() }],
+        ['/search', { body: validSearchEvent() }],
+        ['/searches', { body: [validSearchEvent()] }],
+        ['/collect', { body: { t: 'pageview' } }],
+        ['/visit', { method: 'GET' }],
+        ['/visit', { method: 'DELETE' }],
+        [
+          '/custom',
+          { raw: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        ],
+      ];
+      for (const [route, init] of requests) {
+        const token = init?.raw === undefined ? expired : undefined;
+        const answer = await call(`${server.url}${prefix}${route}`, { ...init, token });
+        const body = errorOf(answer, 400, 'INVALID_TOKEN');
+        assert.equal(body.type, 'InvalidToken', `${init?.method ?? 'POST'} ${prefix}${route}`);
+      }
+    }
+  });
+
+  it("on OpenUA's own API a bad search token is a 401, as any bad credential, with the same violation", async () => {
+    const expired = await tokenSignedWith(secret, now() - 600);
+    // A search token may write batches: the one /api route where it would otherwise be accepted.
+    const batch = await call(`${server.url}/api/v1/events/batch`, {
+      token: expired,
+      body: { events: [{ kind: 'custom', ...validCustomEvent() }] },
+    });
+    const body = errorOf(batch, 401, 'UNAUTHENTICATED');
+    assert.equal(body.type, undefined);
+    assert.match(body.message, /expired/);
+    assert.deepEqual(
+      body.violations?.map((v) => [v.field, v.rule]),
+      [['credential', 'expired']],
+    );
+    errorOf(await call(`${server.url}/api/v1/events`, { token: 'abc.def.ghi' }), 401, 'UNAUTHENTICATED');
   });
 });
 

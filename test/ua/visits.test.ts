@@ -158,13 +158,15 @@ describe('visits over HTTP', () => {
       headers,
     });
 
-  it('a new visitor gets a visitor cookie and the same ids in the body', async () => {
+  it('a new visitor gets a visitor cookie, which the page may read, and the same ids in the body', async () => {
     const answer = await post();
     assert.equal(answer.status, 200);
     const cookie = answer.headers.get('set-cookie') ?? '';
     assert.match(cookie, new RegExp(`coveo_visitorId=${answer.body.visitorId}`));
-    assert.match(cookie, /HttpOnly/i);
+    // The official browser client keeps its visitor in this very cookie (test/browser/visitor-cookie.test.ts).
+    assert.doesNotMatch(cookie, /HttpOnly/i);
     assert.match(cookie, /Path=\//);
+    assert.match(cookie, /SameSite=Lax/i);
     assert.equal(answer.body.clientId, answer.body.visitorId);
   });
 
@@ -247,6 +249,18 @@ describe('visits over HTTP', () => {
     const next = await post('', { cookie });
     assert.equal(next.body.visitorId, first.body.visitorId);
     assert.notEqual(next.body.visitId, first.body.visitId);
+  });
+
+  it('DELETE /visit as the official client sends it (application/json, no body) ends the visit', async () => {
+    const first = await post();
+    const cookie = `coveo_visitorId=${first.body.visitorId}`;
+    const deleted = await call(visitUrl(), {
+      method: 'DELETE',
+      token: server.masterKey,
+      headers: { cookie, 'content-type': 'application/json' },
+    });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(deleted.body, { visitorId: first.body.visitorId, endedVisitId: first.body.visitId });
   });
 
   it("DELETE /visit?clientId= ends that visitor's visit", async () => {
