@@ -113,89 +113,85 @@ interface Logged {
 /** How one build of the desktop names a step: the events it logs for it. */
 type Teller = (step: Step) => Logged[];
 
-/** What every teller shares: the provider's own events, logged under OpenUA's names. */
-function provider(step: Step): Logged[] | undefined {
-  if (step.kind !== 'own') return undefined;
-  return [{ name: step.name, conversation: step.conversation, session: step.session, extra: step.extra }];
+type Offer = Extract<Step, { agent: string }>;
+type Switch = Extract<Step, { kind: 'switched' }>;
+type Desktop = Extract<Step, { kind: 'desktopLoaded' | 'desktopClosed' }>;
+
+/** The names a build gives the steps the desktop reports by itself; a step it has no name for logs nothing. */
+interface Names {
+  displayed: (step: Offer) => Logged[];
+  accepted: (step: Offer) => Logged[];
+  rejected: (step: Offer) => Logged[];
+  timedOut: (step: Offer) => Logged[];
+  switched: (step: Switch) => Logged[];
+  desktopLoaded?: (step: Desktop) => Logged[];
+  desktopClosed?: (step: Desktop) => Logged[];
 }
 
-const notification = (
-  step: Extract<Step, { agent: string }>,
-  name: string,
-  extra?: Record<string, unknown>,
-): Logged[] => [
-  {
-    name,
-    conversation: step.conversation,
-    session: step.session,
-    agent: step.agent,
-    ...(extra && { extra }),
-  },
-];
+/** A notification event of the offer's agent, under `name`. */
+const offered =
+  (name: string, extra?: Record<string, unknown>) =>
+  (step: Offer): Logged[] => [
+    {
+      name,
+      conversation: step.conversation,
+      session: step.session,
+      agent: step.agent,
+      ...(extra && { extra }),
+    },
+  ];
+/** An event of one session. */
+const ofSession = (name: string, session: Session): Logged => ({
+  name,
+  conversation: session.conversation,
+  session,
+});
+const switchedTo = (step: Switch) => [ofSession('SessionSwitched', step.to)];
+
+/** A teller: the build's names for the desktop's steps; the provider's own events under OpenUA's names. */
+function teller(names: Names): Teller {
+  return (step) => {
+    switch (step.kind) {
+      case 'own':
+        return [
+          { name: step.name, conversation: step.conversation, session: step.session, extra: step.extra },
+        ];
+      case 'switched':
+        return names.switched(step);
+      case 'desktopLoaded':
+      case 'desktopClosed':
+        return names[step.kind]?.(step) ?? [];
+      default:
+        return names[step.kind](step);
+    }
+  };
+}
 
 const TELLERS: Record<string, Teller> = {
-  openua(step) {
-    switch (step.kind) {
-      case 'displayed':
-        return notification(step, 'NotificationDisplayed');
-      case 'accepted':
-        return notification(step, 'NotificationResponse', { notificationResponseAction: 'Accept' });
-      case 'rejected':
-        return notification(step, 'NotificationResponse', { notificationResponseAction: 'Reject' });
-      case 'timedOut':
-        return notification(step, 'NotificationResponse', { notificationResponseAction: 'Timeout' });
-      case 'switched':
-        return [{ name: 'SessionSwitched', conversation: step.to.conversation, session: step.to }];
-      case 'desktopLoaded':
-      case 'desktopClosed':
-        return [];
-      default:
-        return provider(step) ?? [];
-    }
-  },
-  cif2019(step) {
-    switch (step.kind) {
-      case 'displayed':
-        return notification(step, 'NotificationReceived');
-      // The 2019 build's own spelling of the response.
-      case 'accepted':
-        return notification(step, 'NotificationResponse', { notificationResponseAction: 'accepted' });
-      case 'rejected':
-        return notification(step, 'NotificationResponse', { notificationResponseAction: 'rejected' });
-      case 'timedOut':
-        return notification(step, 'NotificationTimedOut');
-      case 'switched':
-        return [{ name: 'SessionSwitched', conversation: step.to.conversation, session: step.to }];
-      case 'desktopLoaded':
-      case 'desktopClosed':
-        return [];
-      default:
-        return provider(step) ?? [];
-    }
-  },
-  cifLater(step) {
-    switch (step.kind) {
-      case 'displayed':
-        return notification(step, 'NotificationReceived');
-      case 'accepted':
-        return notification(step, 'NotificationAccepted');
-      case 'rejected':
-        return notification(step, 'NotificationRejected');
-      case 'timedOut':
-        return notification(step, 'NotificationTimedOut');
-      case 'switched':
-        return [
-          { name: 'SessionFocusOut', conversation: step.from.conversation, session: step.from },
-          { name: 'SessionFocusIn', conversation: step.to.conversation, session: step.to },
-        ];
-      case 'desktopLoaded':
-        return [{ name: 'CifSessionStart', conversation: step.session.conversation, session: step.session }];
-      case 'desktopClosed':
-        return [{ name: 'CifSessionEnd', conversation: step.session.conversation, session: step.session }];
-      default:
-        return provider(step) ?? [];
-    }
-  },
+  openua: teller({
+    displayed: offered('NotificationDisplayed'),
+    accepted: offered('NotificationResponse', { notificationResponseAction: 'Accept' }),
+    rejected: offered('NotificationResponse', { notificationResponseAction: 'Reject' }),
+    timedOut: offered('NotificationResponse', { notificationResponseAction: 'Timeout' }),
+    switched: switchedTo,
+  }),
+  // The 2019 build's own spelling of the response's action.
+  cif2019: teller({
+    displayed: offered('NotificationReceived'),
+    accepted: offered('NotificationResponse', { notificationResponseAction: 'accepted' }),
+    rejected: offered('NotificationResponse', { notificationResponseAction: 'rejected' }),
+    timedOut: offered('NotificationTimedOut'),
+    switched: switchedTo,
+  }),
+  cifLater: teller({
+    displayed: offered('NotificationReceived'),
+    accepted: offered('NotificationAccepted'),
+    rejected: offered('NotificationRejected'),
+    timedOut: offered('NotificationTimedOut'),
+    switched: (step) => [ofSession('SessionFocusOut', step.from), ofSession('SessionFocusIn', step.to)],
+    desktopLoaded: (step) => [ofSession('CifSessionStart', step.session)],
+    desktopClosed: (step) => [ofSession('CifSessionEnd', step.session)],
+  }),
 };
 
 /** Each step told by the next teller in turn: a desktop fleet on both builds, beside OpenUA's own names. */
