@@ -24,6 +24,20 @@ const ISO_639_1 = new Set(
  * `fil`, a code outside ISO 639-1, and `iw` into `he`, accepting a code that was withdrawn.
  */
 export function languageCode(tag: string): string | undefined {
+  // Intl's parser costs microseconds, and every event asks twice (its check, then what it stores), while a
+  // site sends a handful of tags: each is parsed once. Bounded, so that junk tags cannot grow it for ever.
+  const known = KNOWN_TAGS.get(tag);
+  if (known !== undefined) return known === false ? undefined : known;
+  const code = parseLanguageTag(tag);
+  if (KNOWN_TAGS.size >= KNOWN_TAGS_MAX) KNOWN_TAGS.clear();
+  KNOWN_TAGS.set(tag, code ?? false);
+  return code;
+}
+
+const KNOWN_TAGS = new Map<string, string | false>();
+const KNOWN_TAGS_MAX = 10_000;
+
+function parseLanguageTag(tag: string): string | undefined {
   const normalised = tag.replaceAll('_', '-');
   const primary = normalised.split('-', 1)[0]?.toLowerCase() ?? '';
   if (!ISO_639_1.has(primary)) return undefined;
