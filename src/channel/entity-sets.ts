@@ -231,6 +231,7 @@ export const PARTICIPANTS = entitySet(
     text('msdyn_participantid', 'participantId', { required: true, key: true }),
     text('msdyn_participantname', 'participantName'),
     text('openua_externalparticipantid', 'externalId'),
+    text('openua_externalparticipantname', 'externalName'),
     text('msdyn_participantmode', 'mode'),
     text('msdyn_participanttype', 'type'),
     time('msdyn_participantaddedtimestamp', 'addedTimestamp'),

@@ -50,7 +50,10 @@ export const REGION_FIELDS: readonly PayloadField[] = [
 export const SESSION_FIELDS: readonly PayloadField[] = [
   f('providerSessionId', 'providerSessionId', 'sessionId'),
   f('clientSessionId'),
-  f('clientSessionName', 'clientSessionName', 'sessionName'),
+  f('clientSessionName'),
+  // The earlier shape names the provider's session (sessionId, sessionName) beside the client's
+  // (clientSessionId, clientSessionName): its name is the session record's own.
+  f('name', 'sessionName'),
   f('channel', 'channel', 'sessionChannel'),
   f('creationReason', 'creationReason', 'sessionCreationReason'),
   f('additionalData', 'additionalData', 'sessionAdditionalData'),
@@ -65,7 +68,9 @@ export const SESSION_FIELDS: readonly PayloadField[] = [
 export const PARTICIPANT_FIELDS: readonly PayloadField[] = [
   f('participantId'),
   f('externalId', 'externalId', 'externalParticipantId'),
-  f('participantName', 'name', 'participantName', 'externalParticipantName'),
+  f('participantName', 'name', 'participantName'),
+  // The earlier shape's external name stands beside its participantName, as externalParticipantId does.
+  f('externalName', 'externalParticipantName'),
   f('mode', 'mode', 'participantMode'),
   f('type', 'type', 'participantType'),
   f('addedTimestamp', 'addedTimestamp', 'participantAddedTimestamp'),

@@ -82,6 +82,8 @@ describe('initLogAnalytics', () => {
             conversationId,
             sessionId,
             sessionName: 'Call',
+            clientSessionId: 'uci-1',
+            clientSessionName: 'Session 1',
             sessionChannel: 'voice',
             sessionCreatedTimestamp: '2026-02-01T08:00:01.000Z',
             participants: [
@@ -90,6 +92,8 @@ describe('initLogAnalytics', () => {
                 conversationId,
                 participantId: 'agent-9',
                 participantName: 'Robin',
+                externalParticipantId: 'ext-9',
+                externalParticipantName: 'robin@contoso.example',
                 participantMode: 1,
                 participantType: 'Agent',
                 participantAddedTimestamp: '2026-02-01T08:00:05.000Z',
@@ -113,9 +117,12 @@ describe('initLogAnalytics', () => {
       'msdyn_sessionsdata',
       filter(`msdyn_providersessionid eq '${sessionId}'`),
     );
-    assert.equal(session?.msdyn_ucisessionname, 'Call');
+    assert.equal(session?.msdyn_name, 'Call', "the provider's session name");
+    assert.equal(session?.msdyn_ucisessionname, 'Session 1', "the client's, beside it");
     const [participant] = await participantsOf(sessionId);
     assert.equal(participant?.msdyn_participantname, 'Robin');
+    assert.equal(participant?.openua_externalparticipantid, 'ext-9');
+    assert.equal(participant?.openua_externalparticipantname, 'robin@contoso.example');
     assert.equal(participant?.msdyn_participantmode, '1', 'a numeric mode is kept as its digits');
   });
 
