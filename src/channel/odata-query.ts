@@ -173,12 +173,31 @@ function parseFilter(text: string, set: EntitySet): RecordFilter {
   }
 }
 
-const SUPPORTED = new Set(['$select', '$filter', '$orderby', '$top', '$skip', '$count']);
+const COLLECTION_OPTIONS = new Set(['$select', '$filter', '$orderby', '$top', '$skip', '$count']);
+/** One record is read whole or in part; the rest of the options are for collections. */
+const RECORD_OPTIONS = new Set(['$select']);
 
-/** Reads every system query option of a collection request, answering every violation at once. */
-export function parseCollectionQuery(options: Record<string, unknown>, set: EntitySet): ODataQuery {
-  const violations: Violation[] = [];
-  const text = (name: string) => {
+/**
+ * Reads system query options one by one: each given once, and every option outside `supported` refused by
+ * name, so that an unsupported `$expand` never passes for one that was applied.
+ */
+function optionReader(
+  options: Record<string, unknown>,
+  supported: ReadonlySet<string>,
+  violations: Violation[],
+) {
+  for (const name of Object.keys(options)) {
+    if (name.startsWith('$') && !supported.has(name)) {
+      violations.push({
+        field: name,
+        rule: 'supported',
+        limit: [...supported],
+        message: `is not supported here; OpenUA takes ${[...supported].join(', ')}`,
+        received: options[name],
+      });
+    }
+  }
+  return (name: string) => {
     const value = options[name];
     if (value === undefined) return undefined;
     if (typeof value !== 'string') {
@@ -187,17 +206,37 @@ export function parseCollectionQuery(options: Record<string, unknown>, set: Enti
     }
     return value;
   };
-  for (const name of Object.keys(options)) {
-    if (name.startsWith('$') && !SUPPORTED.has(name)) {
+}
+
+/** `$select`: attributes of the set. */
+function selected(value: string | undefined, set: EntitySet, violations: Violation[]): string[] | undefined {
+  const select = value?.split(',').map((s) => s.trim());
+  for (const name of select ?? []) {
+    if (!attributeNamed(set, name)) {
       violations.push({
-        field: name,
-        rule: 'supported',
-        limit: [...SUPPORTED],
-        message: `is not supported; OpenUA takes ${[...SUPPORTED].join(', ')}`,
-        received: options[name],
+        field: '$select',
+        rule: 'attribute',
+        message: `${JSON.stringify(name)} is not an attribute of ${set.set}`,
+        received: name,
       });
     }
   }
+  return select;
+}
+
+/** The system query options of a request for one record: `$select` only. */
+export function parseRecordQuery(options: Record<string, unknown>, set: EntitySet): string[] | undefined {
+  const violations: Violation[] = [];
+  const text = optionReader(options, RECORD_OPTIONS, violations);
+  const select = selected(text('$select'), set, violations);
+  if (violations.length > 0) throw invalid(violations);
+  return select;
+}
+
+/** Reads every system query option of a collection request, answering every violation at once. */
+export function parseCollectionQuery(options: Record<string, unknown>, set: EntitySet): ODataQuery {
+  const violations: Violation[] = [];
+  const text = optionReader(options, COLLECTION_OPTIONS, violations);
   const known = (name: string, option: string) => {
     const attribute = attributeNamed(set, name);
     if (attribute && !attribute.slot && attribute.kind !== 'customData') return attribute;
@@ -225,19 +264,7 @@ export function parseCollectionQuery(options: Record<string, unknown>, set: Enti
     return Number(value);
   };
 
-  const select = text('$select')
-    ?.split(',')
-    .map((s) => s.trim());
-  for (const name of select ?? []) {
-    if (!attributeNamed(set, name)) {
-      violations.push({
-        field: '$select',
-        rule: 'attribute',
-        message: `${JSON.stringify(name)} is not an attribute of ${set.set}`,
-        received: name,
-      });
-    }
-  }
+  const select = selected(text('$select'), set, violations);
   const orderBy = (text('$orderby') ?? '')
     .split(',')
     .map((s) => s.trim())

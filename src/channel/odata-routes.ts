@@ -13,7 +13,7 @@ import {
 } from './entity-sets.ts';
 import type { KpiEvents } from './kpi-events.ts';
 import { METADATA_XML } from './odata-metadata.ts';
-import { MAX_PAGE, parseCollectionQuery, recordIdOf } from './odata-query.ts';
+import { MAX_PAGE, parseCollectionQuery, parseRecordQuery, recordIdOf } from './odata-query.ts';
 import { showRecord } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
 
@@ -112,9 +112,9 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
         },
       ]);
     };
-    const entity = (request: FastifyRequest, set: EntitySet, record: object) => ({
-      '@odata.context': `${base(request)}/$metadata#${set.set}/$entity`,
-      ...showRecord(set, record, 'odata'),
+    const entity = (request: FastifyRequest, set: EntitySet, record: object, select?: string[]) => ({
+      '@odata.context': `${base(request)}/$metadata#${set.set}${select ? `(${select.join(',')})` : ''}/$entity`,
+      ...showRecord(set, record, 'odata', select),
     });
     const representation = (request: FastifyRequest) =>
       /return=representation/i.test(String(request.headers.prefer ?? ''));
@@ -130,8 +130,11 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
 
     app.get('/:target', route, async (request) => {
       const { set, id, records: setRecords } = resolve(request);
-      if (id !== undefined) return entity(request, set, await setRecords.get(request.org, id));
       const options = request.query as Record<string, unknown>;
+      if (id !== undefined) {
+        const select = parseRecordQuery(options, set);
+        return entity(request, set, await setRecords.get(request.org, id), select);
+      }
       const { query, select, top } = parseCollectionQuery(options, set);
       const page = await setRecords.list(request.org, query);
       const more = top === undefined && page.rows.length > MAX_PAGE;

@@ -361,6 +361,34 @@ describe('OData query options', () => {
     ]);
   });
 
+  it('one record: $select picks its attributes; a collection option or $expand is refused by name', async () => {
+    const one = await call<Record<string, unknown>>(
+      url(`msdyn_conversationsdata(${ids[1]})?$select=msdyn_name,msdyn_conversationtimestamp`),
+      { token: server.masterKey },
+    );
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.match(
+      String(one.body['@odata.context']),
+      /msdyn_conversationsdata\(msdyn_name,msdyn_conversationtimestamp\)\/\$entity$/,
+    );
+    const { '@odata.context': _, ...record } = one.body;
+    assert.deepEqual(record, {
+      msdyn_conversationdataid: ids[1],
+      msdyn_name: 'beta',
+      msdyn_conversationtimestamp: times[1],
+    });
+    const refused = await call(
+      url(`msdyn_conversationsdata(${ids[1]})?$expand=msdyn_sessions&$top=1&$select=msdyn_nope`),
+      { token: server.masterKey },
+    );
+    const error = odataErrorOf(refused, 400, 'INVALID_REQUEST');
+    assert.deepEqual(error.violations?.map((v) => [v.field, v.rule, v.received]).sort(), [
+      ['$expand', 'supported', 'msdyn_sessions'],
+      ['$select', 'attribute', 'msdyn_nope'],
+      ['$top', 'supported', '1'],
+    ]);
+  });
+
   it('refuses unknown attributes and options, and bad numbers, listing every one', async () => {
     const answer = await call(
       url(
