@@ -34,6 +34,10 @@ export interface IngestStats {
   failedLoads: number;
   deadLettered: number;
   shed: number;
+  /** The last write to the ingest log failed and none has succeeded since: events are answered 503. */
+  logFailing: boolean;
+  /** Draining before a stop: new events are refused. */
+  closing: boolean;
 }
 
 /**
@@ -78,6 +82,7 @@ export class GroupCommit {
   /** Segments below this one were deleted after loading (recovery deletes the older runs' segments). */
   private releasedBefore = 0;
   private closed = false;
+  private logFailing = false;
   private loggedRecords = 0;
   private loadedRecords = 0;
   private readonly syncWaiters: { target: number; resolve: () => void }[] = [];
@@ -170,7 +175,13 @@ export class GroupCommit {
   }
 
   stats(): IngestStats {
-    return { queued: this.queued, unloaded: this.unloadedEvents, ...this.counters };
+    return {
+      queued: this.queued,
+      unloaded: this.unloadedEvents,
+      ...this.counters,
+      logFailing: this.logFailing,
+      closing: this.closed,
+    };
   }
 
   /** Refuses new events, then waits until everything already accepted is logged and loaded. */
@@ -205,6 +216,7 @@ export class GroupCommit {
     try {
       const position = await this.log.append(events);
       this.counters.logWrites++;
+      this.logFailing = false;
       this.counters.acknowledgedEvents += events.length;
       this.unloaded.push({ events, position });
       this.unloadedEvents += events.length;
@@ -213,6 +225,7 @@ export class GroupCommit {
       this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
     } catch (cause) {
       this.onError('ingest log write failed; its events were answered 503', cause);
+      this.logFailing = true;
       const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
       error.cause = cause;
       for (const p of batch) p.reject(error);

@@ -121,8 +121,10 @@ export function uaRoutes(
         return { visitorId: found.visitorId, endedVisitId: ended ?? null };
       });
 
-      app.get(`${prefix}/monitoring/health`, async () => {
-        const { queued, unloaded } = writer.stats();
+      app.get(`${prefix}/monitoring/health`, async (_request, reply) => {
+        const { queued, unloaded, logFailing, closing } = writer.stats();
+        // Events are answered 503 now: a load balancer should send them elsewhere.
+        if (logFailing || closing) return reply.code(503).send({ status: 'UNAVAILABLE' });
         // Past 80% of the queue the server is about to shed load: say so before it does.
         return { status: queued + unloaded > queueCapacity * 0.8 ? 'DEGRADED' : 'UP' };
       });

@@ -144,4 +144,24 @@ describe('overload', () => {
       await server.close();
     }
   });
+
+  it('health says UNAVAILABLE (503) while the server refuses events, as while it drains to stop', async () => {
+    const server = await startServer();
+    dirs.push(server.dataDir);
+    const health = `${server.url}/rest/ua/v15/analytics/monitoring/health`;
+    try {
+      assert.deepEqual((await call(health)).body, { status: 'UP' });
+      await server.services.writer.drain();
+      const draining = await call(health);
+      assert.equal(draining.status, 503);
+      assert.deepEqual(draining.body, { status: 'UNAVAILABLE' });
+      const refused = await call(`${server.url}${CUSTOM_PATH}`, {
+        token: server.masterKey,
+        body: validCustomEvent(),
+      });
+      assert.equal(refused.status, 503, 'and events are indeed refused');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -179,6 +179,20 @@ describe('failures', () => {
     assert.equal(await count('oversized'), 3);
   });
 
+  it('says the log is failing from a failed write until the next one succeeds', async () => {
+    const w = await writer({ loadIntervalMs: 60_000 });
+    assert.equal(w.stats().logFailing, false);
+    // An event the log cannot serialise: its write fails as a full disk's would, before anything is written.
+    const unwritable = event('unwritable', { customData: { k: 1n as unknown as string } });
+    await assert.rejects(w.submit([unwritable]), (error: OpenUAError) => error.code === 'UNAVAILABLE');
+    assert.equal(w.stats().logFailing, true);
+    await w.submit([event('written')]);
+    assert.equal(w.stats().logFailing, false);
+    await w.sync();
+    assert.equal(await count('written'), 1);
+    assert.equal(await count('unwritable'), 0);
+  });
+
   it('drain logs and loads what was accepted, then refuses new events', async () => {
     const w = await writer({ lingerMs: 5, loadIntervalMs: 60_000 });
     const accepted = Array.from({ length: 50 }, () => w.submit([event('drained')]));
@@ -186,6 +200,7 @@ describe('failures', () => {
     await Promise.all(accepted);
     assert.equal(await count('drained'), 50);
     await assert.rejects(w.submit([event('drained')]), (error: OpenUAError) => error.statusCode === 503);
+    assert.equal(w.stats().closing, true);
     assert.ok(existsSync(logDir()));
   });
 });
