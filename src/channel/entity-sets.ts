@@ -17,8 +17,13 @@ export interface Attribute {
   field: string;
   kind: AttributeKind;
   maxLength?: number;
-  /** Allowed values, for option sets. */
-  values?: readonly number[];
+  /** Allowed values, for option sets (Dataverse's choices): the integers OData speaks, each with its label. */
+  options?: readonly OptionValue[];
+  /**
+   * For an option set the admin API speaks in labels: its name there. `msdyn_eventtype` is stored as
+   * `eventTypeCode` and is `eventType` (`"System"`, `"Custom"`) in the admin API, the name its text had.
+   */
+  labelled?: string;
   /** Needed on create. */
   required?: boolean;
   /** Set by the server: refused in a request body. */
@@ -27,6 +32,12 @@ export interface Attribute {
   key?: boolean;
   /** For `msdyn_customattribute1…5`: the customData key the slot reads and writes. */
   slot?: string;
+}
+
+/** One value of an option set: the integer stored and sent over OData, and the label people use. */
+export interface OptionValue {
+  value: number;
+  label: string;
 }
 
 /** Id- and name-like text (documented by the reference). */
@@ -70,9 +81,60 @@ const CORRELATION: readonly Attribute[] = [
 ];
 
 const STATE: readonly Attribute[] = [
-  { name: 'statecode', field: 'stateCode', kind: 'integer', values: [0, 1] },
-  { name: 'statuscode', field: 'statusCode', kind: 'integer', values: [1, 2] },
+  {
+    name: 'statecode',
+    field: 'stateCode',
+    kind: 'integer',
+    options: [
+      { value: 0, label: 'Active' },
+      { value: 1, label: 'Inactive' },
+    ],
+  },
+  {
+    name: 'statuscode',
+    field: 'statusCode',
+    kind: 'integer',
+    options: [
+      { value: 1, label: 'Active' },
+      { value: 2, label: 'Inactive' },
+    ],
+  },
 ];
+
+/**
+ * `msdyn_eventtype`, Dataverse's option set (reference §5). OpenUA's rule: the first-party definitions it
+ * seeds are System, and every definition made by an admin is Custom.
+ */
+export const KPI_EVENT_TYPE = { system: 100_000_000, custom: 100_000_001 } as const;
+const KPI_EVENT_TYPES: readonly OptionValue[] = [
+  { value: KPI_EVENT_TYPE.system, label: 'System' },
+  { value: KPI_EVENT_TYPE.custom, label: 'Custom' },
+];
+
+/** The event type of a KPI event definition: System when OpenUA seeded it (`firstParty`), Custom otherwise. */
+export const kpiEventTypeOf = (firstParty: unknown) =>
+  firstParty === true ? KPI_EVENT_TYPE.system : KPI_EVENT_TYPE.custom;
+
+/** `100000001 (Custom)`: an option value as messages show it. */
+export const optionText = (attribute: Attribute, value: number) =>
+  `${value} (${attribute.options?.find((o) => o.value === value)?.label ?? '?'})`;
+
+/**
+ * The option value an admin API input names: a label in any case, or the integer itself; undefined for
+ * anything else.
+ */
+export function optionValueOf(attribute: Attribute, input: unknown): number | undefined {
+  const options = attribute.options ?? [];
+  const found =
+    typeof input === 'string'
+      ? options.find((o) => o.label.toLowerCase() === input.trim().toLowerCase())
+      : options.find((o) => o.value === input);
+  return found?.value;
+}
+
+/** The label of a stored option value (the value itself when it is not one of the set's). */
+export const optionLabelOf = (attribute: Attribute, value: unknown) =>
+  attribute.options?.find((o) => o.value === value)?.label ?? value ?? null;
 
 export type EntitySetName =
   | 'msdyn_ciproviders'
@@ -158,7 +220,14 @@ export const KPI_DEFINITIONS = entitySet(
     text('msdyn_name', 'name', { required: true, key: true }),
     text('msdyn_eventdisplayname', 'displayName'),
     text('msdyn_eventdescription', 'description', { maxLength: LONG_TEXT_LENGTH }),
-    text('msdyn_eventtype', 'eventType'),
+    // Stored as eventTypeCode: stores from before it was an option set keep their old text column, eventType.
+    {
+      name: 'msdyn_eventtype',
+      field: 'eventTypeCode',
+      kind: 'integer',
+      options: KPI_EVENT_TYPES,
+      labelled: 'eventType',
+    },
     ...STATE,
     readOnly({ name: 'openua_firstparty', field: 'firstParty', kind: 'boolean' }),
     ...RECORD_BOOKKEEPING,

@@ -1,7 +1,7 @@
 import type { Organizations } from '../auth/organizations.ts';
 import { FIRST_PARTY_KPI_EVENTS } from '../model/first-party-kpi-events.ts';
 import type { Violation } from '../server/errors.ts';
-import { type ChannelRecord, KPI_DEFINITIONS } from './entity-sets.ts';
+import { type ChannelRecord, KPI_DEFINITIONS, kpiEventTypeOf } from './entity-sets.ts';
 import type { ChannelRecords } from './records.ts';
 
 /** The flag on a KPI event accepted without an active definition (organization setting `flag`). */
@@ -25,10 +25,28 @@ export class KpiDefinitions {
 
   /**
    * Adds the first-party definitions an organization lacks, at every start: a store made before a name was
-   * known gains it. Ones an admin changed are left as they are, and none is ever renamed.
+   * known gains it. Ones an admin changed are left as they are, and none is ever renamed. Answers how many
+   * definitions it wrote.
+   *
+   * It also gives every definition the event type its origin gives it (System for first-party ones, Custom
+   * for the others): a store made while `msdyn_eventtype` was free text has no code in its rows (its old
+   * text column is left as it was, unread). The rows so brought up to date are written as any update is
+   * (versionnumber and modifiedon move), through the storage contract, so this holds on every engine.
    */
   async seed(org: string): Promise<number> {
-    const existing = new Set((await this.records.where(KPI_DEFINITIONS, org, {})).map((d) => d.name));
+    const definitions = await this.records.where(KPI_DEFINITIONS, org, {});
+    const existing = new Set(definitions.map((d) => d.name));
+    const recoded = definitions
+      .filter((d) => d.eventTypeCode !== kpiEventTypeOf(d.firstParty))
+      .map((d) => ({
+        set: KPI_DEFINITIONS,
+        record: this.records.merge(
+          KPI_DEFINITIONS,
+          org,
+          { values: { eventTypeCode: kpiEventTypeOf(d.firstParty) }, customData: {} },
+          d,
+        ).record,
+      }));
     const missing = FIRST_PARTY_KPI_EVENTS.filter((d) => !existing.has(d.name)).map((d) => ({
       set: KPI_DEFINITIONS,
       record: this.records.merge(KPI_DEFINITIONS, org, {
@@ -36,14 +54,14 @@ export class KpiDefinitions {
           name: d.name,
           displayName: d.displayName,
           description: d.description,
-          eventType: 'FirstParty',
           firstParty: true,
+          eventTypeCode: kpiEventTypeOf(true),
         },
         customData: {},
       }).record,
     }));
-    await this.records.commit(missing);
-    return missing.length;
+    await this.records.commit([...recoded, ...missing]);
+    return recoded.length + missing.length;
   }
 
   /**

@@ -2,7 +2,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import { echo, type Violation } from '../server/errors.ts';
 import { compileCheck } from '../server/validation.ts';
 import { normaliseCustomData } from '../ua/custom-data.ts';
-import type { Attribute, EntitySet } from './entity-sets.ts';
+import { type Attribute, type EntitySet, optionLabelOf, optionText, optionValueOf } from './entity-sets.ts';
 
 /**
  * Reading and showing channel records. The same entity set is spoken in two dialects: `odata` names
@@ -23,8 +23,13 @@ export interface RecordChanges {
 const addressable = (set: EntitySet, dialect: Dialect) =>
   set.attributes.filter((a) => dialect === 'odata' || a.slot === undefined);
 
-const nameIn = (attribute: Attribute, dialect: Dialect) =>
-  dialect === 'odata' ? attribute.name : attribute.field;
+/** An attribute's name in a dialect: the OData name, or the admin API's (the field, or its labelled name). */
+export const nameIn = (attribute: Attribute, dialect: Dialect) =>
+  dialect === 'odata' ? attribute.name : (attribute.labelled ?? attribute.field);
+
+/** Whether the dialect speaks this option set in labels (the admin API's `eventType`). */
+const speaksLabels = (attribute: Attribute, dialect: Dialect) =>
+  dialect === 'fields' && attribute.labelled !== undefined;
 
 /** The schema of one attribute's value, with the limits of the entity model. */
 export function attributeSchema(attribute: Attribute): TSchema {
@@ -34,8 +39,9 @@ export function attributeSchema(attribute: Attribute): TSchema {
     case 'boolean':
       return Type.Boolean();
     case 'integer':
-      return attribute.values
-        ? Type.Unsafe<number>({ type: 'integer', enum: [...attribute.values] })
+      // An option set is an enum alone, so a wrong value (7, "7", "Custom") is one violation, not two.
+      return attribute.options
+        ? Type.Unsafe<number>({ enum: attribute.options.map((o) => o.value) })
         : Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 });
     case 'datetime':
       return Type.String({ format: 'date-time' });
@@ -55,7 +61,20 @@ function checkOf(set: EntitySet, dialect: Dialect) {
     for (const a of addressable(set, dialect)) {
       if (!a.readOnly) properties[nameIn(a, dialect)] = Type.Optional(attributeSchema(a));
     }
-    check = compileCheck(Type.Object(properties, { additionalProperties: false }));
+    const compiled = compileCheck(Type.Object(properties, { additionalProperties: false }));
+    const options = new Map(
+      addressable(set, dialect)
+        .filter((a) => a.options)
+        .map((a) => [nameIn(a, dialect), a] as const),
+    );
+    // An option value refused names each allowed value with its label: `100000000 (System), …`.
+    check = (value) =>
+      compiled(value).map((violation) => {
+        const attribute = violation.rule === 'enum' ? options.get(violation.field) : undefined;
+        if (!attribute?.options) return violation;
+        const allowed = attribute.options.map((o) => optionText(attribute, o.value)).join(', ');
+        return { ...violation, message: `must be one of: ${allowed}` };
+      });
     checks.set(id, check);
   }
   return check;
@@ -105,6 +124,16 @@ export function readRecordBody(
       nulls.add(name);
       continue;
     }
+    if (attribute && speaksLabels(attribute, dialect)) {
+      // The admin API takes a label in any case, or the integer; the check below then sees the integer.
+      const code = optionValueOf(attribute, value);
+      if (code === undefined) {
+        violations.push(labelRefusal(attribute, name, value));
+        continue;
+      }
+      present[name] = code;
+      continue;
+    }
     present[name] = value;
   }
   violations.push(...checkOf(set, dialect)(present));
@@ -150,6 +179,20 @@ export function readRecordBody(
   return { changes, violations };
 }
 
+/** An admin API value that names no option: the labels it may be, and their codes. */
+function labelRefusal(attribute: Attribute, name: string, value: unknown): Violation {
+  const options = attribute.options ?? [];
+  return {
+    field: name,
+    rule: 'enum',
+    limit: options.map((o) => o.label),
+    message:
+      `must be one of: ${options.map((o) => o.label).join(', ')} (in any case), ` +
+      `or its code: ${options.map((o) => optionText(attribute, o.value)).join(', ')}`,
+    received: echo(value),
+  };
+}
+
 /** Applies a body's customData changes to a record's customData. */
 export function mergeCustomData(
   current: Record<string, string> | null | undefined,
@@ -182,7 +225,9 @@ export function showRecord(
       ? (customData[attribute.slot] ?? null)
       : attribute.kind === 'customData'
         ? customData
-        : shown(record[attribute.field]);
+        : speaksLabels(attribute, dialect)
+          ? optionLabelOf(attribute, record[attribute.field])
+          : shown(record[attribute.field]);
   }
   return shownRecord;
 }

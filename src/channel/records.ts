@@ -6,12 +6,16 @@ import {
   CONVERSATIONS,
   type EntitySet,
   KPI_DEFINITIONS,
+  KPI_EVENT_TYPE,
   keyFields,
+  kpiEventTypeOf,
+  optionLabelOf,
+  optionText,
   PARTICIPANTS,
   PROVIDERS,
   SESSIONS,
 } from './entity-sets.ts';
-import { type Dialect, mergeCustomData, type RecordChanges, readRecordBody } from './record-body.ts';
+import { type Dialect, mergeCustomData, nameIn, type RecordChanges, readRecordBody } from './record-body.ts';
 
 /**
  * The id of a record that has a natural key (a conversation by its conversationId, a session by its
@@ -39,7 +43,12 @@ const NATURAL_IDS = new Map<string, string>();
 /** Values a new record starts with, before the body's. */
 const DEFAULTS: Partial<Record<EntitySet['set'], Record<string, unknown>>> = {
   msdyn_ciproviders: { enableAnalytics: false, stateCode: 0, statusCode: 1 },
-  msdyn_kpieventdefinitions: { stateCode: 0, statusCode: 1, firstParty: false },
+  msdyn_kpieventdefinitions: {
+    stateCode: 0,
+    statusCode: 1,
+    firstParty: false,
+    eventTypeCode: KPI_EVENT_TYPE.custom,
+  },
 };
 
 const BOOKKEEPING = new Set(['createdOn', 'modifiedOn', 'version']);
@@ -70,8 +79,10 @@ function syncState(record: ChannelRecord, changes: RecordChanges): void {
 }
 
 /** How a dialect names a field of a set, for messages. */
-const nameOf = (set: EntitySet, field: string, dialect: Dialect) =>
-  dialect === 'fields' ? field : (set.attributes.find((a) => a.field === field && !a.slot)?.name ?? field);
+function nameOf(set: EntitySet, field: string, dialect: Dialect): string {
+  const attribute = set.attributes.find((a) => a.field === field && !a.slot);
+  return attribute ? nameIn(attribute, dialect) : field;
+}
 
 /** Whether a provider takes analytics: switched on, and active. */
 const analyticsOn = (provider: ChannelRecord) =>
@@ -243,6 +254,10 @@ export class ChannelRecords {
         message: `no ${target.label} with this ${nameOf(target, field, 'odata')} exists in this organization; ${order}`,
         received: record[field],
       });
+    if (set === KPI_DEFINITIONS) {
+      const refusal = eventTypeRefusal(record, named('eventTypeCode'), dialect);
+      if (refusal) violations.push(refusal);
+    }
     if (set === PROVIDERS) {
       const named = await this.where(PROVIDERS, org, { name: record.name });
       if (named.some((p) => p.id !== record.id)) {
@@ -372,6 +387,47 @@ export class ChannelRecords {
     await this.storage.remove(this.table(set), { org, id });
     this.forget(set, record);
   }
+}
+
+/**
+ * A KPI event definition's `msdyn_eventtype` must be the one its origin gives it: System for the first-party
+ * definitions (read-only there), Custom for every other. A body may repeat the value; it may not change it.
+ */
+function eventTypeRefusal(record: ChannelRecord, field: string, dialect: Dialect): Violation | undefined {
+  const expected = kpiEventTypeOf(record.firstParty);
+  const given = record.eventTypeCode;
+  if (given === expected) return undefined;
+  const attribute = KPI_DEFINITIONS.attributes.find((a) => a.field === 'eventTypeCode');
+  if (!attribute) throw new Error('KPI_DEFINITIONS has no eventTypeCode');
+  const show = (value: unknown) => (dialect === 'fields' ? optionLabelOf(attribute, value) : value);
+  const system = optionText(attribute, KPI_EVENT_TYPE.system);
+  const custom = optionText(attribute, KPI_EVENT_TYPE.custom);
+  if (record.firstParty === true) {
+    return {
+      field,
+      rule: 'readOnly',
+      limit: show(expected),
+      message: `is ${system} on the first-party definition ${JSON.stringify(record.name)}, and cannot change`,
+      received: show(given),
+    };
+  }
+  return given === null || given === undefined
+    ? {
+        field,
+        rule: 'required',
+        limit: show(expected),
+        message: `cannot be cleared: a definition made by an admin is ${custom}`,
+        received: null,
+      }
+    : {
+        field,
+        rule: 'firstPartyOnly',
+        limit: show(expected),
+        message:
+          `${system} is kept for the first-party definitions OpenUA seeds; a definition made by an admin ` +
+          `is ${custom}`,
+        received: show(given),
+      };
 }
 
 const cacheKey = (set: EntitySet, org: string, id: string) => `${set.set}\u0000${org}\u0000${id}`;

@@ -190,7 +190,11 @@ export function program(): Command {
     command
       .option('--display-name <name>', 'display name')
       .option('--description <text>', 'what the event means')
-      .option('--event-type <type>', 'event type (Custom by default)')
+      .option(
+        '--event-type <type>',
+        'System or Custom (any case), or the code 100000000 or 100000001; a definition made here is Custom',
+        integerOption,
+      )
       .option('--active', 'events with this name may be logged')
       .option('--no-active', 'events with this name are refused')
       .option(...orgOption)
@@ -203,9 +207,7 @@ export function program(): Command {
       stateCode: o.active === undefined ? undefined : o.active ? 0 : 1,
     });
   kpiFields(kpi.command('create <name>')).action((name: string, o) =>
-    withAdmin(o, (a) =>
-      a.createRecord('kpi-definitions', o.org, { eventType: 'Custom', name, ...kpiInput(o) }),
-    ),
+    withAdmin(o, (a) => a.createRecord('kpi-definitions', o.org, { name, ...kpiInput(o) })),
   );
   kpi
     .command('list')

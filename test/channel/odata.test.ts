@@ -271,6 +271,22 @@ describe('OData addressing and metadata', () => {
     );
     assert.match(xml, /<Property Name="msdyn_additionaldata" Type="Edm.String" MaxLength="2000"\/>/);
     assert.match(xml, /<Property Name="msdyn_eventtimestamp" Type="Edm.DateTimeOffset"\/>/);
+    // Option sets are Edm.Int32, as in Dataverse, with their values and labels (OData's AllowedValues).
+    assert.match(xml, /<edmx:Include Namespace="Org.OData.Validation.V1" Alias="Validation"\/>/);
+    assert.match(
+      xml,
+      new RegExp(
+        '<Property Name="msdyn_eventtype" Type="Edm.Int32"><Annotation Term="Validation.AllowedValues">' +
+          '<Collection><Record><PropertyValue Property="Value" Int="100000000"/>' +
+          '<Annotation Term="Core.SymbolicName" String="System"/></Record>' +
+          '<Record><PropertyValue Property="Value" Int="100000001"/>' +
+          '<Annotation Term="Core.SymbolicName" String="Custom"/></Record></Collection></Annotation></Property>',
+      ),
+    );
+    assert.match(
+      xml,
+      /<Property Name="statecode" Type="Edm.Int32"><Annotation Term="Validation.AllowedValues"><Collection><Record><PropertyValue Property="Value" Int="0"\/><Annotation Term="Core.SymbolicName" String="Active"\/>/,
+    );
     const anonymous = await fetch(`${server.url}${ODATA}/$metadata`);
     assert.equal(anonymous.status, 401);
   });

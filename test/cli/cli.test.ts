@@ -212,6 +212,46 @@ describe('openua CLI on a data directory no server holds', () => {
     assert.match(tooLong.stderr, /name: must be at most 100 characters/);
   });
 
+  it('kpi --event-type takes System or Custom in any case, or the code, and kpi list answers the label', async () => {
+    for (const [name, type] of [
+      ['Escalated', 'custom'],
+      ['Transferred', '100000001'],
+    ]) {
+      const created = await openuaJson<{ eventType: string }>(
+        ['kpi', 'create', name as string, '--org', 'acme', '--event-type', type as string],
+        env,
+      );
+      assert.equal(created.eventType, 'Custom', `--event-type ${type}`);
+    }
+    const list = await openuaJson<{ name: string; eventType: string; firstParty: boolean }[]>(
+      ['kpi', 'list', '--org', 'acme'],
+      env,
+    );
+    assert.equal(list.find((d) => d.name === 'SessionStarted')?.eventType, 'System');
+    assert.equal(list.find((d) => d.name === 'Escalated')?.eventType, 'Custom');
+    assert.ok(list.every((d) => d.eventType === (d.firstParty ? 'System' : 'Custom')));
+
+    const old = await openua(['kpi', 'create', 'Old', '--org', 'acme', '--event-type', 'FirstParty'], env);
+    assert.notEqual(old.code, 0);
+    assert.match(
+      old.stderr,
+      /eventType: must be one of: System, Custom \(in any case\), or its code: 100000000 \(System\), 100000001 \(Custom\) \(received "FirstParty"\)/,
+    );
+    const system = await openua(['kpi', 'create', 'Mine', '--org', 'acme', '--event-type', 'system'], env);
+    assert.notEqual(system.code, 0);
+    assert.match(system.stderr, /eventType: 100000000 \(System\) is kept for the first-party definitions/);
+    const firstParty = await openua(
+      ['kpi', 'update', 'SessionStarted', '--org', 'acme', '--event-type', 'Custom'],
+      env,
+    );
+    assert.notEqual(firstParty.code, 0);
+    assert.match(firstParty.stderr, /eventType: is 100000000 \(System\) on the first-party definition/);
+    const names = (await openuaJson<{ name: string }[]>(['kpi', 'list', '--org', 'acme'], env)).map(
+      (d) => d.name,
+    );
+    assert.ok(!names.includes('Old') && !names.includes('Mine'), 'nothing refused was stored');
+  });
+
   it('org update sets what happens to unknown KPI events', async () => {
     const org = await openuaJson<{ unknownKpiEvents: string }>(
       ['org', 'update', 'acme', '--unknown-kpi-events', 'flag'],
@@ -350,7 +390,14 @@ describe('openua CLI while a server holds the data directory', () => {
       env,
     );
     assert.equal(updated.label, 'Chat');
-    await openuaJson(['kpi', 'create', 'CallbackRequested', '--org', 'acme'], env);
+    const kpi = await openuaJson<{ eventType: string }>(
+      ['kpi', 'create', 'CallbackRequested', '--org', 'acme', '--event-type', 'CUSTOM'],
+      env,
+    );
+    assert.equal(kpi.eventType, 'Custom');
+    const refused = await openua(['kpi', 'create', 'Other', '--org', 'acme', '--event-type', 'Other'], env);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /eventType: must be one of: System, Custom/);
     const definitions = await call<{ items: { name: string }[] }>(
       `${server.url}/api/v1/kpi-definitions?org=acme`,
       {

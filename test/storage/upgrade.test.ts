@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { filter, odataList, startConversation } from '../helpers/channel.ts';
+import { FIRST_PARTY_KPI_EVENTS } from '../../src/model/first-party-kpi-events.ts';
+import { filter, ODATA, odataList, startConversation } from '../helpers/channel.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -144,6 +145,7 @@ describe('upgrading a 0.1.0 data directory', () => {
         true,
         'the old organization got the first-party definitions',
       );
+      assert.equal(definition?.msdyn_eventtype, 100000000, '…as System');
       const org = await call<{ unknownKpiEvents: string }>(`${server.url}/api/v1/orgs/default`, {
         token: server.masterKey,
       });
@@ -227,6 +229,139 @@ describe("a store from before the framework's first-party names", () => {
         'never overwritten',
       );
       assert.equal(await acceptance(server), 100, 'the units were rebuilt in their new meaning');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('a store from before msdyn_eventtype was an option set', () => {
+  const dataDir = tempDir('openua-upgrade-eventtype-');
+  after(() => removeDir(dataDir));
+
+  const SYSTEM = 100000000;
+  const CUSTOM = 100000001;
+
+  /** Runs SQL on the store while no server holds it; answers the rows of the last statement. */
+  async function onStore(...sql: string[]): Promise<Record<string, unknown>[]> {
+    const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
+    const connection = await instance.connect();
+    let rows: Record<string, unknown>[] = [];
+    try {
+      for (const statement of sql) rows = (await connection.runAndReadAll(statement)).getRowObjectsJS();
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+    return rows;
+  }
+
+  /** What OData answers for the definitions, by name. */
+  async function definitions(server: TestServer) {
+    const all = await odataList(
+      server,
+      'msdyn_kpieventdefinitions',
+      '?$select=msdyn_name,msdyn_eventtype,openua_firstparty,versionnumber',
+    );
+    return new Map(all.map((d) => [d.msdyn_name as string, d]));
+  }
+
+  /** Every first-party definition is System, every other Custom; `$filter` on the code agrees. */
+  async function assertCoded(server: TestServer, custom: readonly string[]) {
+    const byName = await definitions(server);
+    for (const [name, d] of byName) {
+      assert.equal(d.msdyn_eventtype, d.openua_firstparty ? SYSTEM : CUSTOM, name);
+    }
+    for (const name of custom) assert.equal(byName.get(name)?.msdyn_eventtype, CUSTOM, name);
+    const system = await odataList(
+      server,
+      'msdyn_kpieventdefinitions',
+      filter(`msdyn_eventtype eq ${SYSTEM}`),
+    );
+    assert.deepEqual(
+      system.map((d) => d.msdyn_name).sort(),
+      FIRST_PARTY_KPI_EVENTS.map((e) => e.name).sort(),
+    );
+    return byName;
+  }
+
+  it('gives every definition its code at start, engine-neutrally, and keeps the old text column', async () => {
+    let server = await startServer({ dataDir });
+    const { masterKey } = server;
+    try {
+      const byAdmin = await call(`${server.url}/api/v1/kpi-definitions`, {
+        token: masterKey,
+        body: { name: 'OrderLookup', description: 'made before the upgrade' },
+      });
+      assert.equal(byAdmin.status, 201, JSON.stringify(byAdmin.body));
+      const byOData = await call(`${server.url}${ODATA}/msdyn_kpieventdefinitions`, {
+        token: masterKey,
+        body: { msdyn_name: 'RefundIssued' },
+      });
+      assert.equal(byOData.status, 204, JSON.stringify(byOData.body));
+    } finally {
+      await server.close();
+    }
+
+    // As a store was while msdyn_eventtype was free text: an event_type VARCHAR column holding the seed's
+    // 'FirstParty', 'Custom' or an admin's own words, and no code column at all.
+    await onStore(
+      'ALTER TABLE channel_kpi_definitions DROP COLUMN event_type_code',
+      'ALTER TABLE channel_kpi_definitions ADD COLUMN event_type VARCHAR',
+      `UPDATE channel_kpi_definitions SET event_type = CASE WHEN first_party THEN 'FirstParty' ELSE 'Custom' END`,
+      "UPDATE channel_kpi_definitions SET event_type = 'Business' WHERE name = 'RefundIssued'",
+    );
+
+    server = await startServer({ dataDir, masterKey });
+    let versions: Map<string, unknown>;
+    try {
+      const byName = await assertCoded(server, ['OrderLookup', 'RefundIssued']);
+      assert.equal(byName.get('OrderLookup')?.versionnumber, 2, 'the upgrade is written as an update is');
+      versions = new Map([...byName].map(([name, d]) => [name, d.versionnumber]));
+      const admin = await call<{ eventType: string; description: string }>(
+        `${server.url}/api/v1/kpi-definitions/OrderLookup`,
+        { token: masterKey },
+      );
+      assert.deepEqual([admin.body.eventType, admin.body.description], ['Custom', 'made before the upgrade']);
+      const created = await call(`${server.url}${ODATA}/msdyn_kpieventdefinitions`, {
+        token: masterKey,
+        body: { msdyn_name: 'AfterUpgrade', msdyn_eventtype: CUSTOM },
+      });
+      assert.equal(created.status, 204, JSON.stringify(created.body));
+      const refused = await call(`${server.url}${ODATA}/msdyn_kpieventdefinitions`, {
+        token: masterKey,
+        body: { msdyn_name: 'Sneaky', msdyn_eventtype: SYSTEM },
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    } finally {
+      await server.close();
+    }
+
+    const columns = await onStore(
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'channel_kpi_definitions' AND column_name LIKE 'event_type%' ORDER BY column_name",
+    );
+    assert.deepEqual(
+      columns.map((c) => [c.column_name, c.data_type]),
+      [
+        ['event_type', 'VARCHAR'],
+        ['event_type_code', 'INTEGER'],
+      ],
+      'the old column is neither dropped nor retyped; the code has its own',
+    );
+    const [old] = await onStore("SELECT event_type FROM channel_kpi_definitions WHERE name = 'RefundIssued'");
+    assert.equal(old?.event_type, 'Business', 'the old text is left as it was');
+
+    // A code lost (NULL) on some rows is given back at the next start; rows that have theirs are not rewritten.
+    await onStore(
+      "UPDATE channel_kpi_definitions SET event_type_code = NULL WHERE name IN ('SessionStarted', 'OrderLookup')",
+    );
+    server = await startServer({ dataDir, masterKey });
+    try {
+      const byName = await assertCoded(server, ['OrderLookup', 'RefundIssued', 'AfterUpgrade']);
+      assert.equal(byName.get('SessionStarted')?.msdyn_eventtype, SYSTEM);
+      assert.equal(byName.get('OrderLookup')?.versionnumber, 3);
+      assert.equal(byName.get('RefundIssued')?.versionnumber, versions.get('RefundIssued'), 'left as it was');
+      assert.equal(byName.get('AfterUpgrade')?.versionnumber, 1);
     } finally {
       await server.close();
     }
