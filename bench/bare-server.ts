@@ -17,6 +17,11 @@ const app = Fastify({ logger: false });
 for (const kind of ['custom', 'search', 'click'])
   app.post(`/rest/ua/v15/analytics/${kind}`, async () => answer);
 
+// bench/memory.ts floods both servers with batches: the bare one parses them and answers, as any route must.
+app.post('/api/v1/events/batch', { bodyLimit: 5 * 1024 * 1024 }, async (request) => ({
+  results: ((request.body as { events?: unknown[] }).events ?? []).map(() => ({ status: 'accepted' })),
+}));
+
 // The bench waits for the same readiness URL on both servers.
 app.get('/rest/ua/v15/analytics/status', async () => ({ status: 'online' }));
 

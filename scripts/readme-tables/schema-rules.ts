@@ -45,7 +45,11 @@ const SAID = new Set([
 
 /** What a schema cannot say, for one table. */
 export interface Words {
-  /** A string format in words. */
+  /**
+   * A string format in words. `''` is a format the text around the table states once for every field that
+   * has it (`printable`: no control characters); a string with no format, pattern or enum is then said to be
+   * `free text`, so that each row still says which of the two rules it has.
+   */
   formats: Record<string, string>;
   /** A pattern in words, where `matches …` would be cryptic; other patterns are shown as they are. */
   patterns?: Record<string, string>;
@@ -102,6 +106,11 @@ export class RuleWriter {
     if (unused.length > 0) throw new Error(`${table}: notes for no field: ${unused.join(', ')}`);
   }
 
+  /** Whether a format of the table is said around it, so strings without it are said to be free text. */
+  private saysFreeText(): boolean {
+    return Object.values(this.words.formats).includes('');
+  }
+
   private note(path: string): string {
     const note = this.words.notes[path];
     if (note === undefined) return '';
@@ -121,7 +130,9 @@ export class RuleWriter {
         if (schema.format !== undefined) {
           const words = this.words.formats[schema.format];
           if (words === undefined) throw new Error(`${path}: no words for the format "${schema.format}"`);
-          parts.push(words);
+          if (words !== '') parts.push(words);
+        } else if (schema.pattern === undefined && !schema.enum && this.saysFreeText()) {
+          parts.push('free text');
         }
         if (schema.pattern !== undefined)
           parts.push(this.words.patterns?.[schema.pattern] ?? `matches \`${schema.pattern}\``);

@@ -78,17 +78,22 @@ export function routesTable(): string {
 
 /** When each code is answered. A code of ErrorCodes without words here throws. */
 const ERROR_WHEN: Record<ErrorCode, string> = {
-  INVALID_REQUEST: 'a field rule, malformed JSON, a form body without its event',
+  INVALID_REQUEST:
+    'a field rule, malformed JSON, a body rule (not UTF-8, nested over 64 levels, NUL or a lone surrogate in ' +
+    'a string), a form body without its event',
   INVALID_TOKEN:
     "on Coveo's routes (the UA Write API, `/rest/ua/v15/analytics/…` and `/rest/v15/analytics/…`, and the " +
     'dimension API, `…/dimensions/custom…`): a search token that is ' +
-    'malformed, names no known organization, is badly signed or signed with another algorithm, has no expiry ' +
-    'or has expired',
+    'malformed, is not signed by a known organization (a bad signature and an organization that does not ' +
+    'exist get one answer), is signed with another algorithm, has no expiry or has expired',
   UNAUTHENTICATED:
     'no credential; an API key that is unknown or revoked; a credential that is none of master key, API key ' +
     'or search token; on `/api/…`, a search token the UA Write API would answer `INVALID_TOKEN` (the message ' +
-    'says which)',
-  FORBIDDEN: 'a missing privilege, a field that needs `analytics:impersonate`, another organization',
+    'says which); `access_token` (query or form body) anywhere but the UA Write API (send the Authorization ' +
+    'header)',
+  FORBIDDEN:
+    'a missing privilege, a field that needs `analytics:impersonate`, another organization; creating an ' +
+    'organization with other than the master key',
   ANALYTICS_DISABLED:
     'a Channel Analytics call for a provider whose analytics switch is off (or that is inactive); the message ' +
     'says how to switch it on',
@@ -98,6 +103,9 @@ const ERROR_WHEN: Record<ErrorCode, string> = {
     'others still point to',
   BODY_TOO_LARGE: 'the body is larger than `OPENUA_BODY_LIMIT`',
   UNSUPPORTED_MEDIA_TYPE: 'a body that is not JSON, text or a form',
+  RATE_LIMITED:
+    "the credential is over its organization's `rateLimits` (see Operations); with `Retry-After` and " +
+    '`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`',
   INTERNAL: 'an unexpected failure: it is logged, and the answer says no more',
   OVERLOADED: 'the ingest queue is full; with `Retry-After`',
   UNAVAILABLE: 'storage could not commit, or the server is shutting down; with `Retry-After`',

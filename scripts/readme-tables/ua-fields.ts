@@ -1,6 +1,10 @@
 import type { TSchema } from '@sinclair/typebox';
 import { QUERY_UID_LENGTH } from '../../src/ua/event-kinds.ts';
-import { COLUMN_PARAMETERS, CollectEventSchema } from '../../src/ua/measurement-protocol.ts';
+import {
+  COLUMN_PARAMETERS,
+  CollectEventSchema,
+  VALUE_PARAMETERS,
+} from '../../src/ua/measurement-protocol.ts';
 import {
   ClickEventSchema,
   CustomEventSchema,
@@ -21,6 +25,8 @@ import { RuleWriter, type Schema } from './schema-rules.ts';
 const asSchema = (schema: TSchema) => schema as unknown as Schema;
 
 const FORMATS = {
+  // Said once, above the tables: no control characters. Strings without it are said to be free text.
+  printable: '',
   uuid: 'a UUID',
   'date-time': 'an ISO 8601 date-time',
   language:
@@ -191,17 +197,28 @@ const COLLECT_ROWS = [
   ['trackingId'],
   ['tm'],
   ['z'],
+  [...VALUE_PARAMETERS],
 ];
 /** Said in the text around the table: its keys are customData. */
 const COLLECT_IN_TEXT = ['custom'];
 
 const columnOf = (parameter: string): string | undefined =>
-  parameter === 't' ? 'eventType' : COLUMN_PARAMETERS[parameter as keyof typeof COLUMN_PARAMETERS];
+  parameter === 't'
+    ? 'eventType'
+    : (VALUE_PARAMETERS as readonly string[]).includes(parameter)
+      ? 'eventValue'
+      : COLUMN_PARAMETERS[parameter as keyof typeof COLUMN_PARAMETERS];
 
 /** Where "stored as" needs more than the column's name. */
 const STORED_AS: Record<string, (column: string) => string> = {
   cid: (column) => `the visitor (${column})`,
   ul: (column) => `${column}, \`languageTag\``,
+  ...Object.fromEntries(
+    VALUE_PARAMETERS.map((p) => [
+      p,
+      (column: string) => `${column}, the first of them given (and customData, under its own name)`,
+    ]),
+  ),
 };
 
 const COLLECT_NOTES = {
@@ -210,6 +227,7 @@ const COLLECT_NOTES = {
   searchUid: `, cut to ${QUERY_UID_LENGTH}`,
   tm: '; Unix milliseconds (before 2100-01-01)',
   z: "; the hit's id, which the official client draws for each hit: its idempotency key",
+  ul: "; the official client always sends it (its ec and svc plugins add the browser's language to every hit)",
 };
 
 export function collectTable(): string {
@@ -235,7 +253,8 @@ export function collectTable(): string {
     // Parameters in one row may differ: their rules are then listed in the same order.
     const rules = parameters.map((p) => ruleOf(writer, schema, p));
     const distinct = [...new Set(rules)];
-    return [codes(parameters), stored.join(', '), (distinct.length === 1 ? distinct : rules).join(', ')];
+    const storedAs = [...new Set(stored)];
+    return [codes(parameters), storedAs.join(', '), (distinct.length === 1 ? distinct : rules).join(', ')];
   });
   writer.checkNotesUsed('collect');
   return table(['Parameter', 'Stored as', 'Rule'], rows);

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { Dimension, Dimensions } from '../query/dimensions.ts';
 import { resolveQuery } from '../query/query-spec.ts';
 import { conflict, invalid, notFound, OpenUAError, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf } from '../server/validation.ts';
+import { compileCheck, oneOf, printable } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { ANOMALY_DEFAULTS, anomalyWindowProblem, VOLUME_MEASURES } from './anomaly.ts';
 
@@ -65,14 +65,14 @@ export const ALERT_RULES: EntityTable<AlertRule> = {
 };
 
 const fields = {
-  name: Type.String({ minLength: 1, maxLength: 128 }),
+  name: printable({ minLength: 1, maxLength: 128 }),
   measure: Type.Unknown(),
   filters: Type.Array(Type.Unknown(), { maxItems: 50 }),
   comparison: oneOf(COMPARISONS),
   threshold: Type.Number(),
   deviations: Type.Number({ minimum: 1, maximum: 100 }),
   windowMinutes: Type.Integer({ minimum: 1, maximum: MAX_WINDOW_MINUTES }),
-  webhookUrl: Type.String({ minLength: 1, maxLength: 2048 }),
+  webhookUrl: printable({ minLength: 1, maxLength: 2048 }),
   enabled: Type.Boolean(),
 };
 const checkCreate = compileCheck(

@@ -69,8 +69,11 @@ export function alertRoutes(
 
     app.post('/api/v1/alert-rules', admin, async (request, reply) => {
       const rule = await rules.create(request.org, request.body);
-      // The secret is answered here, once.
-      return reply.code(201).send({ ...show(request, rule), webhookSecret: rule.webhookSecret });
+      // The secret is answered here, once: no cache may keep it.
+      return reply
+        .code(201)
+        .header('Cache-Control', 'no-store')
+        .send({ ...show(request, rule), webhookSecret: rule.webhookSecret });
     });
 
     app.get('/api/v1/alert-rules', read, async (request) => ({
@@ -81,9 +84,10 @@ export function alertRoutes(
       show(request, await rules.get(request.org, idOf(request))),
     );
 
-    app.patch('/api/v1/alert-rules/:id', admin, async (request) => {
+    app.patch('/api/v1/alert-rules/:id', admin, async (request, reply) => {
       const rule = await rules.update(request.org, idOf(request), request.body);
       const rotated = (request.body as { rotateSecret?: unknown })?.rotateSecret === true;
+      if (rotated) reply.header('Cache-Control', 'no-store');
       return { ...show(request, rule), ...(rotated && { webhookSecret: rule.webhookSecret }) };
     });
 

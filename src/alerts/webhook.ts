@@ -128,6 +128,9 @@ function describe(error: unknown, timeoutMs: number): string {
   return e?.message ?? String(error);
 }
 
+/** What one attempt came to: delivered, failed and to be retried, failed for good, or cancelled before it. */
+export type AttemptOutcome = 'delivered' | 'retrying' | 'failed' | 'cancelled';
+
 export interface WebhookOptions {
   maxAttempts: number;
   retryBaseMs: number;
@@ -156,6 +159,7 @@ export class Webhooks {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly stopping = new AbortController();
   private log: AlertLogger = SILENT;
+  private observer: (outcome: AttemptOutcome) => void = () => undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -165,6 +169,11 @@ export class Webhooks {
 
   setLogger(log: AlertLogger): void {
     this.log = log;
+  }
+
+  /** Told what became of every attempt (or cancellation), as the delivery is stored (the server's metrics). */
+  setObserver(observer: (outcome: AttemptOutcome) => void): void {
+    this.observer = observer;
   }
 
   /** Records a delivery of this alert event and starts sending it (after the alert's earlier ones). */
@@ -348,6 +357,7 @@ export class Webhooks {
   }
 
   private report(delivery: WebhookDelivery): void {
+    this.observer(delivery.state === 'pending' ? 'retrying' : delivery.state);
     const fields = {
       delivery: delivery.id,
       alert: delivery.alertId,

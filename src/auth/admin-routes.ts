@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { forbidden } from '../server/errors.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { publicApiKey } from './api-keys.ts';
+import { requireMaster } from './credential.ts';
 import { type Organizations, publicOrganization } from './organizations.ts';
 import type { SearchTokens } from './search-tokens.ts';
 
@@ -12,6 +13,7 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
     const adminOfOrg = { config: { privilege: 'admin' as const, orgFrom: 'params' as const } };
 
     app.post('/api/v1/orgs', admin, async (request, reply) => {
+      requireMaster(request.credential, 'create organizations');
       const org = await organizations.create(request.body);
       return reply.code(201).send(publicOrganization(org));
     });
@@ -32,8 +34,17 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
     );
 
     app.post('/api/v1/orgs/:org/keys', adminOfOrg, async (request, reply) => {
+      // `metrics` reads the whole server, every organization's traffic: an admin key may not grant it.
+      const privileges = (request.body as { privileges?: unknown } | null)?.privileges;
+      if (Array.isArray(privileges) && privileges.includes('metrics')) {
+        requireMaster(request.credential, 'grant the server-wide "metrics" privilege');
+      }
       const { key, apiKey } = await apiKeys.create(request.org, request.body);
-      return reply.code(201).send({ ...publicApiKey(apiKey), key });
+      // The secret is answered once: no cache may keep it.
+      return reply
+        .code(201)
+        .header('Cache-Control', 'no-store')
+        .send({ ...publicApiKey(apiKey), key });
     });
 
     app.get('/api/v1/orgs/:org/keys', adminOfOrg, async (request) => ({
@@ -50,7 +61,7 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
 
     app.post('/api/v1/orgs/:org/tokens', adminOfOrg, async (request, reply) => {
       const signed = await searchTokens.sign(request.org, request.body);
-      return reply.code(201).send(signed);
+      return reply.code(201).header('Cache-Control', 'no-store').send(signed);
     });
   };
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { invalid, notFound } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
+import { compileCheck, printable } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
+import { NegativeCache } from './negative-cache.ts';
 import { PRIVILEGES, type Privilege } from './privileges.ts';
 
 export interface ApiKey {
@@ -36,7 +37,7 @@ export const API_KEYS: EntityTable<ApiKey> = {
 /** `POST /api/v1/orgs/{org}/keys` and `openua key create`. */
 export const ApiKeyInput = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 128 }),
+    name: printable({ minLength: 1, maxLength: 128 }),
     privileges: Type.Array(Type.Unsafe<Privilege>({ type: 'string', enum: [...PRIVILEGES] }), {
       minItems: 1,
     }),
@@ -54,6 +55,12 @@ const CACHE_TTL_MS = 10_000;
 
 const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
+/**
+ * What a secret is compared with when its key id is unknown: a hash no secret has (random, never stored). An
+ * unknown id then takes the path, and the time, of a known id with a wrong secret.
+ */
+const NO_KEY_HASH = randomBytes(32);
+
 /** Public view of a key: never its hash. */
 export const publicApiKey = ({ secretHash: _hidden, ...key }: ApiKey) => key;
 
@@ -61,6 +68,8 @@ export class ApiKeys {
   /** Keys recently read, so a request costs no storage round trip. Entries expire so that a revocation
    * made through another server sharing the store takes effect within CACHE_TTL_MS. */
   private readonly cache = new Map<string, { key: ApiKey; at: number }>();
+  /** Ids recently not found, so that a made-up key costs the store one read, not one per request. */
+  private readonly unknown = new NegativeCache(CACHE_TTL_MS, 10_000);
 
   constructor(private readonly storage: Storage) {}
 
@@ -80,6 +89,7 @@ export class ApiKeys {
       revokedAt: null,
     };
     await this.storage.upsert(API_KEYS, apiKey);
+    this.unknown.delete(id);
     return { key: `oua_${id}_${secret}`, apiKey };
   }
 
@@ -102,16 +112,22 @@ export class ApiKeys {
     const match = KEY_PATTERN.exec(token);
     if (!match) return undefined;
     const [, id, secret] = match as unknown as [string, string, string];
+    const key = await this.find(id);
+    // Hashed and compared whether the id is known or not: the two cannot be told apart by time.
+    const expected = key ? Buffer.from(key.secretHash, 'hex') : NO_KEY_HASH;
+    const actual = createHash('sha256').update(secret).digest();
+    const same = expected.length === actual.length && timingSafeEqual(expected, actual);
+    return key && same && !key.revokedAt ? key : undefined;
+  }
+
+  /** The key with this id: from the caches when they know, else from the store. */
+  private async find(id: string): Promise<ApiKey | undefined> {
     const cached = this.cache.get(id);
-    let key = cached && Date.now() - cached.at < CACHE_TTL_MS ? cached.key : undefined;
-    if (!key) {
-      [key] = await this.storage.find(API_KEYS, { id });
-      if (!key) return undefined;
-      this.cache.set(id, { key, at: Date.now() });
-    }
-    const expected = Buffer.from(key.secretHash, 'hex');
-    const actual = Buffer.from(hash(secret), 'hex');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-    return key.revokedAt ? undefined : key;
+    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.key;
+    if (this.unknown.has(id)) return undefined;
+    const [key] = await this.storage.find(API_KEYS, { id });
+    if (key) this.cache.set(id, { key, at: Date.now() });
+    else this.unknown.add(id);
+    return key;
   }
 }

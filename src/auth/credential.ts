@@ -41,7 +41,7 @@ export class Authenticator {
   async authenticate(token: string | undefined): Promise<Credential> {
     if (!token) {
       throw unauthenticated(
-        'No credential: send "Authorization: Bearer <API key, search token or master key>" (or access_token for beacons)',
+        'No credential: send "Authorization: Bearer <API key, search token or master key>" (or, on the UA Write API, access_token for beacons)',
       );
     }
     if (this.masterDigest && timingSafeEqual(digest(token), this.masterDigest)) {
@@ -100,4 +100,23 @@ export function requirePrivilege(credential: Credential, privilege: Privilege): 
       },
     ]);
   }
+}
+
+/**
+ * What only the master key may do: create organizations. An admin key administers its own organization, and
+ * one it created would be out of its reach (another organization), so it may not create any.
+ */
+export function requireMaster(credential: Credential, action: string): void {
+  if (credential.kind === 'master') return;
+  throw forbidden(
+    `Only the master key (OPENUA_MASTER_KEY) can ${action}; an admin key administers its own organization`,
+    [
+      {
+        field: 'credential',
+        rule: 'masterKey',
+        message: `must be the master key to ${action}`,
+        received: credential.kind,
+      },
+    ],
+  );
 }

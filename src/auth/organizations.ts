@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { checkKpiDefaults, type KpiParams } from '../query/kpis.ts';
 import { conflict, invalid, notFound } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
+import { compileCheck, printable } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
+import { checkAllowedOrigins } from './allowed-origins.ts';
 
 export interface Organization {
   id: string;
@@ -34,7 +35,42 @@ export interface Organization {
    * does not set them. Null: the catalogue's defaults.
    */
   kpiDefaults: KpiParams | null;
+  /**
+   * Requests per credential (see RateLimits); null, or a field left out: RATE_LIMIT_DEFAULTS. Counted by each
+   * server process on its own.
+   */
+  rateLimits: Partial<RateLimits> | null;
+  /**
+   * The origins (`https://dash.example.com`) whose pages may read this organization's answers on every route but
+   * the event routes (which answer any origin): CORS. Null: none.
+   */
+  allowedOrigins: string[] | null;
 }
+
+/**
+ * How many requests one credential (an API key, a search token's user, the master key) may make within its
+ * organization, counted in fixed windows of `burst` seconds: `writePerSecond × burst` requests to the event
+ * routes, and `readPerSecond × burst` to the read routes (query, events, OData reads), in each window;
+ * administration is not limited. A credential may spend a whole window's allowance at once: `burst` is how
+ * many seconds of its rate one burst may take.
+ */
+export interface RateLimits {
+  writePerSecond: number;
+  readPerSecond: number;
+  burst: number;
+}
+
+/**
+ * Far above the requests one server takes (npm run bench:ingest), so that by default a whole site, whose visitors
+ * all send through one browser key, is never refused: an organization that wants a ceiling sets its own.
+ */
+export const RATE_LIMIT_DEFAULTS: RateLimits = { writePerSecond: 50_000, readPerSecond: 200, burst: 10 };
+
+/** The organization's rate limits, defaults filled in. */
+export const rateLimitSettings = (org: Organization): RateLimits => ({
+  ...RATE_LIMIT_DEFAULTS,
+  ...org.rateLimits,
+});
 
 /** What each ingest setting is when an organization has not set it. */
 export const ORG_DEFAULTS = {
@@ -74,6 +110,8 @@ export const ORGANIZATIONS: EntityTable<Organization> = {
     maxEventAgeDays: 'integer',
     maxEventFutureMinutes: 'integer',
     kpiDefaults: 'json',
+    rateLimits: 'json',
+    allowedOrigins: 'text[]',
   },
 };
 
@@ -84,7 +122,7 @@ export const ORG_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const OrganizationInput = Type.Object(
   {
     id: Type.String({ pattern: ORG_ID_PATTERN.source }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    name: Type.Optional(printable({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -93,7 +131,7 @@ const checkInput = compileCheck(OrganizationInput);
 /** `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. */
 const OrganizationSettings = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    name: Type.Optional(printable({ minLength: 1, maxLength: 128 })),
     unknownKpiEvents: Type.Optional(
       Type.Unsafe<UnknownKpiEvents>({ type: 'string', enum: [...UNKNOWN_KPI_EVENTS] }),
     ),
@@ -103,16 +141,46 @@ const OrganizationSettings = Type.Object(
     maxEventFutureMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 60 })),
     // Checked against the KPI catalogue (checkKpiDefaults).
     kpiDefaults: Type.Optional(Type.Unknown()),
+    // RateLimitsInput, or null (checkRateLimits).
+    rateLimits: Type.Optional(Type.Unknown()),
+    // A list of exact origins, or null (checkAllowedOrigins).
+    allowedOrigins: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 );
 const checkSettingsShape = compileCheck(OrganizationSettings);
+
+/** `rateLimits`: the object replaces the one set before; a field left out, or null for the whole, is the default. */
+const RateLimitsInput = Type.Object(
+  {
+    writePerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    readPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+const checkRateLimitsShape = compileCheck(RateLimitsInput);
+const checkRateLimits = (value: unknown) =>
+  value === null
+    ? []
+    : checkRateLimitsShape(value).map((v) =>
+        v.field
+          ? { ...v, field: `rateLimits.${v.field}` }
+          : {
+              ...v,
+              field: 'rateLimits',
+              message: 'must be an object {writePerSecond, readPerSecond, burst}, or null',
+            },
+      );
+
 const checkSettings = (body: unknown) => {
   const violations = checkSettingsShape(body);
-  if (violations.length > 0 || body === null || typeof body !== 'object' || !('kpiDefaults' in body)) {
-    return violations;
-  }
-  return checkKpiDefaults(body.kpiDefaults, 'kpiDefaults');
+  if (violations.length > 0 || body === null || typeof body !== 'object') return violations;
+  return [
+    ...('kpiDefaults' in body ? checkKpiDefaults(body.kpiDefaults, 'kpiDefaults') : []),
+    ...('rateLimits' in body ? checkRateLimits(body.rateLimits) : []),
+    ...('allowedOrigins' in body ? checkAllowedOrigins(body.allowedOrigins, 'allowedOrigins') : []),
+  ];
 };
 
 /** Public view: the token secret is never answered. */
@@ -123,22 +191,69 @@ export const publicOrganization = (org: Organization) => ({
   unknownKpiEvents: org.unknownKpiEvents ?? 'refuse',
   ...ingestSettings(org),
   kpiDefaults: org.kpiDefaults ?? {},
+  rateLimits: rateLimitSettings(org),
+  allowedOrigins: org.allowedOrigins ?? [],
 });
 
+/**
+ * How long the server's copy of the organizations is trusted before it is read again: an organization created,
+ * or a setting changed, through another server sharing the store is seen here within this time.
+ */
+export const ORGANIZATIONS_REFRESH_MS = 10_000;
+
 export class Organizations {
-  private readonly cache = new Map<string, Organization>();
+  /**
+   * Every organization, read whole from the store at most every ORGANIZATIONS_REFRESH_MS. An id is looked up
+   * here alone, whether it exists or not: a credential naming an organization that does not exist costs no
+   * store read, and takes the time one naming an organization that does takes, so none can be told apart.
+   */
+  private cache = new Map<string, Organization>();
+  private readAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | undefined;
+  /** Organizations created or changed here while a read of the store is under way, kept over what it reads. */
+  private writtenDuringRead: Map<string, Organization> | undefined;
+  /** Every organization's allowedOrigins together, for CORS preflights (which carry no credential). */
+  private origins: ReadonlySet<string> | undefined;
   /** What other parts do for each new organization (Channel Analytics seeds its KPI definitions). */
   private readonly created: ((org: Organization) => Promise<void>)[] = [];
 
   constructor(private readonly storage: Storage) {}
 
   async get(id: string): Promise<Organization | undefined> {
-    const cached = this.cache.get(id);
-    if (cached) return cached;
-    // Another server in front of the same store may have created it.
-    const [row] = await this.storage.find(ORGANIZATIONS, { id });
-    if (row) this.cache.set(id, row);
-    return row;
+    if (Date.now() - this.readAt >= ORGANIZATIONS_REFRESH_MS) await this.refresh();
+    return this.cache.get(id);
+  }
+
+  /** Reads every organization from the store; concurrent callers share one read. */
+  private refresh(): Promise<void> {
+    this.reading ??= (async () => {
+      this.writtenDuringRead = new Map();
+      try {
+        const rows = await this.storage.find(ORGANIZATIONS, {});
+        const fresh = new Map(rows.map((org) => [org.id, org]));
+        for (const [id, org] of this.writtenDuringRead) fresh.set(id, org);
+        this.cache = fresh;
+        this.origins = undefined;
+        this.readAt = Date.now();
+      } finally {
+        this.writtenDuringRead = undefined;
+        this.reading = undefined;
+      }
+    })();
+    return this.reading;
+  }
+
+  private remember(org: Organization): void {
+    this.cache.set(org.id, org);
+    this.writtenDuringRead?.set(org.id, org);
+    this.origins = undefined;
+  }
+
+  /** The origins some organization allows (CORS), as of the last read of the organizations. */
+  async allowedOriginsAnywhere(): Promise<ReadonlySet<string>> {
+    if (Date.now() - this.readAt >= ORGANIZATIONS_REFRESH_MS) await this.refresh();
+    this.origins ??= new Set([...this.cache.values()].flatMap((org) => org.allowedOrigins ?? []));
+    return this.origins;
   }
 
   async require(id: string): Promise<Organization> {
@@ -155,7 +270,9 @@ export class Organizations {
     const violations = checkInput(body);
     if (violations.length > 0) throw invalid(violations);
     const input = body as Static<typeof OrganizationInput>;
-    if (await this.get(input.id)) throw conflict(`Organization ${JSON.stringify(input.id)} already exists`);
+    // From the store itself: another server sharing it may have made this one since the last refresh.
+    const [existing] = await this.storage.find(ORGANIZATIONS, { id: input.id });
+    if (existing) throw conflict(`Organization ${JSON.stringify(input.id)} already exists`);
     const org: Organization = {
       id: input.id,
       name: input.name ?? input.id,
@@ -167,9 +284,11 @@ export class Organizations {
       maxEventAgeDays: null,
       maxEventFutureMinutes: null,
       kpiDefaults: null,
+      rateLimits: null,
+      allowedOrigins: null,
     };
     await this.storage.upsert(ORGANIZATIONS, org);
-    this.cache.set(org.id, org);
+    this.remember(org);
     for (const listener of this.created) await listener(org);
     return org;
   }
@@ -181,12 +300,17 @@ export class Organizations {
   async update(id: string, body: unknown): Promise<Organization> {
     const violations = checkSettings(body);
     if (violations.length > 0) throw invalid(violations);
-    const settings = body as Omit<Static<typeof OrganizationSettings>, 'kpiDefaults'> & {
+    const settings = body as Omit<
+      Static<typeof OrganizationSettings>,
+      'kpiDefaults' | 'rateLimits' | 'allowedOrigins'
+    > & {
       kpiDefaults?: KpiParams | null;
+      rateLimits?: Partial<RateLimits> | null;
+      allowedOrigins?: string[] | null;
     };
     const org = { ...(await this.require(id)), ...settings };
     await this.storage.upsert(ORGANIZATIONS, org);
-    this.cache.set(id, org);
+    this.remember(org);
     return org;
   }
 

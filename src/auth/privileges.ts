@@ -1,5 +1,12 @@
 /** What a credential may do. Documented in the README ("Credentials and privileges"). */
-export const PRIVILEGES = ['analytics:write', 'analytics:impersonate', 'analytics:read', 'admin'] as const;
+export const PRIVILEGES = [
+  'analytics:write',
+  'analytics:impersonate',
+  'analytics:read',
+  'admin',
+  // Server-wide (GET /metrics), not of one organization: only the master key grants it.
+  'metrics',
+] as const;
 
 export type Privilege = (typeof PRIVILEGES)[number];
 

@@ -17,6 +17,11 @@ export interface Attribute {
   field: string;
   kind: AttributeKind;
   maxLength?: number;
+  /**
+   * Text that may hold control characters (a description, additional data, a custom attribute). Other text
+   * attributes are ids and names, which refuse them (format `printable`); no text may hold NUL.
+   */
+  freeText?: boolean;
   /** Allowed values, for option sets (Dataverse's choices): the integers OData speaks, each with its label. */
   options?: readonly OptionValue[];
   /**
@@ -70,6 +75,8 @@ const CUSTOM_SLOTS: readonly Attribute[] = [1, 2, 3, 4, 5].map((n) => ({
   field: 'customData',
   kind: 'text',
   maxLength: LONG_TEXT_LENGTH,
+  // A customData value, as free as every other.
+  freeText: true,
   slot: `customattribute${n}`,
 }));
 
@@ -204,7 +211,7 @@ export const PROVIDERS = entitySet(
     { name: 'msdyn_enableanalytics', field: 'enableAnalytics', kind: 'boolean' },
     { name: 'msdyn_sortorder', field: 'sortOrder', kind: 'integer' },
     text('msdyn_trusteddomain', 'trustedDomain', { maxLength: LONG_TEXT_LENGTH }),
-    text('msdyn_customparams', 'customParams', { maxLength: LONG_TEXT_LENGTH }),
+    text('msdyn_customparams', 'customParams', { maxLength: LONG_TEXT_LENGTH, freeText: true }),
     text('msdyn_ciproviderapiversion', 'apiVersion'),
     ...STATE,
     ...RECORD_BOOKKEEPING,
@@ -219,7 +226,7 @@ export const KPI_DEFINITIONS = entitySet(
   [
     text('msdyn_name', 'name', { required: true, key: true }),
     text('msdyn_eventdisplayname', 'displayName'),
-    text('msdyn_eventdescription', 'description', { maxLength: LONG_TEXT_LENGTH }),
+    text('msdyn_eventdescription', 'description', { maxLength: LONG_TEXT_LENGTH, freeText: true }),
     // Stored as eventTypeCode: stores from before it was an option set keep their old text column, eventType.
     {
       name: 'msdyn_eventtype',
@@ -247,7 +254,7 @@ export const CONVERSATIONS = entitySet(
     text('msdyn_providername', 'providerName'),
     text('msdyn_accountid', 'accountId'),
     text('msdyn_contactid', 'contactId'),
-    text('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+    text('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH, freeText: true }),
     text('msdyn_externalcorrelationid', 'externalCorrelationId'),
     time('msdyn_conversationtimestamp', 'conversationTimestamp'),
     text('msdyn_region', 'region'),
@@ -276,7 +283,7 @@ export const SESSIONS = entitySet(
     text('msdyn_ucisessionname', 'clientSessionName'),
     text('msdyn_sessionchannel', 'channel'),
     text('msdyn_sessioncreationreason', 'creationReason'),
-    text('msdyn_sessionadditionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+    text('msdyn_sessionadditionaldata', 'additionalData', { maxLength: DATA_LENGTH, freeText: true }),
     text('msdyn_externalcorrelationid', 'externalCorrelationId'),
     time('msdyn_sessioncreatedtimestamp', 'createdTimestamp'),
     time('msdyn_sessionagentassignedtimestamp', 'agentAssignedTimestamp'),
@@ -329,7 +336,7 @@ export const KPI_EVENTS = entitySet('msdyn_kpieventsdata', 'msdyn_kpieventdata',
   eventText('msdyn_clientsessionid', 'clientSessionId'),
   eventText('msdyn_participantid', 'participantId', { required: true, key: true }),
   readOnly(eventText('msdyn_providerid', 'providerId')),
-  eventText('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH }),
+  eventText('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH, freeText: true }),
   eventText('msdyn_externalcorrelationid', 'externalCorrelationId'),
   eventText('openua_entityname', 'entityName'),
   eventText('openua_entityrecordid', 'entityRecordId'),

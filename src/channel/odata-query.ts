@@ -1,5 +1,5 @@
 import { defaultParser } from '@odata/parser';
-import { invalid, type Violation } from '../server/errors.ts';
+import { echo, invalid, type Violation } from '../server/errors.ts';
 import type { Comparison, RecordFilter, RecordQuery, Scalar, TextMatch } from '../storage/storage.ts';
 import { type Attribute, attributeNamed, type EntitySet } from './entity-sets.ts';
 import { naturalId } from './records.ts';
@@ -149,8 +149,61 @@ function toFilter(node: Node, set: EntitySet): RecordFilter {
   }
 }
 
+/** The deepest nesting of parentheses and `not` a `$filter` may have. */
+export const MAX_FILTER_NESTING = 32;
+/** The most `and` and `or` a `$filter` may chain. */
+export const MAX_FILTER_OPERATORS = 100;
+
+/**
+ * Why a `$filter` is too complex to parse, read from its text before the parser (which recurses) sees it:
+ * parentheses and `not` nested deeper than MAX_FILTER_NESTING, or more than MAX_FILTER_OPERATORS `and`/`or`.
+ * String literals (`'it''s (not) here'`) are skipped. Each `not` counts as a level until its parenthesis
+ * closes, so the count bounds the depth of the expression the parser would build, never less.
+ */
+function complexityViolation(text: string): Violation | undefined {
+  const bare = text.replace(/'(?:[^']|'')*'?/g, "''");
+  // Per open parenthesis, the `not`s met since it opened.
+  const nots: number[] = [0];
+  let nesting = 0;
+  let deepest = 0;
+  let operators = 0;
+  for (const [token] of bare.matchAll(/[()]|\b(?:not|and|or)\b/g)) {
+    if (token === '(') {
+      nots.push(0);
+      nesting++;
+    } else if (token === ')') {
+      if (nots.length > 1) nesting -= 1 + (nots.pop() as number);
+    } else if (token === 'not') {
+      nots[nots.length - 1] = (nots.at(-1) as number) + 1;
+      nesting++;
+    } else operators++;
+    deepest = Math.max(deepest, nesting);
+  }
+  if (deepest > MAX_FILTER_NESTING) {
+    return {
+      field: '$filter',
+      rule: 'depth',
+      limit: MAX_FILTER_NESTING,
+      message: `nests parentheses and not deeper than ${MAX_FILTER_NESTING} levels`,
+      received: echo(text),
+    };
+  }
+  if (operators > MAX_FILTER_OPERATORS) {
+    return {
+      field: '$filter',
+      rule: 'operators',
+      limit: MAX_FILTER_OPERATORS,
+      message: `chains more than ${MAX_FILTER_OPERATORS} and/or`,
+      received: echo(text),
+    };
+  }
+  return undefined;
+}
+
 /** `$filter` as a record filter; a 400 naming `$filter` and the reason when it does not parse or fit the set. */
 function parseFilter(text: string, set: EntitySet): RecordFilter {
+  const tooComplex = complexityViolation(text);
+  if (tooComplex) throw invalid([tooComplex]);
   let ast: Node;
   try {
     ast = defaultParser.filter(text) as unknown as Node;

@@ -41,7 +41,8 @@ function target(request: FastifyRequest): { set: EntitySet | undefined; name: st
  * `admin`. Analytics records are written with `analytics:write`; deleting them needs `admin`.
  */
 function privilegeFor(request: FastifyRequest): Privilege {
-  if (request.method === 'GET') return 'analytics:read';
+  // HEAD is the GET route answered without its body (Fastify adds it): a read, needing what GET needs.
+  if (request.method === 'GET' || request.method === 'HEAD') return 'analytics:read';
   const { set } = target(request);
   if (request.method === 'DELETE' || set === PROVIDERS || set === KPI_DEFINITIONS) return 'admin';
   return 'analytics:write';

@@ -1,5 +1,7 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
 import { echo, type Violation } from '../server/errors.ts';
+import { MAX_JSON_DEPTH } from '../server/json.ts';
+import { printable } from '../server/validation.ts';
 import { normaliseCustomData } from '../ua/custom-data.ts';
 import {
   CONVERSATIONS,
@@ -125,14 +127,14 @@ const tolerant = (props: Record<string, TSchema>): TObject =>
 
 const Participant = tolerant({
   ...properties(PARTICIPANTS, PARTICIPANT_FIELDS),
-  sessionId: Type.Optional(Type.String()),
-  conversationId: Type.Optional(Type.String()),
+  sessionId: Type.Optional(printable()),
+  conversationId: Type.Optional(printable()),
   customData: Type.Optional(CustomDataList),
 });
 
 const Session = tolerant({
   ...properties(SESSIONS, SESSION_FIELDS),
-  conversationId: Type.Optional(Type.String()),
+  conversationId: Type.Optional(printable()),
   customData: Type.Optional(CustomDataList),
   participants: Type.Optional(Type.Array(Participant, { maxItems: 100 })),
 });
@@ -156,7 +158,7 @@ const EventItem = tolerant({
   ...properties(KPI_EVENTS, EVENT_ITEM_FIELDS),
   customData: Type.Optional(CustomDataList),
   // OpenUA's own: the event's idempotency key, as on every other event route.
-  eventId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  eventId: Type.Optional(printable({ minLength: 1, maxLength: 128 })),
 });
 
 /** `POST /api/v1/channel/logAnalyticsEvent`, v1 or v2 data. */
@@ -166,7 +168,7 @@ export const LogAnalyticsEventBody = Type.Object(
       ...properties(KPI_EVENTS, EVENT_PLACE_FIELDS),
       events: Type.Array(EventItem, { minItems: 1, maxItems: 500 }),
     }),
-    eventName: Type.String({ minLength: 1, maxLength: ID_LENGTH }),
+    eventName: printable({ minLength: 1, maxLength: ID_LENGTH }),
     correlationId: CorrelationId,
   },
   { additionalProperties: false },
@@ -176,9 +178,12 @@ export const LogAnalyticsEventBody = Type.Object(
  * The JS API is looser than the entity model in two ways that lose nothing: additionalData may be an
  * object (kept as its JSON text), and participant mode and type may be numbers (kept as their digits).
  * Answers a copy with those folded, so the schema can then hold every payload to the model's limits.
+ * The fields it folds are a few levels down; below MAX_JSON_DEPTH a value is left as it is (a body cannot
+ * be deeper, and a value built otherwise cannot make this overflow the stack).
  */
-export function loosen(value: unknown, key = ''): unknown {
-  if (Array.isArray(value)) return value.map((item) => loosen(item));
+export function loosen(value: unknown, key = '', depth = 1): unknown {
+  if (depth > MAX_JSON_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item) => loosen(item, '', depth + 1));
   if (value === null || typeof value !== 'object') {
     return typeof value === 'number' && /^(participant)?(mode|type)$/i.test(key) ? String(value) : value;
   }
@@ -186,12 +191,22 @@ export function loosen(value: unknown, key = ''): unknown {
   for (const [k, v] of Object.entries(value)) {
     copy[k] =
       /additionalData$/i.test(k) && v !== null && typeof v === 'object' && !Array.isArray(v)
-        ? JSON.stringify(v)
+        ? jsonText(v)
         : k === 'customData'
           ? v
-          : loosen(v, k);
+          : loosen(v, k, depth + 1);
   }
   return copy;
+}
+
+/** additionalData's JSON text; a value too deep for JSON.stringify is left as it is, for the schema to refuse. */
+function jsonText(value: object): unknown {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof RangeError) return value;
+    throw error;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { echo, type Violation } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
+import { compileCheck, printable } from '../server/validation.ts';
 import { normaliseCustomData } from '../ua/custom-data.ts';
 import { type Attribute, type EntitySet, optionLabelOf, optionText, optionValueOf } from './entity-sets.ts';
 
@@ -34,8 +34,10 @@ const speaksLabels = (attribute: Attribute, dialect: Dialect) =>
 /** The schema of one attribute's value, with the limits of the entity model. */
 export function attributeSchema(attribute: Attribute): TSchema {
   switch (attribute.kind) {
-    case 'text':
-      return Type.String({ maxLength: attribute.maxLength, ...(attribute.required ? { minLength: 1 } : {}) });
+    case 'text': {
+      const bounds = { maxLength: attribute.maxLength, ...(attribute.required ? { minLength: 1 } : {}) };
+      return attribute.freeText ? Type.String(bounds) : printable(bounds);
+    }
     case 'boolean':
       return Type.Boolean();
     case 'integer':

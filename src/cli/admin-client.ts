@@ -221,7 +221,12 @@ export async function openAdmin(config: Config, serverUrl: string | undefined): 
   const url = serverUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   if (serverUrl) return remote(url, config);
   try {
-    return new LocalAdmin(await createServices(config, await DuckDBStorage.open(config.dataDir)));
+    return new LocalAdmin(
+      await createServices(
+        config,
+        await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }),
+      ),
+    );
   } catch (error) {
     if (!isLockError(error)) throw error;
     return remote(url, config, `the data directory ${config.dataDir} is in use by a running server`);

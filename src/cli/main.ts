@@ -4,13 +4,18 @@ import { ConfigError, loadDotEnv, readConfig } from '../server/config.ts';
 import { OpenUAError } from '../server/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
 import { serve } from './serve.ts';
+import { StartError } from './start-errors.ts';
 
 /** A number when it is written as an integer; otherwise the text, for the server to refuse by name. */
 const integerOption = (value: string): number | string => (/^-?\d+$/.test(value) ? Number(value) : value);
 
+/** JSON `null`, as an option's parsed value: commander turns a parser's own null into ''. */
+const JSON_NULL = Symbol('null');
+const fromJson = (value: unknown) => (value === JSON_NULL ? null : value);
+
 const jsonOption = (value: string): unknown => {
   try {
-    return JSON.parse(value);
+    return JSON.parse(value) ?? JSON_NULL;
   } catch {
     throw new InvalidArgumentError('must be JSON, such as {"shortAbandonSeconds": 30}');
   }
@@ -23,6 +28,13 @@ const privilegeList = (value: string): Privilege[] => {
     throw new InvalidArgumentError(`unknown privilege ${wrong.join(', ')}; use ${PRIVILEGES.join(', ')}`);
   return list as Privilege[];
 };
+
+/** `a,b`: the origins, for the server to check one by one; empty: none. */
+const originList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -82,6 +94,16 @@ export function program(): Command {
       'KPI parameters used where a query does not set them, e.g. \'{"shortAbandonSeconds":30}\' (null: none)',
       jsonOption,
     )
+    .option(
+      '--rate-limits <json>',
+      'requests per credential, e.g. \'{"writePerSecond":500,"readPerSecond":20,"burst":10}\' (null: the defaults)',
+      jsonOption,
+    )
+    .option(
+      '--allowed-origins <list>',
+      'comma-separated origins whose pages may read the admin, query and OData answers (CORS), e.g. https://dash.example.com ("": none)',
+      originList,
+    )
     .option(...serverOption)
     .action((id: string, o) =>
       withAdmin(o, (a) =>
@@ -94,7 +116,9 @@ export function program(): Command {
             rejectionRetentionDays: o.rejectionRetentionDays,
             maxEventAgeDays: o.maxEventAgeDays,
             maxEventFutureMinutes: o.maxEventFutureMinutes,
-            kpiDefaults: o.kpiDefaults,
+            kpiDefaults: fromJson(o.kpiDefaults),
+            rateLimits: fromJson(o.rateLimits),
+            allowedOrigins: o.allowedOrigins,
           }),
         ),
       ),
@@ -328,7 +352,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof OpenUAError) {
+    if (error instanceof ConfigError || error instanceof OpenUAError || error instanceof StartError) {
       const violations = error instanceof OpenUAError && error.violations ? error.violations : [];
       console.error(`openua: ${error.message}`);
       for (const v of violations)

@@ -1,31 +1,82 @@
 import { buildApp } from '../server/app.ts';
 import type { Config } from '../server/config.ts';
+import { listenMetrics } from '../server/operations.ts';
 import { createServices } from '../server/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
+import { dataDirProblem, listenProblem } from './start-errors.ts';
 
-/** `openua serve`: opens the store, listens, and on SIGTERM/SIGINT drains every accepted event before exit. */
+/**
+ * `openua serve`: opens the store, listens, then loads into the store what the last run left in the ingest log
+ * (meanwhile `GET /ready` and events answer 503), and on SIGTERM/SIGINT drains every accepted event before exit.
+ * What stops a start (a busy port, a data directory or store it cannot use) is thrown as a StartError.
+ */
 export async function serve(config: Config): Promise<void> {
-  const storage = await DuckDBStorage.open(config.dataDir);
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  const services = await createServices(config, storage, (message, cause) =>
-    app?.log.error({ err: cause }, message),
+  const storage = await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }).catch(
+    (error: unknown) => {
+      throw dataDirProblem(error, config) ?? error;
+    },
   );
-  app = await buildApp(services);
-  const address = await app.listen({ port: config.port, host: config.host });
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  const services = await createServices(
+    config,
+    storage,
+    (message, cause) => app?.log.error({ err: cause }, message),
+    // Listening first lets a load balancer see a live server that is not ready yet, however long that takes.
+    { recoverInBackground: true },
+  ).catch(async (error: unknown) => {
+    await storage.close().catch(() => undefined);
+    throw dataDirProblem(error, config) ?? error;
+  });
+  const server = await buildApp(services);
+  app = server;
+  const address = await server
+    .listen({ port: config.port, host: config.host })
+    .catch(async (error: unknown) => {
+      await server.close().catch(() => undefined);
+      throw (
+        listenProblem(error, { host: config.host, port: config.port, setting: 'PORT (or HOST)' }) ?? error
+      );
+    });
+  const metricsAddress = config.metricsAddress;
+  const metrics = metricsAddress
+    ? await listenMetrics(services.metrics, metricsAddress).catch(async (error: unknown) => {
+        await server.close().catch(() => undefined);
+        throw listenProblem(error, { ...metricsAddress, setting: 'OPENUA_METRICS_ADDRESS' }) ?? error;
+      })
+    : undefined;
 
   const lines = [
     `OpenUA listening on ${address}`,
     `Data: ${storage.location} (${storage.engine})`,
     services.firstStart ? 'First start: created the organization "default".' : undefined,
-    services.recovered > 0
-      ? `Recovered ${services.recovered} acknowledged events from the ingest log into the store.`
-      : undefined,
+    metrics
+      ? `Metrics: ${metrics.url}/metrics (OPENUA_METRICS_ADDRESS, no credential)`
+      : `Metrics: ${address}/metrics (the master key, or a key with the "metrics" privilege)`,
     config.masterKey
       ? 'Master key: set (OPENUA_MASTER_KEY). Make scoped keys with: npm run openua -- key create --name web --privileges analytics:write'
       : 'No OPENUA_MASTER_KEY. To get a key, stop the server and run: npm run openua -- key create --name web --privileges analytics:write,analytics:read (or set OPENUA_MASTER_KEY to administer while it runs)',
     `Send events to ${address}/rest/ua/v15/analytics/custom`,
   ];
   for (const line of lines) if (line) app.log.info(line);
+  void services.started.then(
+    () => {
+      if (services.recovered > 0) {
+        server.log.info(
+          `Recovered ${services.recovered} acknowledged events from the ingest log into the store.`,
+        );
+      }
+      server.log.info('Ready: taking events');
+    },
+    async (error: unknown) => {
+      server.log.fatal(
+        { err: error },
+        'the events the last run left in the ingest log could not be loaded into the store; stopping (they stay in the log)',
+      );
+      await metrics?.close();
+      await server.close().catch(() => undefined);
+      process.exit(1);
+    },
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -33,7 +84,8 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     app.log.info(`${signal}: no new requests; committing every accepted event, then exiting`);
     const { queued, unloaded } = services.writer.stats();
-    await app.close();
+    await metrics?.close();
+    await server.close();
     app.log.info(`stopped cleanly (${queued + unloaded} events were waiting for the store at ${signal})`);
     process.exit(0);
   };

@@ -20,6 +20,21 @@ export interface GroupCommitOptions {
   lingerMs: number;
   /** How long acknowledged events may wait before they are loaded into the store, in ms. */
   loadIntervalMs: number;
+  /** Told how each log write and each load went (the server's metrics); never allowed to throw. */
+  observer?: IngestObserver;
+}
+
+/** What the writer reports as it works, for metrics. Durations are in seconds. */
+export interface IngestObserver {
+  /** These events are on disk, about to be acknowledged. */
+  acknowledged?(events: readonly CanonicalEvent[]): void;
+  /** One write to the ingest log (ok: it succeeded). */
+  logWrite?(seconds: number, ok: boolean): void;
+  /**
+   * One load transaction into the store (ok: it committed), and, when it did, how long the oldest of its
+   * events had waited since it was acknowledged.
+   */
+  load?(seconds: number, ok: boolean, lagSeconds: number): void;
 }
 
 export interface IngestStats {
@@ -38,6 +53,8 @@ export interface IngestStats {
   logFailing: boolean;
   /** Draining before a stop: new events are refused. */
   closing: boolean;
+  /** Starting (the ingest log left by the last run is being loaded): new events are refused. */
+  starting: boolean;
 }
 
 /**
@@ -73,6 +90,10 @@ export const LOG_CHECKPOINT = 'ingest-log';
 export class GroupCommit {
   private readonly waiting: Pending[] = [];
   private readonly unloaded: LoggedRecord[] = [];
+  /** When each record of `unloaded` was acknowledged (ms since the epoch), in the same order. */
+  private readonly loggedAt: number[] = [];
+  /** Until it settles, new events are refused and sync() waits (see hold). */
+  private held: Promise<unknown> | undefined;
   private queued = 0;
   private unloadedEvents = 0;
   private writing: Promise<void> | undefined;
@@ -137,11 +158,32 @@ export class GroupCommit {
   }
 
   /**
+   * Refuses new events (503) and holds sync() until `work` settles: a server that listens while it recovers
+   * (work: recover(), then whatever must follow it before the first event) takes no event meanwhile, and its
+   * readers wait for the recovered events.
+   */
+  hold(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.held = settled;
+    void settled.then(() => {
+      if (this.held === settled) this.held = undefined;
+    });
+  }
+
+  /**
    * Refuses (503) what `submit` would refuse for `count` events now, before a caller spends work on them:
    * under overload, checking a big batch only to shed it would take the CPU the store needs to catch up.
    */
   admit(count: number): void {
     if (this.closed) throw unavailable('The server is shutting down; the event was not accepted. Retry.');
+    if (this.held) {
+      throw unavailable(
+        'The server is starting: it is loading the events its last run acknowledged into the store. Retry.',
+      );
+    }
     const held = this.queued + this.unloadedEvents;
     if (held + count > this.options.capacity && held > 0) {
       this.counters.shed += count;
@@ -166,6 +208,7 @@ export class GroupCommit {
 
   /** Resolves once every event acknowledged before the call is in the store (read-your-writes). */
   sync(): Promise<void> {
+    if (this.held) return this.held.then(() => this.sync());
     const target = this.loggedRecords;
     if (this.loadedRecords >= target) return Promise.resolve();
     return new Promise((resolve) => {
@@ -181,12 +224,15 @@ export class GroupCommit {
       ...this.counters,
       logFailing: this.logFailing,
       closing: this.closed,
+      starting: this.held !== undefined,
     };
   }
 
   /** Refuses new events, then waits until everything already accepted is logged and loaded. */
   async drain(): Promise<void> {
     this.closed = true;
+    // A stop during recovery lets it finish: it reads the log this closes.
+    if (this.held) await this.held;
     while (this.writing || this.waiting.length > 0) {
       if (!this.writing) this.scheduleWrite();
       await this.writing;
@@ -213,17 +259,26 @@ export class GroupCommit {
     );
     const batch = this.takeBatch();
     const events = batch.flatMap((p) => p.events);
+    const started = performance.now();
     try {
       const position = await this.log.append(events);
+      const seconds = (performance.now() - started) / 1000;
+      this.tell((o) => {
+        o.logWrite?.(seconds, true);
+        o.acknowledged?.(events);
+      });
       this.counters.logWrites++;
       this.logFailing = false;
       this.counters.acknowledgedEvents += events.length;
       this.unloaded.push({ events, position });
+      this.loggedAt.push(Date.now());
       this.unloadedEvents += events.length;
       this.loggedRecords++;
       for (const p of batch) p.resolve();
       this.scheduleLoad(this.unloadedEvents >= this.options.batchSize);
     } catch (cause) {
+      const seconds = (performance.now() - started) / 1000;
+      this.tell((o) => o.logWrite?.(seconds, false));
       this.onError('ingest log write failed; its events were answered 503', cause);
       this.logFailing = true;
       const error = unavailable('The event could not be written to disk, so it was not accepted. Retry.');
@@ -285,9 +340,16 @@ export class GroupCommit {
     const last = records.at(-1);
     if (!last) return true;
     const events = records.flatMap((r) => r.events);
+    const started = performance.now();
     try {
       await this.storage.appendEvents(events, { name: LOG_CHECKPOINT, value: formatPosition(last.position) });
+      const seconds = (performance.now() - started) / 1000;
+      // The records loaded are the oldest unloaded ones: loggedAt[0] is the first's acknowledgement.
+      const lag = (Date.now() - (this.loggedAt[0] ?? Date.now())) / 1000;
+      this.tell((o) => o.load?.(seconds, true, lag));
     } catch (cause) {
+      const seconds = (performance.now() - started) / 1000;
+      this.tell((o) => o.load?.(seconds, false, 0));
       this.counters.failedLoads++;
       this.onError(
         `loading ${events.length} acknowledged events into the store failed; they stay in the log`,
@@ -341,6 +403,7 @@ export class GroupCommit {
   /** Drops the oldest records from memory once they are in the store (or set aside). */
   private forget(records: number, events: number): void {
     this.unloaded.splice(0, records);
+    this.loggedAt.splice(0, records);
     this.unloadedEvents -= events;
     this.loadedRecords += records;
     for (let i = this.syncWaiters.length - 1; i >= 0; i--) {
@@ -350,6 +413,15 @@ export class GroupCommit {
         waiter.resolve();
       }
     }
+  }
+
+  /** Tells the observer what happened; whatever it does, it cannot break the writer. */
+  private tell(report: (observer: IngestObserver) => void): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    try {
+      report(observer);
+    } catch {}
   }
 
   private retryAfterSeconds(): number {

@@ -79,6 +79,8 @@ export class Rejections {
   private readonly sweeper: NodeJS.Timeout;
   /** Rejections not kept because the buffer was full (the store could not keep up). */
   dropped = 0;
+  /** Told of every rejection, kept or dropped (the server's metrics). */
+  private readonly listeners: ((route: string, rules: readonly string[]) => void)[] = [];
 
   constructor(
     private readonly storage: Storage,
@@ -93,8 +95,17 @@ export class Rejections {
     this.sweeper.unref();
   }
 
+  /** Calls `listener` with the route and the distinct rules of every rejection from now on. */
+  onRecord(listener: (route: string, rules: readonly string[]) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** Keeps a rejection; written within FLUSH_MS, off the request's path. */
   record(input: RejectionInput): void {
+    if (this.listeners.length > 0) {
+      const rules = [...new Set(input.violations.map((v) => v.rule))];
+      for (const listener of this.listeners) listener(input.route, rules);
+    }
     if (this.buffer.length >= MAX_BUFFERED) {
       this.dropped++;
       return;

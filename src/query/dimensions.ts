@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { EventCategory } from '../ingest/canonical-event.ts';
 import { conflict, echo, invalid, notFound, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf } from '../server/validation.ts';
+import { compileCheck, oneOf, printable } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { CUSTOM_DATA_KEY, normaliseKey } from '../ua/custom-data.ts';
 
@@ -57,8 +57,8 @@ export const DIMENSIONS: EntityTable<Dimension> = {
 
 const DimensionInput = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 128 }),
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    name: printable({ minLength: 1, maxLength: 128 }),
+    displayName: Type.Optional(printable({ minLength: 1, maxLength: 256 })),
     type: oneOf(DIMENSION_TYPES),
     eventKinds: Type.Optional(Type.Array(oneOf(EVENT_KINDS), { uniqueItems: true })),
   },

@@ -26,6 +26,11 @@ const FUNCTIONS = ['sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99', 'uniq'] as c
 const OPERATORS = ['eq', 'ne', 'in', 'contains', 'gt', 'ge', 'lt', 'le'] as const;
 const NUMERIC = new Set<AggregateFn>(['sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99']);
 export const QUERY_MAX_LIMIT = 100_000;
+/**
+ * The deepest nesting of and/or filters. A body cannot nest deeper (it is at most MAX_JSON_DEPTH levels, two
+ * per and/or); the bound keeps a spec built otherwise (a stored alert rule) from overflowing the stack.
+ */
+export const MAX_FILTER_DEPTH = 32;
 const DEFAULT_RANGE_MS = 7 * 86_400_000;
 
 /** Measures named by a word: a count, or a count of distinct values of an identifying field. */
@@ -250,6 +255,25 @@ function isTimeZone(zone: string): boolean {
 
 type FieldResolver = (name: string, at: string) => SpecField | undefined;
 
+/**
+ * The names a spec gives its outputs (`as`): ASCII letters, digits, `_` and `-`, the first a letter or `_`,
+ * at most 64. An output name is a key of the answer's rows, a CSV header and a quoted identifier in the
+ * engines' SQL; a dot is left out, as the answer's own names use it (`previous.<measure>`, `customData.<key>`).
+ */
+export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
+/** The violation of an `as` that is given and is not an output name. */
+function outputNameViolation(as: unknown, at: string): Violation | undefined {
+  if (as === undefined || (typeof as === 'string' && OUTPUT_NAME.test(as))) return undefined;
+  return {
+    field: `${at}.as`,
+    rule: 'pattern',
+    limit: OUTPUT_NAME.source,
+    message: 'must be a name of 1 to 64 characters: ASCII letters, digits, _ and -, the first a letter or _',
+    received: as,
+  };
+}
+
 /** A field name of the spec as a QueryField: an event column, or `customData.<normalised key>`. */
 function resolveField(
   name: string,
@@ -353,20 +377,12 @@ function resolveMeasure(
     });
     return undefined;
   }
-  if (
-    object.as !== undefined &&
-    (typeof object.as !== 'string' || object.as.length === 0 || object.as.length > 100)
-  ) {
-    violations.push({
-      field: `${at}.as`,
-      rule: 'type',
-      message: 'must be a name of 1 to 100 characters',
-      received: object.as,
-    });
-  }
+  const badName = outputNameViolation(object.as, at);
+  if (badName) violations.push(badName);
   const field = fieldOf(object.field, `${at}.field`);
   const fn = object.fn as AggregateFn;
-  if (!field || extra.length > 0 || !FUNCTIONS.includes(fn as (typeof FUNCTIONS)[number])) return undefined;
+  if (!field || extra.length > 0 || badName || !FUNCTIONS.includes(fn as (typeof FUNCTIONS)[number]))
+    return undefined;
   if (NUMERIC.has(fn) && !isNumeric(field)) {
     violations.push({
       field: `${at}.field`,
@@ -384,7 +400,17 @@ function resolveFilter(
   at: string,
   fieldOf: FieldResolver,
   violations: Violation[],
+  depth = 1,
 ): QueryFilter | undefined {
+  if (depth > MAX_FILTER_DEPTH) {
+    violations.push({
+      field: at,
+      rule: 'depth',
+      limit: MAX_FILTER_DEPTH,
+      message: `and/or filters nest deeper than ${MAX_FILTER_DEPTH} levels here`,
+    });
+    return undefined;
+  }
   const object = filter as Record<string, unknown> | null;
   if (object === null || typeof object !== 'object' || Array.isArray(object)) {
     violations.push({
@@ -408,7 +434,7 @@ function resolveFilter(
         return undefined;
       }
       const filters = list.flatMap(
-        (f, i) => resolveFilter(f, `${at}.${kind}[${i}]`, fieldOf, violations) ?? [],
+        (f, i) => resolveFilter(f, `${at}.${kind}[${i}]`, fieldOf, violations, depth + 1) ?? [],
       );
       return { kind, filters };
     }
@@ -547,19 +573,10 @@ function asKpi(
       });
     }
   }
-  if (as !== undefined && (typeof as !== 'string' || as.length === 0 || as.length > 100)) {
-    violations.push({
-      field: `${at}.as`,
-      rule: 'type',
-      message: 'must be a name of 1 to 100 characters',
-      received: as,
-    });
-  }
-  return {
-    name: (as as string | undefined) ?? kpi.name,
-    kpi,
-    params: kpiParams(kpi, given, at, violations, kpiDefaults),
-  };
+  const badName = outputNameViolation(as, at);
+  if (badName) violations.push(badName);
+  const params = kpiParams(kpi, given, at, violations, kpiDefaults);
+  return badName ? null : { name: (as as string | undefined) ?? kpi.name, kpi, params };
 }
 
 /** Every dimension and filter field must be one that each KPI of the spec can be broken down by. */
@@ -569,12 +586,13 @@ function checkKpiFields(
   filters: unknown[],
   violations: Violation[],
 ) {
-  const named = (filter: unknown, at: string): { name: string; at: string }[] => {
-    if (filter === null || typeof filter !== 'object') return [];
+  // As deep as resolveFilter reads (deeper filters are refused there).
+  const named = (filter: unknown, at: string, depth = 1): { name: string; at: string }[] => {
+    if (filter === null || typeof filter !== 'object' || depth > MAX_FILTER_DEPTH) return [];
     const object = filter as Record<string, unknown>;
     for (const kind of ['and', 'or']) {
       const list = object[kind];
-      if (Array.isArray(list)) return list.flatMap((f, i) => named(f, `${at}.${kind}[${i}]`));
+      if (Array.isArray(list)) return list.flatMap((f, i) => named(f, `${at}.${kind}[${i}]`, depth + 1));
     }
     return typeof object.field === 'string' ? [{ name: object.field, at: `${at}.field` }] : [];
   };

@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie';
-import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { alertRoutes } from '../alerts/routes.ts';
 import { adminRoutes } from '../auth/admin-routes.ts';
 import { batchRoutes } from '../batch/routes.ts';
@@ -13,8 +12,13 @@ import { dimensionRoutes } from '../ua/dimension-routes.ts';
 import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
+import { installCors } from './cors.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { logDestination } from './log.ts';
+import { installOperations } from './operations.ts';
 import { installRejections } from './rejections-hook.ts';
+import { RequestLog, requestSerializer } from './request-log.ts';
+import { installSecurityHeaders } from './security-headers.ts';
 import type { Services } from './services.ts';
 
 /** Assembles the HTTP server over built services. Closing the app drains the writer and closes storage. */
@@ -24,41 +28,32 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const { config } = services;
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel },
-    // Per-request log lines would cost more than the event itself; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            serializers: { req: requestSerializer },
+            // JSON, or one readable line each on a terminal (OPENUA_LOG_FORMAT).
+            stream: logDestination(config.logFormat),
+          },
+    // A line per request at debug only (it would cost more than the event itself), its URL's access_token redacted.
+    logController: new RequestLog(),
     bodyLimit: config.bodyLimit,
-    // Behind a proxy the protocol decides the visitor cookie's Secure flag.
-    trustProxy: true,
+    // X-Forwarded-* only from the proxies OPENUA_TRUST_PROXY names (none by default): believed, they decide the
+    // host of OData links and the visitor cookie's Secure flag, so anyone else could forge them.
+    trustProxy: config.trustProxy,
   });
   installErrorHandler(app, config.bodyLimit);
   await installContentTypes(app);
   await app.register(cookie);
-  // Pages on any origin post events with credentials (the official client uses credentials: 'include'),
-  // so the origin is reflected rather than `*`, which browsers refuse with credentials.
-  await app.register(cors, {
-    origin: true,
-    credentials: true,
-    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowedHeaders: [
-      'Authorization',
-      'Content-Type',
-      'Idempotency-Key',
-      'Prefer',
-      'OData-Version',
-      'OData-MaxVersion',
-    ],
-    exposedHeaders: [
-      'OData-EntityId',
-      'OData-Version',
-      'Preference-Applied',
-      'Retry-After',
-      'Idempotent-Replayed',
-    ],
-    maxAge: 86_400,
-  });
+  await installSecurityHeaders(app);
+  // The event routes answer pages on any origin (not null); every other route, its organization's allowedOrigins.
+  await installCors(app, services.organizations);
   installAuth(app, services.authenticator, services.organizations);
   installRejections(app, services.rejections);
+  // Request metrics, rate limits (after the auth hook, before each handler), /ready and /metrics.
+  await installOperations(app, services);
   await app.register(
     uaRoutes(services.collector, services.visits, services.writer, {
       queueCapacity: config.queueCapacity,

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Authenticator, type Credential, requirePrivilege, resolveOrg } from '../auth/credential.ts';
 import type { Organization, Organizations } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
-import { OpenUAError, unauthenticated } from './errors.ts';
+import { accessTokenRefused, OpenUAError, unauthenticated } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,6 +18,11 @@ declare module 'fastify' {
      * clients tell apart from a missing credential. Every other route answers 401, as for any bad credential.
      */
     coveoInvalidToken?: boolean;
+    /**
+     * Take the credential from `access_token` (query string or form body) when there is no Authorization
+     * header: beacons cannot set one. Only the UA Write API's routes do; elsewhere `access_token` is refused.
+     */
+    acceptsAccessToken?: boolean;
   }
   interface FastifyRequest {
     credential: Credential;
@@ -28,17 +33,22 @@ declare module 'fastify' {
   }
 }
 
-/** The token from `Authorization: Bearer`, or from `access_token` (query or form body) for beacons. */
-function bearer(request: FastifyRequest): string | undefined {
+/**
+ * The token from `Authorization: Bearer`, or, on routes that accept it, from `access_token` (query or form body)
+ * for beacons. Elsewhere an `access_token` is refused even beside a header: the secret is in the URL already,
+ * and the client should stop putting it there.
+ */
+function bearer(request: FastifyRequest, acceptsAccessToken: boolean): string | undefined {
+  const fromQuery = (request.query as Record<string, unknown> | undefined)?.access_token;
+  const body = request.body as Record<string, unknown> | undefined;
+  const fromBody = body && typeof body === 'object' && !Array.isArray(body) ? body.access_token : undefined;
+  if (!acceptsAccessToken && (fromQuery !== undefined || fromBody !== undefined)) throw accessTokenRefused();
   const header = request.headers.authorization;
   if (header) {
     const match = /^Bearer\s+(.+)$/i.exec(header);
     return match ? (match[1] as string).trim() : header.trim();
   }
-  const fromQuery = (request.query as Record<string, unknown> | undefined)?.access_token;
   if (typeof fromQuery === 'string') return fromQuery;
-  const body = request.body as Record<string, unknown> | undefined;
-  const fromBody = body && typeof body === 'object' ? body.access_token : undefined;
   return typeof fromBody === 'string' ? fromBody : undefined;
 }
 
@@ -55,15 +65,17 @@ export function installAuth(
   app.decorateRequest('org', '');
   app.decorateRequest('organization', null as unknown as { getter: () => Organization });
   app.addHook('preHandler', async (request) => {
-    const { privilege: needed, orgFrom, coveoInvalidToken } = request.routeOptions.config;
+    const { privilege: needed, orgFrom, coveoInvalidToken, acceptsAccessToken } = request.routeOptions.config;
     if (!needed) return;
     const privilege = typeof needed === 'function' ? needed(request) : needed;
-    const credential = await authenticator.authenticate(bearer(request)).catch((error: unknown) => {
-      if (error instanceof OpenUAError && error.code === 'INVALID_TOKEN' && !coveoInvalidToken) {
-        throw unauthenticated(error.message, error.violations);
-      }
-      throw error;
-    });
+    const credential = await authenticator
+      .authenticate(bearer(request, acceptsAccessToken === true))
+      .catch((error: unknown) => {
+        if (error instanceof OpenUAError && error.code === 'INVALID_TOKEN' && !coveoInvalidToken) {
+          throw unauthenticated(error.message, error.violations);
+        }
+        throw error;
+      });
     const source = (orgFrom === 'params' ? request.params : request.query) as
       | Record<string, unknown>
       | undefined;

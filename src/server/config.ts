@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Everything the server reads from its environment, resolved once at start-up. */
@@ -20,6 +21,8 @@ export interface Config {
   loadIntervalMs: number;
   /** Minutes without an event after which a visitor's next event opens a new visit. */
   visitTimeoutMinutes: number;
+  /** DuckDB's memory limit (`256MB`, `1GB`); unset: the store's default. */
+  storeMemoryLimit: string | undefined;
   /** The Domain of the visitor cookie, to share it with the official client's own; unset: this host only. */
   visitorCookieDomain: string | undefined;
   /** Most events in one `POST /api/v1/events/batch`. */
@@ -36,7 +39,26 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** How long one webhook attempt may take, in ms. */
   webhookTimeoutMs: number;
+  /** Where `GET /metrics` is served without a credential, instead of on the main port with one; unset: there. */
+  metricsAddress: ListenAddress | undefined;
+  /** Log lines: JSON, or one human-readable line each; `auto`: readable on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
+  /**
+   * Which proxies' `X-Forwarded-*` headers are believed (Fastify's `trustProxy`): none (false), every one
+   * (true), or those at these addresses and CIDRs (`loopback`, `linklocal`, `uniquelocal` too).
+   */
+  trustProxy: TrustProxy;
 }
+
+export type TrustProxy = boolean | string[];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export class ConfigError extends Error {}
 
@@ -58,6 +80,16 @@ export function loadDotEnv(cwd = process.cwd()): void {
   if (existsSync(file)) process.loadEnvFile(file);
 }
 
+/** A memory size as DuckDB reads one: a number and a unit (`256MB`, `1.5GB`, `512MiB`). */
+function memorySize(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a size such as 256MB or 1GB; received ${JSON.stringify(raw)}`);
+  }
+  return raw.trim();
+}
+
 /** A host name (`example.com`); a leading dot, as older browsers wrote it, is dropped. */
 function domain(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
@@ -73,6 +105,65 @@ function domain(env: NodeJS.ProcessEnv, name: string): string | undefined {
     );
   }
   return value;
+}
+
+/** `host:port` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464`). */
+function listenAddress(env: NodeJS.ProcessEnv, name: string): ListenAddress | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    throw new ConfigError(
+      `${name} must be host:port, such as 127.0.0.1:9464; received ${JSON.stringify(raw)}`,
+    );
+  }
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function logFormat(env: NodeJS.ProcessEnv, name: string): LogFormat {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return 'auto';
+  if (!(LOG_FORMATS as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      `${name} must be one of ${LOG_FORMATS.join(', ')}; received ${JSON.stringify(raw)}`,
+    );
+  }
+  return raw as LogFormat;
+}
+
+/** proxy-addr's names for address ranges, which Fastify's trustProxy takes beside addresses and CIDRs. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function proxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * OPENUA_TRUST_PROXY: `true`, or addresses/CIDRs separated by commas; unset or `false`: none. Not a hop count:
+ * one cannot tell the proxy from a client that reaches the server directly and writes the headers itself, so
+ * Fastify (5.12) fails closed and trusts no hop for one; a setting that silently trusted nothing would mislead.
+ */
+function trustProxy(env: NodeJS.ProcessEnv, name: string): TrustProxy {
+  const raw = env[name];
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (!/^\d+$/.test(value) && entries.every(proxyAddress)) return entries;
+  const why = /^\d+$/.test(value)
+    ? ' (not a hop count, which cannot tell a proxy from a client that writes the headers itself)'
+    : '';
+  throw new ConfigError(
+    `${name} must be true, or the proxies' addresses and CIDRs separated by commas ` +
+      `(10.0.0.1,192.168.0.0/16,loopback)${why}; received ${JSON.stringify(raw)}`,
+  );
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -93,6 +184,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loadIntervalMs: integer(env, 'OPENUA_LOAD_INTERVAL_MS', 100, 0, 60_000),
     visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
     visitorCookieDomain: domain(env, 'OPENUA_VISITOR_COOKIE_DOMAIN'),
+    storeMemoryLimit: memorySize(env, 'OPENUA_STORE_MEMORY_LIMIT'),
     batchMaxEvents: integer(env, 'OPENUA_BATCH_MAX_EVENTS', 1_000, 1, 100_000),
     batchBodyLimit: integer(env, 'OPENUA_BATCH_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     rejectedPayloadBytes: integer(env, 'OPENUA_REJECTED_PAYLOAD_BYTES', 16 * 1024, 256, 1024 * 1024),
@@ -100,5 +192,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: integer(env, 'OPENUA_WEBHOOK_MAX_ATTEMPTS', 10, 1, 50),
     webhookRetryBaseMs: integer(env, 'OPENUA_WEBHOOK_RETRY_BASE_MS', 2_000, 1, 3_600_000),
     webhookTimeoutMs: integer(env, 'OPENUA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    metricsAddress: listenAddress(env, 'OPENUA_METRICS_ADDRESS'),
+    logFormat: logFormat(env, 'OPENUA_LOG_FORMAT'),
+    trustProxy: trustProxy(env, 'OPENUA_TRUST_PROXY'),
   };
 }

@@ -34,6 +34,7 @@ export const ErrorCodes = {
   CONFLICT: { status: 409, error: 'Conflict' },
   BODY_TOO_LARGE: { status: 413, error: 'Payload Too Large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, error: 'Unsupported Media Type' },
+  RATE_LIMITED: { status: 429, error: 'Too Many Requests' },
   OVERLOADED: { status: 503, error: 'Service Unavailable' },
   UNAVAILABLE: { status: 503, error: 'Service Unavailable' },
   INTERNAL: { status: 500, error: 'Internal Server Error' },
@@ -95,6 +96,24 @@ export const unauthenticated = (message: string, violations?: Violation[]) =>
   new OpenUAError('UNAUTHENTICATED', message, violations);
 
 /**
+ * `access_token` (query or form body) on a route other than the UA Write API's: beacons need it there, and
+ * anywhere else it would put a secret in URLs and logs. The value is never echoed.
+ */
+export const accessTokenRefused = () =>
+  unauthenticated(
+    'access_token is accepted only on the UA Write API (/rest/ua/v15/analytics/… and /rest/v15/analytics/…), for ' +
+      'beacons that cannot set a header; elsewhere it would put a secret in URLs and logs. Send ' +
+      '"Authorization: Bearer <credential>" instead',
+    [
+      {
+        field: 'access_token',
+        rule: 'authorizationHeader',
+        message: 'must be sent as "Authorization: Bearer <credential>" on this route',
+      },
+    ],
+  );
+
+/**
  * A search token that cannot be trusted: malformed, of no known organization, expired, badly signed. The
  * auth hook answers it as 401 on routes that are not Coveo's, where any bad credential is a 401.
  */
@@ -118,6 +137,10 @@ export const overloaded = (retryAfterSeconds: number) =>
     undefined,
     retryAfterSeconds,
   );
+
+/** A credential over its organization's rate limit; the headers (RateLimit-*, Retry-After) say when it lifts. */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new OpenUAError('RATE_LIMITED', message, undefined, retryAfterSeconds);
 
 export const unavailable = (message: string, retryAfterSeconds = 1) =>
   new OpenUAError('UNAVAILABLE', message, undefined, retryAfterSeconds);

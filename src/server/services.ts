@@ -21,9 +21,11 @@ import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
 import { DIMENSIONS, Dimensions } from '../query/dimensions.ts';
 import { Insights } from '../query/insights.ts';
 import type { Storage } from '../storage/storage.ts';
+import { timedReads } from '../storage/timed-reads.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
 import type { Config } from './config.ts';
+import { Metrics } from './metrics.ts';
 
 /** Every long-lived part of a server, built once over one storage. The CLI's admin commands reuse it. */
 export interface Services {
@@ -52,10 +54,17 @@ export interface Services {
   alerts: Alerts;
   webhooks: Webhooks;
   alertEvaluator: AlertEvaluator;
+  /** The Prometheus registry and the observers every part above reports to. */
+  metrics: Metrics;
   /** Whether this start created the `default` organization (an empty data dir). */
   firstStart: boolean;
-  /** Acknowledged events an earlier run left in the ingest log, loaded at this start. */
-  recovered: number;
+  /**
+   * Settles once the ingest log an earlier run left is in the store and the idempotency keys are read back;
+   * until then the writer refuses events (503) and readers wait. Already settled unless `recoverInBackground`.
+   */
+  started: Promise<void>;
+  /** Acknowledged events an earlier run left in the ingest log, loaded at this start (once `started`). */
+  readonly recovered: number;
   /** Drains the writer, then closes storage. */
   close(): Promise<void>;
 }
@@ -71,11 +80,24 @@ export const ENTITY_TABLES = [
   WEBHOOK_DELIVERIES,
 ] as const;
 
+export interface ServiceOptions {
+  /**
+   * Answer before the ingest log an earlier run left is loaded into the store (`started` says when it is), so a
+   * server can listen meanwhile and say it is not ready; by default createServices waits for it.
+   */
+  recoverInBackground?: boolean;
+}
+
 export async function createServices(
   config: Config,
-  storage: Storage,
+  engine: Storage,
   onIngestError?: (message: string, cause: unknown) => void,
+  options: ServiceOptions = {},
 ): Promise<Services> {
+  const metrics = new Metrics();
+  // Every part reads through this one, so every read is timed; the engine reports its own background work.
+  const storage = timedReads(engine, metrics.storeRead);
+  engine.observe?.(metrics.store);
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage);
   const channelRecords = new ChannelRecords(storage);
@@ -97,20 +119,36 @@ export async function createServices(
       batchSize: config.batchSize,
       lingerMs: config.lingerMs,
       loadIntervalMs: config.loadIntervalMs,
+      observer: metrics.ingest,
     },
     onIngestError,
   );
-  // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
-  const recovered = await writer.recover();
-  // Only now is every acknowledged event in the store, so the keys read back are all of them.
+  metrics.watchWriter(writer, config.queueCapacity);
   const keys = new IdempotencyIndex();
-  const windows = new Map((await organizations.list()).map((o) => [o.id, dedupWindowMs(ingestSettings(o))]));
-  const longest = Math.max(...windows.values(), 0);
-  keys.load(await storage.keyedEvents(new Date(Date.now() - longest)), (org) => windows.get(org) ?? 0);
+  let recovered = 0;
+  const start = async () => {
+    // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
+    recovered = await writer.recover();
+    // Only now is every acknowledged event in the store, so the keys read back are all of them.
+    const windows = new Map(
+      (await organizations.list()).map((o) => [o.id, dedupWindowMs(ingestSettings(o))]),
+    );
+    const longest = Math.max(...windows.values(), 0);
+    keys.load(await storage.keyedEvents(new Date(Date.now() - longest)), (org) => windows.get(org) ?? 0);
+  };
+  const started = start();
+  if (options.recoverInBackground) {
+    // No event is taken, and no read answered, before the recovered ones are in the store.
+    writer.hold(started);
+    started.catch(() => undefined);
+  } else {
+    await started;
+  }
   const keySweeper = setInterval(() => keys.sweep(), 3_600_000);
   keySweeper.unref();
   const intake = new Intake(writer, keys, storage);
   const rejections = new Rejections(storage, organizations, config.rejectedPayloadBytes, onIngestError);
+  rejections.onRecord(metrics.rejection);
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
   const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, writer, storage);
   const collector = new UaCollector(visits, intake);
@@ -125,6 +163,7 @@ export async function createServices(
     retryBaseMs: config.webhookRetryBaseMs,
     timeoutMs: config.webhookTimeoutMs,
   });
+  webhooks.setObserver(metrics.webhookAttempt);
   const alertEvaluator = new AlertEvaluator(
     organizations,
     alertRules,
@@ -157,8 +196,12 @@ export async function createServices(
     alerts,
     webhooks,
     alertEvaluator,
+    metrics,
     firstStart,
-    recovered,
+    started,
+    get recovered() {
+      return recovered;
+    },
     close() {
       closing ??= (async () => {
         // Evaluations read the store and webhooks write it: both stop before it closes.

@@ -27,6 +27,33 @@ addFormat(
   'must be an ISO 8601 date-time',
 );
 
+/**
+ * Whether text holds a control character that identifiers and names refuse: U+0000–U+001F other than tab,
+ * line feed and carriage return (the three that XML 1.0 text allows, and that text pasted from any system
+ * may hold), and U+007F.
+ */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) return true;
+  }
+  return false;
+}
+
+addFormat(
+  'printable',
+  (v) => !hasControlCharacter(v),
+  'must not hold control characters (U+0000–U+001F other than tab, line feed and carriage return, and U+007F)',
+);
+
+/**
+ * An identifier or a name (an event type, an id, a username, an origin level, a URL…): a string without
+ * control characters (format `printable`), with the given bounds. Free text (a query, a title, customData
+ * values) is a plain Type.String: it may hold them, though no text may hold NUL (json.ts).
+ */
+export const printable = (options: { minLength?: number; maxLength?: number } = {}) =>
+  Type.String({ format: 'printable', ...options });
+
 const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
 /** A JSON pointer as the field path violations name: `/facetState/1/id` → `facetState[1].id`. */

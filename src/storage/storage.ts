@@ -180,6 +180,12 @@ export interface AggregateResult {
   typeErrors: Record<string, number>;
 }
 
+/** What an engine reports of its own background work, for the server's metrics. Durations in seconds. */
+export interface StorageObserver {
+  /** One KPI-unit rebuild transaction: it rebuilt some units, or failed. */
+  unitsRebuilt?(outcome: 'rebuilt' | 'failed', seconds: number): void;
+}
+
 export interface Storage {
   readonly engine: string;
   /** Where the data lives, for humans. */
@@ -233,4 +239,6 @@ export interface Storage {
     filter?: RecordFilter,
   ): Promise<number>;
   close(): Promise<void>;
+  /** Reports background work (KPI-unit rebuilds) to `observer`; an engine without any may leave it out. */
+  observe?(observer: StorageObserver): void;
 }

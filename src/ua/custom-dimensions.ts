@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { EventCategory } from '../ingest/canonical-event.ts';
 import { type Dimension, type DimensionSpec, type DimensionType, dimensionKey } from '../query/dimensions.ts';
 import { echo, invalid, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf } from '../server/validation.ts';
+import { compileCheck, oneOf, printable } from '../server/validation.ts';
 
 /**
  * Coveo's custom dimension API (`/rest/ua/v15/dimensions/custom`) as a view of OpenUA's one dimension registry
@@ -56,11 +56,12 @@ const DISPLAY_NAME_MAX = 999;
 
 /**
  * The query string of every dimension route. Parameters Coveo's clients send that OpenUA does not need
- * (`org`, which the credential decides, `access_token`) pass; repeated `event` arrives as a list.
+ * (`org`, which the credential decides) pass; repeated `event` arrives as a list. (`access_token`, which Coveo
+ * takes here too, is refused by the auth hook before: only the Write API's routes read it.)
  */
 export const DimensionQuery = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: NAME_MAX })),
+    name: Type.Optional(printable({ minLength: 1, maxLength: NAME_MAX })),
     event: Type.Optional(Type.Array(oneOf(COVEO_EVENT_TYPES))),
     updatePastEvents: Type.Optional(oneOf(['true', 'false'])),
     includeOnlyParents: Type.Optional(oneOf(['true', 'false'])),
@@ -77,9 +78,9 @@ const checkQuery = compileCheck(DimensionQuery);
 export const CustomDimensionBody = Type.Object(
   {
     type: oneOf(COVEO_DIMENSION_TYPES),
-    displayName: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX }),
+    displayName: printable({ minLength: 1, maxLength: DISPLAY_NAME_MAX }),
     path: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: NAME_MAX }), { minItems: 1, maxItems: 1 }),
+      Type.Array(printable({ minLength: 1, maxLength: NAME_MAX }), { minItems: 1, maxItems: 1 }),
     ),
   },
   { additionalProperties: true },

@@ -1,4 +1,4 @@
-import { invalid, type Violation } from '../server/errors.ts';
+import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
 import { parseJson } from '../server/json.ts';
 import type { Payload } from './event-kinds.ts';
 import { SEARCHES_MAX_ITEMS } from './schemas.ts';
@@ -26,8 +26,10 @@ export function eventPayload(body: unknown, eventType: string, isForm: boolean):
       ]);
     }
     try {
-      payload = parseJson(raw);
+      // The body rules (depth, NUL, lone surrogates) name their place under the field: `customEvent.x`.
+      payload = parseJson(raw, field);
     } catch (error) {
+      if (error instanceof OpenUAError) throw error;
       throw invalid([
         { field, rule: 'json', message: (error as Error).message, received: raw.slice(0, 256) },
       ]);

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import { printable } from '../server/validation.ts';
 import type { Payload } from './event-kinds.ts';
 
 /**
@@ -29,17 +30,27 @@ export const COLUMN_PARAMETERS = {
   trackingId: 'trackingId',
 } as const;
 
-const text = (maxLength: number, extra: Record<string, unknown> = {}) =>
-  Type.Optional(Type.String({ minLength: 1, maxLength, ...extra }));
+/** An optional identifier or name of 1 to n characters, as the v15 fields are (schemas.ts). */
+const text = (maxLength: number) => Type.Optional(printable({ minLength: 1, maxLength }));
 
-/** The parameters OpenUA reads, with the same limits as their v15 fields; the rest are custom data. */
+/**
+ * The parameters whose value becomes the event's value, the first one given (collectFields): each has
+ * eventValue's rule. They are also kept as custom data, under their own names.
+ */
+export const VALUE_PARAMETERS = ['ea', 'pa', 'svc_action'] as const;
+
+/**
+ * The parameters OpenUA reads, with the same rules as their v15 fields; the rest are custom data. `ul` is
+ * required as `language` is on every other kind: the official client always sends it (its ec and svc plugins,
+ * which are what send pageview and event hits to collect, add `navigator.language` to every hit).
+ */
 export const CollectEventSchema = Type.Object(
   {
     // The hit type (pageview, event, …): the event's type.
-    t: Type.String({ minLength: 1, maxLength: 128 }),
+    t: printable({ minLength: 1, maxLength: 128 }),
     cid: Type.Optional(Type.String({ format: 'uuid' })),
     uid: text(128),
-    ul: Type.Optional(Type.String({ maxLength: 256, format: 'language' })),
+    ul: Type.String({ maxLength: 256, format: 'language' }),
     ua: text(1024),
     dl: text(4096),
     dr: text(4096),
@@ -50,11 +61,15 @@ export const CollectEventSchema = Type.Object(
     searchHub: text(128),
     tab: text(128),
     searchUid: text(256),
-    trackingId: text(128, { pattern: '^[a-z0-9_]+$' }),
+    trackingId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-z0-9_]+$' })),
     // When the event happened, in Unix milliseconds by the client's clock (before 2100-01-01).
     tm: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_102_444_800_000 })),
     // The hit's own id, which the official client draws for each hit: its idempotency key.
     z: text(128),
+    // The event action, the ecommerce action and the service action: eventValue's rule.
+    ea: text(128),
+    pa: text(128),
+    svc_action: text(128),
     custom: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: true },
@@ -72,7 +87,9 @@ const NO_USER = 'anonymous';
 
 /** A checked measurement-protocol payload in v15 field names, its other keys gathered as customData. */
 export function fromMeasurementProtocol(wire: Payload): Payload {
-  const payload: Payload = { hitType: wire.t };
+  // The hit's own value parameters, not a `custom` object's keys of the same names (which have no rule).
+  const hitValue = VALUE_PARAMETERS.map((p) => wire[p]).find((v) => v !== undefined && v !== null);
+  const payload: Payload = { hitType: wire.t, hitValue };
   const customData: Payload = {};
   for (const [key, value] of Object.entries(wire)) {
     if (key === 't') continue;
@@ -91,7 +108,8 @@ export function fromMeasurementProtocol(wire: Payload): Payload {
  * or the service action, whichever is given.
  */
 export function collectFields(payload: Payload): Partial<CanonicalEvent> & { eventType: string } {
-  const data = payload.customData as Payload;
-  const action = [data.ea, data.pa, data.svc_action].find((v) => v !== undefined && v !== null);
-  return { eventType: payload.hitType as string, eventValue: action === undefined ? null : String(action) };
+  return {
+    eventType: payload.hitType as string,
+    eventValue: (payload.hitValue as string | undefined) ?? null,
+  };
 }

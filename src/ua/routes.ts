@@ -60,10 +60,19 @@ function cookieOptions(request: FastifyRequest, domain: string | undefined) {
 const isForm = (request: FastifyRequest) =>
   (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
+// Beacons (navigator.sendBeacon, the official client's unload path) cannot set a header: their credential comes as
+// `access_token`, which these routes alone accept.
 const WRITE = {
-  config: { privilege: 'analytics:write' as const, keepsRejections: true, coveoInvalidToken: true },
+  config: {
+    privilege: 'analytics:write' as const,
+    keepsRejections: true,
+    coveoInvalidToken: true,
+    acceptsAccessToken: true,
+  },
 };
-const VISIT = { config: { privilege: 'analytics:write' as const, coveoInvalidToken: true } };
+const VISIT = {
+  config: { privilege: 'analytics:write' as const, coveoInvalidToken: true, acceptsAccessToken: true },
+};
 
 export function uaRoutes(
   collector: UaCollector,

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { addFormat, oneOf } from '../server/validation.ts';
+import { addFormat, oneOf, printable } from '../server/validation.ts';
 import { isLanguage } from './language.ts';
 
 addFormat(
@@ -8,9 +8,14 @@ addFormat(
   'must be an ISO 639-1 language code, optionally followed by a region or script (en, en-US, zh-Hant)',
 );
 
-/** A string of 1 to n characters. */
-const text = (maxLength: number, extra: Record<string, unknown> = {}) =>
-  Type.String({ minLength: 1, maxLength, ...extra });
+/**
+ * A string of 1 to n characters: an identifier or a name, so without control characters (format
+ * `printable`), unless `pattern` says more exactly what it holds.
+ */
+const text = (maxLength: number, extra: { pattern?: string } = {}) =>
+  extra.pattern === undefined
+    ? printable({ minLength: 1, maxLength })
+    : Type.String({ minLength: 1, maxLength, pattern: extra.pattern });
 
 /**
  * Fields every UA v15 event may carry, with the limits of the reference (shared/reference/coveo-ua.md §2).

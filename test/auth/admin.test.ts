@@ -44,6 +44,7 @@ serverForSuite((started) => {
 
 /** What an organization is answered with: its settings, never its token secret. */
 const ORG_FIELDS = [
+  'allowedOrigins',
   'createdAt',
   'dedupWindowDays',
   'id',
@@ -51,6 +52,7 @@ const ORG_FIELDS = [
   'maxEventAgeDays',
   'maxEventFutureMinutes',
   'name',
+  'rateLimits',
   'rejectionRetentionDays',
   'unknownKpiEvents',
 ];
@@ -158,6 +160,39 @@ describe('organizations', () => {
       [['credential', 'privilege', 'admin']],
     );
     errorOf(await call(`${orgsUrl()}/by-writer`, { token: server.masterKey }), 404, 'NOT_FOUND');
+  });
+
+  it('an admin key cannot create one: 403 saying only the master key does, and nothing is created', async () => {
+    const admin = await createKey(server, ['admin']);
+    const answer = await call(orgsUrl(), { token: admin, body: { id: 'by-admin' } });
+    const body = errorOf(answer, 403, 'FORBIDDEN');
+    assert.match(body.message, /only the master key/i);
+    assert.deepEqual(
+      body.violations?.map((v) => [v.field, v.rule, v.received]),
+      [['credential', 'masterKey', 'apiKey']],
+    );
+    errorOf(await call(`${orgsUrl()}/by-admin`, { token: server.masterKey }), 404, 'NOT_FOUND');
+  });
+
+  it('an admin key cannot list, read or change another organization, or its keys and tokens (403)', async () => {
+    await createOrg('admin-elsewhere');
+    const admin = await createKey(server, ['admin']);
+    const other = `${orgsUrl()}/admin-elsewhere`;
+    const refused: [string, Parameters<typeof call>[1]][] = [
+      [`${orgsUrl()}?org=admin-elsewhere`, {}],
+      [other, {}],
+      [other, { method: 'PATCH', body: { name: 'taken over' } }],
+      [keysUrl('admin-elsewhere'), {}],
+      [keysUrl('admin-elsewhere'), { body: { name: 'mine now', privileges: ['admin'] } }],
+      [tokensUrl('admin-elsewhere'), { body: { userId: 'eve@example.com' } }],
+      // An organization that does not exist is answered as one that does: 403, nothing to enumerate.
+      [`${orgsUrl()}/no-such-org`, {}],
+    ];
+    for (const [url, init] of refused) {
+      errorOf(await call(url, { ...init, token: admin }), 403, 'FORBIDDEN');
+    }
+    const read = await call(other, { token: server.masterKey });
+    assert.equal(read.body.name, 'admin-elsewhere', 'the PATCH changed nothing');
   });
 
   it('without a credential: 401', async () => {

@@ -312,6 +312,28 @@ describe('openua CLI on a data directory no server holds', () => {
     assert.match(notJson.stderr, /must be JSON/);
   });
 
+  it('org update sets the allowed origins (a comma-separated list; empty clears it), and refuses one by name', async () => {
+    const org = await openuaJson<{ allowedOrigins: string[] }>(
+      ['org', 'update', 'acme', '--allowed-origins', 'https://dash.example.com, http://localhost:5173'],
+      env,
+    );
+    assert.deepEqual(org.allowedOrigins, ['https://dash.example.com', 'http://localhost:5173']);
+    const wrong = await openua(
+      ['org', 'update', 'acme', '--allowed-origins', 'https://dash.example.com/'],
+      env,
+    );
+    assert.notEqual(wrong.code, 0);
+    assert.match(
+      wrong.stderr,
+      /allowedOrigins\.0: must be written as a browser sends it: https:\/\/dash\.example\.com/,
+    );
+    const cleared = await openuaJson<{ allowedOrigins: string[] }>(
+      ['org', 'update', 'acme', '--allowed-origins', ''],
+      env,
+    );
+    assert.deepEqual(cleared.allowedOrigins, []);
+  });
+
   it('an organization that does not exist exits non-zero naming it', async () => {
     const run = await openua(
       ['key', 'create', '--org', 'nope', '--name', 'x', '--privileges', 'analytics:write'],

@@ -58,7 +58,7 @@ describe("the README's UA Write API routes", () => {
     'POST …/searches': { body: [validSearchEvent(), validSearchEvent()] },
     'POST …/click': { body: validClickEvent() },
     'POST …/view': { body: validViewEvent() },
-    'POST …/collect': { body: { t: 'pageview', dl: 'https://support.example.com/', cid: visitor } },
+    'POST …/collect': { body: { t: 'pageview', dl: 'https://support.example.com/', ul: 'en', cid: visitor } },
     'GET …/visit': { query: `?clientId=${visitor}` },
     'DELETE …/visit': { query: `?clientId=${visitor}` },
   };

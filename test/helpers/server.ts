@@ -149,7 +149,8 @@ export async function spawnServer(dataDir: string, masterKey: string, env: Recor
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
-      const response = await fetch(`${url}/rest/ua/v15/analytics/status`);
+      // Ready, not only listening: a server listens while it loads what its last run left in the ingest log.
+      const response = await fetch(`${url}/ready`);
       if (response.ok) break;
     } catch {}
     if (Date.now() > deadline) {

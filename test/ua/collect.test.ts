@@ -134,7 +134,7 @@ describe('POST /collect', () => {
 
   it('an event hit takes its action as the value, and category and label as custom data', async () => {
     const cid = randomUUID();
-    const hit = { t: 'event', ec: 'video', ea: 'play', el: 'intro', ev: '5', cid };
+    const hit = { t: 'event', ec: 'video', ea: 'play', el: 'intro', ev: '5', ul: 'en', cid };
     for (const prefix of UA_PREFIXES) {
       assert.equal((await postEvent(server, 'collect', hit, writeKey, prefix)).status, 200);
     }
@@ -149,7 +149,7 @@ describe('POST /collect', () => {
     const cid = randomUUID();
     const form = new URLSearchParams({
       access_token: writeKey,
-      collectEvent: JSON.stringify({ t: 'pageview', dl: 'http://x/', cid }),
+      collectEvent: JSON.stringify({ t: 'pageview', dl: 'http://x/', ul: 'en', cid }),
     });
     const answer = await call(
       `${server.url}${UA_PREFIXES[1]}/collect?visitorId=${cid}&discardVisitInfo=true`,
@@ -185,7 +185,7 @@ describe('POST /collect', () => {
 
   it('a user id needs analytics:impersonate, except the "anonymous" the official client sends', async () => {
     const body = errorOf(
-      await postEvent(server, 'collect', { t: 'pageview', uid: 'erin' }, writeKey),
+      await postEvent(server, 'collect', { t: 'pageview', ul: 'en', uid: 'erin' }, writeKey),
       403,
       'FORBIDDEN',
     );
@@ -195,7 +195,8 @@ describe('POST /collect', () => {
     );
     const cid = randomUUID();
     assert.equal(
-      (await postEvent(server, 'collect', { t: 'pageview', uid: 'erin', cid }, impersonateKey)).status,
+      (await postEvent(server, 'collect', { t: 'pageview', ul: 'en', uid: 'erin', cid }, impersonateKey))
+        .status,
       200,
     );
     const [stored] = await storedWhere(server, (e) => e.clientId === cid);
@@ -203,16 +204,139 @@ describe('POST /collect', () => {
   });
 
   it('without cid, the visitor comes from the cookie or a new one, as for every event', async () => {
-    const answer = await postEvent(server, 'collect', { t: 'pageview' }, writeKey);
+    const answer = await postEvent(server, 'collect', { t: 'pageview', ul: 'en' }, writeKey);
     assert.equal(answer.status, 200);
     const cookie = answer.headers.get('set-cookie') ?? '';
     assert.match(cookie, new RegExp(`coveo_visitorId=${answer.body.visitorId}`));
     const again = await call(`${server.url}${UA_PREFIXES[0]}/collect`, {
       token: writeKey,
-      body: { t: 'pageview' },
+      body: { t: 'pageview', ul: 'en' },
       headers: { cookie: cookie.split(';')[0] as string },
     });
     assert.equal(again.body.visitorId, answer.body.visitorId);
     assert.equal(again.body.visitId, answer.body.visitId);
+  });
+});
+
+describe('collect has the rules of every other kind', () => {
+  /** A collect hit in each body shape the official client sends: JSON, text/plain and a beacon. */
+  const inEveryShape = async (hit: Record<string, unknown>) => {
+    const path = `${server.url}${UA_PREFIXES[0]}/collect`;
+    const json = await call(path, { token: writeKey, body: hit });
+    const text = await call(path, {
+      token: writeKey,
+      raw: JSON.stringify(hit),
+      headers: { 'content-type': 'text/plain' },
+    });
+    const form = await call(`${path}?access_token=${encodeURIComponent(writeKey)}`, {
+      raw: new URLSearchParams({ collectEvent: JSON.stringify(hit) }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    return { json, text, form };
+  };
+
+  it('no body shape stores a hit type other than the one sent: never an empty eventType', async () => {
+    const cid = randomUUID();
+    for (const t of ['\ufeff', '\ufeffpageview']) {
+      for (const answer of Object.values(await inEveryShape({ t, ul: 'en', cid }))) {
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      }
+    }
+    const stored = await storedWhere(server, (e) => e.clientId === cid);
+    assert.deepEqual(stored.map((e) => e.eventType).sort(), [
+      '\ufeff',
+      '\ufeff',
+      '\ufeff',
+      '\ufeffpageview',
+      '\ufeffpageview',
+      '\ufeffpageview',
+    ]);
+    // An empty hit type is refused in every shape.
+    const cidEmpty = randomUUID();
+    for (const answer of Object.values(await inEveryShape({ t: '', ul: 'en', cid: cidEmpty }))) {
+      assert.deepEqual(
+        violationsOf(answer).map((v) => [v.field, v.rule]),
+        [['t', 'minLength']],
+      );
+    }
+    assert.equal((await storedWhere(server, (e) => e.clientId === cidEmpty)).length, 0);
+  });
+
+  it('the action that becomes eventValue (ea, pa, svc_action) is 1–128 characters, as eventValue is', async () => {
+    const cid = randomUUID();
+    for (const parameter of ['ea', 'pa', 'svc_action']) {
+      for (const answer of Object.values(
+        await inEveryShape({ t: 'event', ul: 'en', cid, [parameter]: 'a'.repeat(39_999) }),
+      )) {
+        assert.deepEqual(
+          violationsOf(answer).map((v) => [v.field, v.rule, v.limit]),
+          [[parameter, 'maxLength', 128]],
+        );
+      }
+      const empty = await postEvent(server, 'collect', { t: 'event', ul: 'en', cid, [parameter]: '' });
+      assert.deepEqual(
+        violationsOf(empty).map((v) => [v.field, v.rule]),
+        [[parameter, 'minLength']],
+      );
+      const control = await postEvent(server, 'collect', {
+        t: 'event',
+        ul: 'en',
+        cid,
+        [parameter]: 'x\u0001',
+      });
+      assert.deepEqual(
+        violationsOf(control).map((v) => [v.field, v.rule]),
+        [[parameter, 'format']],
+      );
+    }
+    assert.equal((await storedWhere(server, (e) => e.clientId === cid)).length, 0);
+    const ok = await postEvent(
+      server,
+      'collect',
+      { t: 'event', ul: 'en', cid, ea: 'a'.repeat(128) },
+      writeKey,
+    );
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const [stored] = await storedWhere(server, (e) => e.clientId === cid);
+    assert.equal(stored?.eventValue, 'a'.repeat(128));
+  });
+
+  it('the language (ul) is required, as language is on every other kind', async () => {
+    const cid = randomUUID();
+    for (const answer of Object.values(await inEveryShape({ t: 'pageview', cid }))) {
+      assert.deepEqual(
+        violationsOf(answer).map((v) => [v.field, v.rule]),
+        [['ul', 'required']],
+      );
+    }
+    assert.equal((await storedWhere(server, (e) => e.clientId === cid)).length, 0);
+  });
+
+  it('the hit type and the other identifiers refuse control characters', async () => {
+    const answer = await postEvent(server, 'collect', {
+      t: 'page\u0001view',
+      ul: 'en',
+      searchHub: 'hub\u007f',
+      z: 'id\u0000',
+    });
+    // NUL is refused before any field rule, wherever it is.
+    assert.deepEqual(
+      violationsOf(answer).map((v) => [v.field, v.rule]),
+      [['z', 'nul']],
+    );
+    const controls = await postEvent(server, 'collect', {
+      t: 'page\u0001view',
+      ul: 'en',
+      searchHub: 'hub\u007f',
+    });
+    assert.deepEqual(
+      violationsOf(controls)
+        .map((v) => [v.field, v.rule])
+        .sort(),
+      [
+        ['searchHub', 'format'],
+        ['t', 'format'],
+      ],
+    );
   });
 });

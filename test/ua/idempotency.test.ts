@@ -121,7 +121,9 @@ describe('single-event idempotency', () => {
       bad.map((v) => [v.field, v.rule]),
       [['eventTime', 'format']],
     );
-    const collect = violationsOf(await postEvent(server, 'collect', { t: 'pageview', tm: Date.parse(old) }));
+    const collect = violationsOf(
+      await postEvent(server, 'collect', { t: 'pageview', ul: 'en', tm: Date.parse(old) }),
+    );
     assert.deepEqual(
       collect.map((v) => [v.field, v.rule]),
       [['tm', 'maxEventAge']],

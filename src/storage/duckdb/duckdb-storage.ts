@@ -16,6 +16,8 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
+// Before any read: text comes back exactly as it was stored (a leading U+FEFF included).
+import './text-decoding.ts';
 import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event.ts';
 import {
   CUSTOM_KEYS_COLUMN,
@@ -37,6 +39,7 @@ import type {
   RecordQuery,
   Scalar,
   Storage,
+  StorageObserver,
   TableShape,
   UnitQuery,
   ValueCount,
@@ -125,6 +128,9 @@ function fromColumn(type: ColumnType, value: unknown): unknown {
 const SPLIT_LANGUAGE_TAGS = `UPDATE events SET language_tag = language, language = lower(left(language, 2))
   WHERE language IS NOT NULL AND category <> 'kpi'`;
 
+/** DuckDB's memory limit unless the configuration sets one (OPENUA_STORE_MEMORY_LIMIT). */
+export const DEFAULT_MEMORY_LIMIT = '1GB';
+
 export class DuckDBStorage implements Storage {
   readonly engine = 'duckdb';
   private readonly writeQueue = new Serial();
@@ -134,6 +140,7 @@ export class DuckDBStorage implements Storage {
   private unitsRefresh: Promise<void> | undefined;
   private unitsTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  private observer: StorageObserver = {};
 
   private constructor(
     readonly location: string,
@@ -144,13 +151,20 @@ export class DuckDBStorage implements Storage {
   ) {}
 
   /** `unitChunk`: how many marked conversations and agents one KPI-unit rebuild transaction takes. */
-  static async open(dataDir: string, options: { unitChunk?: UnitChunk } = {}): Promise<DuckDBStorage> {
+  static async open(
+    dataDir: string,
+    options: { unitChunk?: UnitChunk; memoryLimit?: string } = {},
+  ): Promise<DuckDBStorage> {
     mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'openua.duckdb');
     // Every extension OpenUA uses (ICU for time zones) is built in: nothing may be downloaded at run time.
     const instance = await DuckDBInstance.create(file, {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
+      // DuckDB would take 80% of the machine's memory for its buffers, and keep what a big task allocated:
+      // a server beside others must stay bounded, and give memory back once a load or a query is done.
+      memory_limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+      allocator_flush_threshold: '16MB',
     });
     const [writer, other] = await Promise.all([instance.connect(), instance.connect()]);
     return new DuckDBStorage(file, instance, writer, other, options.unitChunk ?? UNIT_CHUNK);
@@ -221,11 +235,29 @@ export class DuckDBStorage implements Storage {
       let chunks = Math.ceil(
         Number(row?.marks ?? 0) / Math.min(this.unitChunk.conversations, this.unitChunk.agents),
       );
-      while (chunks-- > 0 && !this.closing && (await this.writeQueue.run(() => this.refreshChunk()))) {}
+      while (chunks-- > 0 && !this.closing && (await this.writeQueue.run(() => this.observedChunk()))) {}
     };
     const next = (this.unitsRefresh ?? Promise.resolve()).then(pass, pass);
     this.unitsRefresh = next.catch(() => undefined);
     return next;
+  }
+
+  observe(observer: StorageObserver): void {
+    this.observer = observer;
+  }
+
+  /** refreshChunk, reported to the observer. */
+  private async observedChunk(): Promise<boolean> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const found = await this.refreshChunk();
+      if (found) this.observer.unitsRebuilt?.('rebuilt', seconds());
+      return found;
+    } catch (error) {
+      this.observer.unitsRebuilt?.('failed', seconds());
+      throw error;
+    }
   }
 
   /** Rebuilds one chunk of marked units in one transaction; answers whether there was any. */
