@@ -3,7 +3,13 @@ import path from 'node:path';
 import { overloaded, unavailable } from '../server/errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { CanonicalEvent } from './canonical-event.ts';
-import { formatPosition, type IngestLog, type LoggedRecord, parsePosition } from './ingest-log.ts';
+import {
+  formatPosition,
+  type IngestLog,
+  type LoggedRecord,
+  type LogPosition,
+  parsePosition,
+} from './ingest-log.ts';
 
 interface Pending {
   events: readonly CanonicalEvent[];
@@ -107,6 +113,8 @@ export class GroupCommit {
   private loggedRecords = 0;
   private loadedRecords = 0;
   private readonly syncWaiters: { target: number; resolve: () => void }[] = [];
+  /** The records (position and events set aside) written to the dead-letter file by this run. */
+  private readonly deadLettered = new Set<string>();
   private readonly counters = {
     acknowledgedEvents: 0,
     logWrites: 0,
@@ -304,10 +312,17 @@ export class GroupCommit {
     const delay = now ? 0 : Math.max(this.options.loadIntervalMs, this.retryDelayMs);
     this.loadTimer = setTimeout(() => {
       this.loadTimer = undefined;
-      this.loading = this.loadIntoStore().finally(() => {
-        this.loading = undefined;
-        this.scheduleLoad(this.unloadedEvents >= this.options.batchSize || this.syncWaiters.length > 0);
-      });
+      this.loading = this.loadIntoStore()
+        // Setting a record aside needs the store too (its checkpoint): if the store fails then, wait and retry,
+        // as for any failed load, rather than let the rejection end the process.
+        .catch((cause) => {
+          this.onError('loading into the store failed; it is retried', cause);
+          this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
+        })
+        .finally(() => {
+          this.loading = undefined;
+          this.scheduleLoad(this.unloadedEvents >= this.options.batchSize || this.syncWaiters.length > 0);
+        });
     }, delay);
     // A routine load must not keep a process alive on its own (drain() loads what is left); one that
     // somebody waits for must.
@@ -322,15 +337,19 @@ export class GroupCommit {
     }
     // The store refused the batch. Go record by record, in order, so the checkpoint never passes a
     // record that is not stored. A record the store refuses alone, while it still takes an empty
-    // transaction, is poison: it is set aside durably in a dead-letter file, and only then skipped, so one
-    // bad record cannot block every event behind it. If the store takes nothing, it is down: wait.
+    // transaction, holds poison: its poisoned events are set aside durably in a dead-letter file, and only
+    // then skipped, so one bad event cannot block every event behind it. If the store takes nothing, it is
+    // down: wait.
     for (const record of records) {
       if (await this.load([record])) continue;
       if (!(await this.storeWorks())) {
         this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
         return;
       }
-      await this.deadLetter(record);
+      // Once more before calling it poison: a refusal that does not repeat was the transaction's, not the
+      // record's (a transaction aborted by something else on the connection), and sets nothing aside.
+      if (await this.load([record])) continue;
+      await this.setAside(record);
     }
     this.retryDelayMs = 0;
   }
@@ -379,17 +398,71 @@ export class GroupCommit {
     }
   }
 
-  private async deadLetter(record: LoggedRecord): Promise<void> {
+  /**
+   * A record the store refuses even alone. One record holds the events of every request that its log write
+   * grouped, so setting it aside whole would set aside other clients' acknowledged events with the one at
+   * fault. The events the store refuses one by one, twice (tried in transactions it rolls back), are set aside,
+   * durably, first; the others are then loaded with the checkpoint past the record, in one transaction, so each
+   * is stored exactly once. A store that cannot tell (no refusedEvents), that refuses every event, or none alone,
+   * has the record set aside whole.
+   */
+  private async setAside(record: LoggedRecord): Promise<void> {
+    const { events } = record;
+    const refused = events.length > 1 ? await this.refusedTwice(events) : new Set<number>();
+    if (refused.size > 0 && refused.size < events.length) {
+      const poisoned = events.filter((_, i) => refused.has(i));
+      const rest = events.filter((_, i) => !refused.has(i));
+      const file = await this.writeDeadLetter(record.position, poisoned);
+      // If this fails, the load is retried from this record: its poisoned events may then be written to the
+      // dead-letter file twice, and the others are never set aside.
+      await this.storage.appendEvents(rest, {
+        name: LOG_CHECKPOINT,
+        value: formatPosition(record.position),
+      });
+      this.counters.loads++;
+      this.counters.loadedEvents += rest.length;
+      this.counters.deadLettered += poisoned.length;
+      this.onError(
+        `the store refused ${poisoned.length} of ${events.length} acknowledged events of a record even alone; kept in ${file}, the others loaded`,
+        undefined,
+      );
+      this.forget(1, events.length);
+      return;
+    }
+    await this.deadLetter(record);
+  }
+
+  /** The events the store refuses alone, asked twice: only a refusal that repeats counts. */
+  private async refusedTwice(events: readonly CanonicalEvent[]): Promise<Set<number>> {
+    const { storage } = this;
+    if (!storage.refusedEvents) return new Set();
+    const first = await storage.refusedEvents(events).catch(() => []);
+    if (first.length === 0) return new Set();
+    const again = await storage.refusedEvents(first.map((i) => events[i] as CanonicalEvent)).catch(() => []);
+    return new Set(again.map((j) => first[j] as number));
+  }
+
+  /**
+   * Appends events to the dead-letter file and waits until they are on disk; answers the file. The events of a
+   * record already written there (a load retried after its poisoned events were set aside) are not written again.
+   */
+  private async writeDeadLetter(position: LogPosition, events: readonly CanonicalEvent[]): Promise<string> {
     const file = path.join(this.log.dir, 'dead-letter.jsonl');
+    const key = `${formatPosition(position)} ${events.length}`;
+    if (this.deadLettered.has(key)) return file;
     const handle = await open(file, 'a');
     try {
-      await handle.writeFile(
-        `${JSON.stringify({ at: new Date(), position: record.position, events: record.events })}\n`,
-      );
+      await handle.writeFile(`${JSON.stringify({ at: new Date(), position, events })}\n`);
       await handle.datasync();
     } finally {
       await handle.close();
     }
+    this.deadLettered.add(key);
+    return file;
+  }
+
+  private async deadLetter(record: LoggedRecord): Promise<void> {
+    const file = await this.writeDeadLetter(record.position, record.events);
     // Only now, with the record safe elsewhere, may the checkpoint pass it.
     await this.storage.appendEvents([], { name: LOG_CHECKPOINT, value: formatPosition(record.position) });
     this.counters.deadLettered += record.events.length;

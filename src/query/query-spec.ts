@@ -326,7 +326,8 @@ function resolveMeasure(
   violations: Violation[],
 ): AggregateQuery['measures'][number] | undefined {
   if (typeof measure === 'string') {
-    const named = NAMED_MEASURES[measure];
+    // Own keys only: "constructor" or "toString" must not find Object.prototype's.
+    const named = Object.hasOwn(NAMED_MEASURES, measure) ? NAMED_MEASURES[measure] : undefined;
     if (!named) {
       violations.push({
         field: at,

@@ -198,6 +198,12 @@ export interface Storage {
    * loaded (the ingest log position) can never load the same events twice or skip some.
    */
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void>;
+  /**
+   * The indexes of the events the store refuses when each is appended alone; writes nothing. For a writer that
+   * must set aside only the events at fault in a batch the store refused, and load the others. Optional: a
+   * writer without it sets the batch aside whole.
+   */
+  refusedEvents?(events: readonly CanonicalEvent[]): Promise<number[]>;
   /** The value last saved for a checkpoint name. */
   readCheckpoint(name: string): Promise<string | undefined>;
   /** The visit of the newest event stored for this visitor, so visits survive a restart. */

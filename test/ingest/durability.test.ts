@@ -165,3 +165,179 @@ describe('overload', () => {
     }
   });
 });
+
+/**
+ * One operation of the mixed load: what it sends (each event under its own idempotency key), and which keys
+ * an answer acknowledged.
+ */
+interface Operation {
+  kind: 'event' | 'batch' | 'kpi';
+  keys: string[];
+  send: (url: string) => Promise<{ status: number; acknowledged: string[] }>;
+}
+
+/** Single UA events (Idempotency-Key header), batches (eventId per item) and KPI events (eventId per event). */
+function mixedOperation(
+  n: number,
+  run: string,
+  token: string,
+  conversation: Record<string, string>,
+): Operation {
+  const post = async (url: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const answer = await call<Record<string, unknown>>(`${url}${path}`, { token, body, headers });
+    return answer;
+  };
+  const key = (i: number) => `${run}-${n}-${i}`;
+  switch (n % 3) {
+    case 0:
+      return {
+        kind: 'event',
+        keys: [key(0)],
+        send: async (url) => {
+          const answer = await post(
+            url,
+            CUSTOM_PATH,
+            validCustomEvent({ eventType: run, eventValue: key(0) }),
+            {
+              'idempotency-key': key(0),
+            },
+          );
+          return { status: answer.status, acknowledged: answer.status === 200 ? [key(0)] : [] };
+        },
+      };
+    case 1: {
+      const keys = [0, 1, 2, 3].map(key);
+      return {
+        kind: 'batch',
+        keys,
+        send: async (url) => {
+          const answer = await post(url, '/api/v1/events/batch', {
+            events: keys.map((k) => ({
+              kind: 'custom',
+              eventId: k,
+              ...validCustomEvent({ eventType: run, eventValue: k }),
+            })),
+          });
+          const results = (answer.body.results ?? []) as { status: string }[];
+          const acknowledged =
+            answer.status === 200
+              ? keys.filter((_, i) => ['accepted', 'duplicate'].includes(results[i]?.status ?? ''))
+              : [];
+          return { status: answer.status, acknowledged };
+        },
+      };
+    }
+    default: {
+      const keys = [key(0), key(1)];
+      return {
+        kind: 'kpi',
+        keys,
+        send: async (url) => {
+          const answer = await post(url, '/api/v1/channel/logAnalyticsEvent', {
+            data: {
+              ...conversation,
+              events: [
+                { kpiEventName: 'TabOpened', tabId: `tab-${n}`, eventId: keys[0] },
+                { kpiEventName: 'TabClosed', tabId: `tab-${n}`, eventId: keys[1] },
+              ],
+            },
+            eventName: 'TabOpened',
+          });
+          return { status: answer.status, acknowledged: answer.status === 200 ? keys : [] };
+        },
+      };
+    }
+  }
+}
+
+/** How many stored events carry each idempotency key of the run. */
+async function storedKeys(url: string, token: string, run: string): Promise<Map<string, number>> {
+  const answer = await call<{ events: { idempotencyKey?: string | null }[] }>(
+    `${url}/api/v1/events?limit=10000`,
+    {
+      token,
+    },
+  );
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const counts = new Map<string, number>();
+  for (const event of answer.body.events) {
+    const key = event.idempotencyKey;
+    if (typeof key === 'string' && key.startsWith(`${run}-`)) counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('kill -9 under mixed load, with idempotency keys', () => {
+  it('stores every acknowledged event exactly once, nothing twice, and a retry after the restart adds nothing', async (t) => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const masterKey = newMasterKey();
+    // Loads run every 50 ms, so that when the process dies some acknowledged events are in the store already
+    // and others only in the ingest log.
+    const server = await spawnServer(dataDir, masterKey, { OPENUA_LOAD_INTERVAL_MS: '50' });
+    const { startConversation } = await import('../helpers/channel.ts');
+    const started = await startConversation({ url: server.url, masterKey });
+    const conversation = {
+      conversationId: started.conversationId,
+      providerSessionId: started.providerSessionId,
+      participantId: started.participantId,
+    };
+    const run = `crash${Date.now().toString(36)}`;
+    const operations: Operation[] = [];
+    const acknowledged = new Set<string>();
+    const statuses = new Map<number | string, number>();
+    let running = true;
+    const loops = Array.from({ length: 8 }, async () => {
+      while (running) {
+        const operation = mixedOperation(operations.length, run, masterKey, conversation);
+        operations.push(operation);
+        try {
+          const answer = await operation.send(server.url);
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          for (const key of answer.acknowledged) acknowledged.add(key);
+        } catch {
+          // The connection died with the server: not acknowledged, so it may or may not be stored.
+          statuses.set('connection lost', (statuses.get('connection lost') ?? 0) + 1);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    });
+    await waitFor(() => acknowledged.size >= 400, '400 acknowledged events');
+    server.child.kill('SIGKILL');
+    await server.exited;
+    running = false;
+    await Promise.all(loops);
+    const account = `${operations.length} operations, ${acknowledged.size} events acknowledged; answers: ${JSON.stringify([...statuses])}`;
+    t.diagnostic(account);
+
+    const restarted = await startServer({ dataDir, masterKey });
+    try {
+      const stored = await storedKeys(restarted.url, masterKey, run);
+      const lost = [...acknowledged].filter((k) => !stored.has(k));
+      const twice = [...stored].filter(([, n]) => n > 1);
+      assert.deepEqual(lost, [], `acknowledged and not stored (${account})`);
+      assert.deepEqual(twice, [], `stored more than once (${account})`);
+      const kinds = new Set(
+        operations.filter((o) => o.keys.some((k) => acknowledged.has(k))).map((o) => o.kind),
+      );
+      assert.deepEqual(
+        [...kinds].sort(),
+        ['batch', 'event', 'kpi'],
+        'every kind of operation was acknowledged',
+      );
+
+      // A client retries everything it sent, answered or not: each key ends stored exactly once.
+      for (const operation of operations) {
+        const answer = await operation.send(restarted.url);
+        assert.equal(answer.status, 200, `${operation.kind} ${operation.keys[0]} retried`);
+        assert.deepEqual(answer.acknowledged, operation.keys);
+      }
+      const after = await storedKeys(restarted.url, masterKey, run);
+      const keys = operations.flatMap((o) => o.keys);
+      const wrong = keys.filter((k) => after.get(k) !== 1).map((k) => `${k}: ${after.get(k) ?? 0}`);
+      assert.deepEqual(wrong, [], `after the retries every key is stored exactly once (${account})`);
+    } finally {
+      await restarted.close();
+    }
+  });
+});

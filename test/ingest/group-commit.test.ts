@@ -157,6 +157,31 @@ describe('failures', () => {
     assert.ok(errors.some((e) => /refused/.test(e)));
   });
 
+  it('in a record it shares with other requests, only the refused event is set aside, and once', async () => {
+    const w = await writer({ loadIntervalMs: 60_000 });
+    // Submitted together, the three share one log write: one record, as concurrent requests do.
+    await Promise.all([
+      w.submit([event('shared', { eventValue: 'before' })]),
+      w.submit([event('shared', { id: null as unknown as string, eventValue: 'poison' })]),
+      w.submit([event('shared', { eventValue: 'after' })]),
+    ]);
+    assert.equal(w.stats().logWrites, 1, 'one record');
+    await w.sync();
+    const account = `${JSON.stringify(w.stats())}\n${errors.join('\n')}`;
+    assert.equal(await count('shared'), 2, account);
+    assert.equal(w.stats().deadLettered, 1, account);
+    const deadLetter = readFileSync(path.join(logDir(), 'dead-letter.jsonl'), 'utf8').trim().split('\n');
+    assert.deepEqual(
+      deadLetter.flatMap((line) => JSON.parse(line).events.map((e: CanonicalEvent) => e.eventValue)),
+      ['poison'],
+    );
+    // The checkpoint passed the record with its events: a restart loads none of them again.
+    writers.splice(writers.indexOf(w), 1);
+    await w.drain();
+    await writer();
+    assert.equal(await count('shared'), 2, 'nothing loaded twice');
+  });
+
   it('refuses with 503 at once when the queue is full, and accepts again once it is loaded', async () => {
     const w = await writer({ capacity: 2, loadIntervalMs: 60_000 });
     await w.submit([event('bounded'), event('bounded')]);

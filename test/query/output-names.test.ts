@@ -22,6 +22,20 @@ const OUTPUT_NAME = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 
 const query = (body: unknown) => call(`${server.url}/api/v1/query`, { token: readKey, body });
 
+describe('measure names', () => {
+  // Found by the fuzzer: a name looked up in a plain object found Object.prototype's "constructor" (500).
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    it(`${name} is not a measure: 400 naming it, not a 500`, async () => {
+      const answer = await query({ measures: ['count', name] });
+      const violations = violationsOf(answer);
+      assert.deepEqual(
+        violations.map((v) => [v.field, v.rule, v.received]),
+        [['measures[1]', 'measure', name]],
+      );
+    });
+  }
+});
+
 describe('output names (as)', () => {
   it('a measure named with NUL is a 400 naming the field and what was received, not a 500', async () => {
     const answer = await query({ measures: [{ fn: 'sum', field: 'documentPosition', as: 'a\u0000b' }] });
