@@ -176,6 +176,17 @@ describe('OData create, read, update and delete', () => {
     assert.equal(read.body.msdyn_kpieventreason, 'Customer asked');
     assert.equal(read.body.msdyn_customattribute1, 'x');
     assert.equal(read.body.msdyn_eventtimestamp, '2026-01-02T03:04:05.000Z');
+    // Clearing the last custom attribute leaves an empty list (found by the fuzzer: it was a 500).
+    const cleared = await call(url(`msdyn_kpieventsdata(${id})`), {
+      method: 'PATCH',
+      token: server.masterKey,
+      body: { msdyn_customattribute1: null },
+    });
+    assert.equal(cleared.status, 204, JSON.stringify(cleared.body));
+    const after = await call<Record<string, unknown>>(url(`msdyn_kpieventsdata(${id})`), {
+      token: server.masterKey,
+    });
+    assert.equal(after.body.msdyn_customattribute1 ?? null, null);
     const moved = await call(url(`msdyn_kpieventsdata(${id})`), {
       method: 'PATCH',
       token: server.masterKey,

@@ -472,7 +472,10 @@ export class DuckDBStorage implements Storage {
       params[`v${i}`] = toParam(type, value).value;
       return `${column} = $v${i}`;
     });
-    if (customData) {
+    if (customData && Object.keys(customData).length === 0) {
+      // An empty list bound as a parameter has no item type, which DuckDB refuses: say it in SQL.
+      sets.push(`${CUSTOM_KEYS_COLUMN} = []::VARCHAR[]`, `${CUSTOM_VALUES_COLUMN} = []::VARCHAR[]`);
+    } else if (customData) {
       params.keys = listValue(Object.keys(customData));
       params.values = listValue(Object.values(customData));
       sets.push(`${CUSTOM_KEYS_COLUMN} = $keys`, `${CUSTOM_VALUES_COLUMN} = $values`);
