@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { UA_ROUTES, UA_ROUTES_IN_TEXT, type UaRoute } from '../../scripts/readme-tables/ua-answers.ts';
 import { UA_PREFIXES } from '../../src/ua/routes.ts';
+import { registeredRoutes, routeName } from '../helpers/routes.ts';
 import { call, serverForSuite, type TestServer, validCustomEvent } from '../helpers/server.ts';
 import { validClickEvent, validSearchEvent, validViewEvent } from '../helpers/ua.ts';
 
@@ -18,22 +19,11 @@ serverForSuite((started) => {
   server = started;
 });
 
-/** `METHOD path` of every route the app serves, from Fastify's route tree (HEAD, added for GET, left out). */
-function registered(app: FastifyInstance): string[] {
-  const routes: string[] = [];
-  const segments: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const match = /^((?:│ {3}| {4}|├── |└── )*)(.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!match) continue;
-    const depth = (match[1] as string).length / 4;
-    segments.length = depth;
-    segments[depth - 1] = match[2] as string;
-    for (const method of match[3]?.split(', ') ?? []) {
-      if (method !== 'HEAD') routes.push(`${method} ${segments.join('')}`);
-    }
-  }
-  return routes;
-}
+/** `METHOD path` of every route the app serves (HEAD, added for GET, left out). */
+const registered = (app: FastifyInstance): string[] =>
+  registeredRoutes(app)
+    .filter((route) => route.method !== 'HEAD')
+    .map(routeName);
 
 const name = (route: Pick<UaRoute, 'method' | 'path'>) => `${route.method} …/${route.path}`;
 
