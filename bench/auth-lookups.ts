@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/auth-lookups.ts`: what a refused credential costs, by what it names. An attacker
+ * `npm run bench:auth`: what a refused credential costs, by what it names. An attacker
  * without a credential must not learn from the time of a 401 whether an API key id or an organization exists,
  * and must not make the store work for each request.
  *
@@ -19,8 +19,9 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { createKey, newMasterKey, removeDir, spawnServer, tempDir } from '../test/helpers/server.ts';
+import { envInt } from './processes.ts';
 
-const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
+const requests = envInt('BENCH_REQUESTS', 2000);
 const dataDir = tempDir('openua-bench-auth-');
 const masterKey = newMasterKey();
 const server = await spawnServer(dataDir, masterKey, {
@@ -86,6 +87,14 @@ try {
     const values = times.get(name) as number[];
     console.log(
       `${name.padEnd(50)} p50 ${quantile(values, 0.5).toFixed(3)} ms  p90 ${quantile(values, 0.9).toFixed(3)} ms  store reads ${reads.get(name)}`,
+    );
+  }
+  // The baseline is the first case, a known key id with a wrong secret: 1.00 means indistinguishable.
+  const [baseline] = cases;
+  const p50 = (name: string) => quantile(times.get(name) as number[], 0.5);
+  for (const [name] of cases.slice(1)) {
+    console.log(
+      `p50 ratio to "${baseline?.[0]}": ${name}: ${(p50(name) / p50(baseline?.[0] as string)).toFixed(2)}`,
     );
   }
 } finally {

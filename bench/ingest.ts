@@ -22,6 +22,7 @@ import { COLUMN_TYPES, DuckDBStorage } from '../src/storage/duckdb/duckdb-storag
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
 import {
+  envInt,
   fixed2,
   int,
   ms,
@@ -36,16 +37,6 @@ import {
 } from './processes.ts';
 
 const DB_FILE = 'openua.duckdb';
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be an integer of at least ${min}; received ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
 
 const settings = {
   seconds: envInt('BENCH_DURATION', 10, 1),

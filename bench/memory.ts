@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  envInt,
   fixed2,
   int,
   ROOT,
@@ -19,11 +20,6 @@ import {
   tempDir,
 } from './processes.ts';
 
-const envInt = (name: string, fallback: number) => {
-  const value = Number(process.env[name] || fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const settings = {
   senders: envInt('BENCH_FLOOD_SENDERS', 16),
   batchSize: envInt('BENCH_FLOOD_BATCH', 1000),

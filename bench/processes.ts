@@ -18,6 +18,17 @@ export const percentile = (values: number[], p: number) => {
 };
 export const fixed2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
+/** A whole-number setting from the environment, at least `min`; unset or empty gives `fallback`. */
+export function envInt(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}; received ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Clean-up: children and temporary directories are released however the bench ends.
 

@@ -22,6 +22,7 @@ import { resolveQuery } from '../src/query/query-spec.ts';
 import { compileAggregate, compileUnits } from '../src/storage/duckdb/aggregate.ts';
 import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import {
+  envInt,
   fixed2,
   int,
   ms,
@@ -33,11 +34,6 @@ import {
   tempDir,
 } from './processes.ts';
 
-const envInt = (name: string, fallback: number) => {
-  const value = Number(process.env[name] || fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const EVENTS = envInt('BENCH_QUERY_EVENTS', 10_000_000);
 const RUNS = envInt('BENCH_QUERY_RUNS', 20);
 const END = new Date('2026-11-25T00:00:00Z');
