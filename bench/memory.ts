@@ -5,8 +5,8 @@
  * memory is the figure that travels between machines; the absolute numbers are this machine's.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { residentMb } from '../test/helpers/server.ts';
 import {
   envInt,
   fixed2,
@@ -26,12 +26,6 @@ const settings = {
   seconds: envInt('BENCH_FLOOD_SECONDS', 20),
   settleSeconds: envInt('BENCH_SETTLE_SECONDS', 10),
 };
-
-/** Resident memory of a process, in MB, from /proc (Linux). */
-function residentMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 function batchBody(size: number): string {
   return JSON.stringify({

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { buildApp } from '../server/app.ts';
 import type { Config } from '../server/config.ts';
 import { listenMetrics } from '../server/operations.ts';
@@ -11,6 +12,10 @@ import { dataDirProblem, listenProblem } from './start-errors.ts';
  * What stops a start (a busy port, a data directory or store it cannot use) is thrown as a StartError.
  */
 export async function serve(config: Config): Promise<void> {
+  // Measured by `npm run bench:memory`: under a flood, V8 let a heap full of garbage grow to 250 MB and the process
+  // to ~750 MB; favouring size keeps the whole process under 400 MB for about 15% of ingest throughput. V8 reads
+  // this flag at each collection, so setting it now, before the server allocates, takes effect.
+  if (config.optimizeForSize) setFlagsFromString('--optimize-for-size');
   const storage = await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }).catch(
     (error: unknown) => {
       throw dataDirProblem(error, config) ?? error;

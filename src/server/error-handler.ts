@@ -34,7 +34,10 @@ export function installErrorHandler(
       request.log.error({ err: raw }, 'unexpected error');
       return reply.code(500).send(shape(new OpenUAError('INTERNAL', 'Internal error; it has been logged')));
     }
-    if (error.statusCode >= 500) request.log.warn({ err: error.cause ?? error }, error.message);
+    // Shedding is the server working as meant, counted in /metrics: a warning with a stack per shed request
+    // would make a flood cost the log as much as the requests.
+    if (error.code === 'OVERLOADED') request.log.debug(error.message);
+    else if (error.statusCode >= 500) request.log.warn({ err: error.cause ?? error }, error.message);
     if (error.retryAfter !== undefined) reply.header('Retry-After', String(error.retryAfter));
     return reply.code(error.statusCode).send(shape(error));
   });

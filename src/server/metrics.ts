@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { AttemptOutcome } from '../alerts/webhook.ts';
 import type { EventCategory } from '../ingest/canonical-event.ts';
 import type { GroupCommit, IngestObserver } from '../ingest/group-commit.ts';
-import type { StorageObserver } from '../storage/storage.ts';
+import type { Storage, StorageObserver } from '../storage/storage.ts';
 import type { ReadObserver } from '../storage/timed-reads.ts';
 
 /** Latencies of a request or a store read: 1 ms to 10 s. */
@@ -190,6 +190,28 @@ export class Metrics {
       'Acknowledged events the store refused even alone, set aside in ingest-log/dead-letter.jsonl',
       () => stats().deadLettered,
     );
+  }
+
+  /** The store's own memory, read at each scrape, when the engine reports it. */
+  watchStore(storage: Storage): void {
+    const memory = storage.memory?.bind(storage);
+    if (!memory) return;
+    new Gauge({
+      name: 'openua_store_memory_bytes',
+      help: 'Memory the store engine holds now (DuckDB: its buffers, caches and table data not yet saved)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await memory()).usedBytes);
+      },
+    });
+    new Gauge({
+      name: 'openua_store_memory_limit_bytes',
+      help: 'The most the store engine may hold before it spills to disk (OPENUA_STORE_MEMORY_LIMIT)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await memory()).limitBytes);
+      },
+    });
   }
 
   /** Process memory, CPU, handles, garbage collection and event-loop lag (prom-client's defaults). Once. */

@@ -98,6 +98,7 @@ export async function createServices(
   // Every part reads through this one, so every read is timed; the engine reports its own background work.
   const storage = timedReads(engine, metrics.storeRead);
   engine.observe?.(metrics.store);
+  metrics.watchStore(engine);
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage);
   const channelRecords = new ChannelRecords(storage);

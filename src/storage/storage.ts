@@ -186,6 +186,12 @@ export interface StorageObserver {
   unitsRebuilt?(outcome: 'rebuilt' | 'failed', seconds: number): void;
 }
 
+/** What an engine holds in memory now, and the most it may hold, in bytes. */
+export interface StoreMemory {
+  usedBytes: number;
+  limitBytes: number;
+}
+
 export interface Storage {
   readonly engine: string;
   /** Where the data lives, for humans. */
@@ -198,6 +204,8 @@ export interface Storage {
    * loaded (the ingest log position) can never load the same events twice or skip some.
    */
   appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void>;
+  /** The engine's own memory, for the server's metrics; an engine in another process need not say. */
+  memory?(): Promise<StoreMemory>;
   /**
    * The indexes of the events the store refuses when each is appended alone; writes nothing. For a writer that
    * must set aside only the events at fault in a batch the store refused, and load the others. Optional: a

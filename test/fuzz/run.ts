@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { newMasterKey, removeDir, type ServerProcess, spawnServer, tempDir } from '../helpers/server.ts';
+import {
+  newMasterKey,
+  removeDir,
+  residentMb,
+  type ServerProcess,
+  spawnServer,
+  tempDir,
+} from '../helpers/server.ts';
 import { type Finding, fuzz, saveFinding, showFinding, summary } from './harness.ts';
 import { type FuzzRequest, send, showRequest, verdict } from './requests.ts';
 import { makeFixtures } from './targets.ts';
@@ -99,6 +106,13 @@ async function main(): Promise<number> {
     log(
       `fuzz: ${env.FUZZ_PATH ? `replaying ${env.FUZZ_PATH} of seed ${seed}` : `${runs.toLocaleString('en')} cases, seed ${seed}, ${concurrency} at a time`} over ${fixtures.targets.length} targets; findings go to ${out}`,
     );
+    // The server's resident memory through the run: a fuzzer is a hostile client, and memory is one thing it attacks.
+    const pid = server.child.pid as number;
+    const memory = { baseline: residentMb(pid), peak: 0 };
+    memory.peak = memory.baseline;
+    const sampler = setInterval(() => {
+      memory.peak = Math.max(memory.peak, residentMb(pid));
+    }, 250);
     const started = Date.now();
     let lastPrint = 0;
     let logFrom = server.output().length;
@@ -117,7 +131,7 @@ async function main(): Promise<number> {
         const rate = cases / ((now - started) / 1000);
         const eta = rate > 0 ? ((runs - cases) / rate) * 1000 : 0;
         log(
-          `fuzz: ${cases.toLocaleString('en')}/${runs.toLocaleString('en')} cases (${((cases / runs) * 100).toFixed(1)}%), ${rate.toFixed(0)}/s, ETA ${duration(eta)}, ${findings} findings`,
+          `fuzz: ${cases.toLocaleString('en')}/${runs.toLocaleString('en')} cases (${((cases / runs) * 100).toFixed(1)}%), ${rate.toFixed(0)}/s, ETA ${duration(eta)}, ${findings} findings; server RSS ${residentMb(pid).toFixed(0)} MB (peak ${memory.peak.toFixed(0)})`,
         );
       },
       onFinding: (finding) => {
@@ -136,6 +150,11 @@ async function main(): Promise<number> {
       `\nfuzz: ${report.cases.toLocaleString('en')} cases (${report.requests.toLocaleString('en')} requests with shrinking) in ${duration(report.elapsedMs)}, ${report.findings.length} distinct findings`,
     );
     for (const line of summary(report.findings)) log(`  - ${line}`);
+    clearInterval(sampler);
+    await new Promise((r) => setTimeout(r, 10_000));
+    log(
+      `fuzz: server memory: ${memory.baseline.toFixed(0)} MB before the run, peak ${memory.peak.toFixed(0)} MB, ${residentMb(pid).toFixed(0)} MB 10 s after`,
+    );
 
     // Afterwards: the process is alive, says it is healthy, and still stores a valid event.
     let healthy = server.child.exitCode === null;

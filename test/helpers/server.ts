@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -115,6 +115,16 @@ export async function readEvents(server: TestServer, token = server.masterKey, q
   );
   if (answer.status !== 200) throw new Error(`read failed: ${JSON.stringify(answer.body)}`);
   return answer.body.events;
+}
+
+/** Resident memory of a process, in MB, from /proc (Linux); 0 once it has exited. */
+export function residentMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 /** `openua serve` as its own process, for tests about signals, crashes and restarts. */

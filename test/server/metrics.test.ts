@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { readConfig } from '../../src/server/config.ts';
 import { eventually, type Receiver, startReceiver } from '../helpers/alerts.ts';
 import { logEvents, startConversation } from '../helpers/channel.ts';
 import { errorOf } from '../helpers/errors.ts';
@@ -159,7 +160,10 @@ describe('GET /metrics: the series, after some events and a refusal', () => {
     ]) {
       assert.ok(hasSeries(afterwards, name), name);
     }
-    assert.equal(seriesValue(afterwards, 'openua_ingest_queue_capacity_events'), 50_000);
+    assert.equal(
+      seriesValue(afterwards, 'openua_ingest_queue_capacity_events'),
+      readConfig({}).queueCapacity,
+    );
     moved('openua_ingest_log_write_duration_seconds_count{outcome="ok"}');
     moved('openua_ingest_load_duration_seconds_count{outcome="ok"}');
     moved('openua_ingest_load_lag_seconds_count');
@@ -169,6 +173,14 @@ describe('GET /metrics: the series, after some events and a refusal', () => {
   it('store reads, by operation', () => {
     moved('openua_store_query_duration_seconds_count{operation="queryEvents",outcome="ok"}');
     assert.ok(hasSeries(afterwards, 'openua_store_query_duration_seconds_bucket'));
+  });
+
+  it("the store's memory, under its limit", () => {
+    const used = seriesValue(afterwards, 'openua_store_memory_bytes');
+    const limit = seriesValue(afterwards, 'openua_store_memory_limit_bytes');
+    assert.ok(used > 0 && used < limit, `${used} of ${limit}`);
+    // 256MB as DuckDB keeps it (244.1 MiB).
+    assert.ok(Math.abs(limit / 256e6 - 1) < 1e-3, String(limit));
   });
 
   it("the process's memory and event-loop lag", () => {

@@ -40,6 +40,7 @@ import type {
   Scalar,
   Storage,
   StorageObserver,
+  StoreMemory,
   TableShape,
   UnitQuery,
   ValueCount,
@@ -128,8 +129,25 @@ function fromColumn(type: ColumnType, value: unknown): unknown {
 const SPLIT_LANGUAGE_TAGS = `UPDATE events SET language_tag = language, language = lower(left(language, 2))
   WHERE language IS NOT NULL AND category <> 'kpi'`;
 
+/** DuckDB's way of writing a size (`244.1 MiB`, `1.0 GiB`, `512 bytes`) in bytes; NaN if it is not one. */
+function bytesOf(text: string): number {
+  const [, amount, unit] = /^([\d.]+)\s*(\w+)$/.exec(text.trim()) ?? [];
+  const scale: Record<string, number> = {
+    bytes: 1,
+    KiB: 2 ** 10,
+    MiB: 2 ** 20,
+    GiB: 2 ** 30,
+    TiB: 2 ** 40,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    TB: 1e12,
+  };
+  return Math.round(Number(amount) * (scale[unit ?? ''] ?? Number.NaN));
+}
+
 /** DuckDB's memory limit unless the configuration sets one (OPENUA_STORE_MEMORY_LIMIT). */
-export const DEFAULT_MEMORY_LIMIT = '1GB';
+export const DEFAULT_MEMORY_LIMIT = '256MB';
 
 export class DuckDBStorage implements Storage {
   readonly engine = 'duckdb';
@@ -137,6 +155,12 @@ export class DuckDBStorage implements Storage {
   private readonly otherQueue = new Serial();
   /** How each column of the events table, in the store's order, is filled from an event (set by migrate). */
   private eventLayout: readonly EventSlot[] = EVENT_SLOTS;
+  /**
+   * The one chunk every load fills, again and again. A chunk's native memory (about 1.5 MB: every column at
+   * DuckDB's full vector size) is freed only when V8 collects its small JS wrapper, which V8 does not hurry
+   * to do: a chunk made per 512 rows left hundreds of MB of them waiting under a flood.
+   */
+  private eventChunk: DuckDBDataChunk | undefined;
   private unitsRefresh: Promise<void> | undefined;
   private unitsTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -165,6 +189,9 @@ export class DuckDBStorage implements Storage {
       // a server beside others must stay bounded, and give memory back once a load or a query is done.
       memory_limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
       allocator_flush_threshold: '16MB',
+      // DuckDB's allocator keeps freed pages for reuse; its background threads give them back to the system once
+      // idle, so a server returns near its resting size after a burst instead of staying at the burst's peak.
+      allocator_background_threads: 'true',
     });
     const [writer, other] = await Promise.all([instance.connect(), instance.connect()]);
     return new DuckDBStorage(file, instance, writer, other, options.unitChunk ?? UNIT_CHUNK);
@@ -197,6 +224,7 @@ export class DuckDBStorage implements Storage {
       // Rows are appended in the store's own column order, which an older store may have in another order.
       const order = await this.columnsOf('events');
       this.eventLayout = order.map(({ name }) => eventSlot(name));
+      this.eventChunk = undefined;
     });
   }
 
@@ -371,6 +399,11 @@ export class DuckDBStorage implements Storage {
     }
   }
 
+  private reusedEventChunk(): DuckDBDataChunk {
+    this.eventChunk ??= DuckDBDataChunk.create(this.eventLayout.map((slot) => slot.type));
+    return this.eventChunk;
+  }
+
   /** appendEvents' transaction; `commit: false` rolls it back once every row is in (a dry run). */
   private async appendInTransaction(
     events: readonly CanonicalEvent[],
@@ -384,7 +417,13 @@ export class DuckDBStorage implements Storage {
       appender = await this.writer.createAppender('events');
       for (let from = 0; from < events.length; from += CHUNK_ROWS) {
         appender.appendDataChunk(
-          eventChunk(this.eventLayout, events, from, Math.min(from + CHUNK_ROWS, events.length)),
+          fillEventChunk(
+            this.reusedEventChunk(),
+            this.eventLayout,
+            events,
+            from,
+            Math.min(from + CHUNK_ROWS, events.length),
+          ),
         );
         // Building chunks runs on the event loop: let requests through between chunks of a big batch.
         if (from + CHUNK_ROWS < events.length) await new Promise<void>((r) => setImmediate(r));
@@ -522,6 +561,15 @@ export class DuckDBStorage implements Storage {
     });
   }
 
+  async memory(): Promise<StoreMemory> {
+    const [row] = await this.read(
+      `SELECT (SELECT sum(memory_usage_bytes) FROM duckdb_memory())::BIGINT AS used,
+        current_setting('memory_limit') AS "limit"`,
+      {},
+    );
+    return { usedBytes: Number(row?.used ?? 0), limitBytes: bytesOf(String(row?.limit)) };
+  }
+
   async readCheckpoint(name: string): Promise<string | undefined> {
     const [row] = await this.read('SELECT value FROM checkpoints WHERE name = $name', { name });
     return row?.value as string | undefined;
@@ -554,18 +602,7 @@ export class DuckDBStorage implements Storage {
   }
 
   upsertAll(writes: readonly EntityWrite[]): Promise<void> {
-    const statements = writes.map(({ table, row }) => {
-      const names = Object.keys(table.columns);
-      const values: DuckDBValue[] = [];
-      const types: (DuckDBType | undefined)[] = [];
-      for (const name of names) {
-        const param = toParam(table.columns[name] as ColumnType, (row as Record<string, unknown>)[name]);
-        values.push(param.value);
-        types.push(param.type);
-      }
-      const sql = `INSERT OR REPLACE INTO ${quote(table.name)} (${names.map((n) => quote(snake(n))).join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})`;
-      return { sql, values, types: types as DuckDBType[] };
-    });
+    const statements = upsertStatements(writes);
     return this.otherQueue.run(async () => {
       const single = statements.length === 1;
       if (!single) await this.other.run('BEGIN TRANSACTION');
@@ -705,21 +742,74 @@ const EVENT_SLOTS: readonly EventSlot[] = [
   eventSlot(CUSTOM_VALUES_COLUMN),
 ];
 
+/** Most rows in one upsert statement: DuckDB's cost is per statement, its parameters' per row. */
+const UPSERT_ROWS = 500;
+
 /**
- * Rows [from, to) as one columnar chunk: one native call per chunk instead of one per value, which is
- * most of the appender's cost on the event loop.
+ * The statements that upsert `writes`: one multi-row INSERT OR REPLACE per table and UPSERT_ROWS rows. Each
+ * statement in a transaction costs DuckDB about 1 MB of table memory whatever its size, so a row a statement
+ * ran out of memory at a few hundred records (500 took 350 MB). One statement may not hold a key twice, so for a
+ * key written twice only its last write is kept: what writing them in turn would have left.
  */
-function eventChunk(
+function upsertStatements(
+  writes: readonly EntityWrite[],
+): { sql: string; values: DuckDBValue[]; types: DuckDBType[] }[] {
+  const byTable = new Map<string, { table: TableShape; rows: Map<string, object> }>();
+  for (const { table, row } of writes) {
+    let entry = byTable.get(table.name);
+    if (!entry) {
+      entry = { table, rows: new Map() };
+      byTable.set(table.name, entry);
+    }
+    const key = JSON.stringify(table.key.map((k) => (row as Record<string, unknown>)[k] ?? null));
+    // Deleted first, so the row takes its place as the latest write.
+    entry.rows.delete(key);
+    entry.rows.set(key, row);
+  }
+  const statements: { sql: string; values: DuckDBValue[]; types: DuckDBType[] }[] = [];
+  for (const { table, rows } of byTable.values()) {
+    const names = Object.keys(table.columns);
+    const all = [...rows.values()];
+    for (let from = 0; from < all.length; from += UPSERT_ROWS) {
+      const values: DuckDBValue[] = [];
+      const types: DuckDBType[] = [];
+      const tuples: string[] = [];
+      for (const row of all.slice(from, from + UPSERT_ROWS)) {
+        const placeholders: string[] = [];
+        for (const name of names) {
+          const param = toParam(table.columns[name] as ColumnType, (row as Record<string, unknown>)[name]);
+          values.push(param.value);
+          types.push(param.type as DuckDBType);
+          placeholders.push(`$${values.length}`);
+        }
+        tuples.push(`(${placeholders.join(', ')})`);
+      }
+      statements.push({
+        sql: `INSERT OR REPLACE INTO ${quote(table.name)} (${names.map((n) => quote(snake(n))).join(', ')}) VALUES ${tuples.join(', ')}`,
+        values,
+        types,
+      });
+    }
+  }
+  return statements;
+}
+
+/**
+ * Fills `chunk` (made for `layout`) with rows [from, to): one native call per column instead of one per value,
+ * which is most of the appender's cost on the event loop. The appender copies what it is given, so the chunk
+ * can be filled again as soon as it is appended.
+ */
+function fillEventChunk(
+  chunk: DuckDBDataChunk,
   layout: readonly EventSlot[],
   events: readonly CanonicalEvent[],
   from: number,
   to: number,
 ): DuckDBDataChunk {
   const rows = to - from;
-  const chunk = DuckDBDataChunk.create(
-    layout.map((slot) => slot.type),
-    rows,
-  );
+  chunk.reset();
+  // After reset: setting the count also drops the wrapper's vectors cached for the previous fill.
+  chunk.rowCount = rows;
   layout.forEach((slot, column) => {
     const values = new Array<DuckDBValue>(rows);
     let present = false;

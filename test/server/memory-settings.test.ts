@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, readConfig } from '../../src/server/config.ts';
+import { DEFAULT_MEMORY_LIMIT, DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { removeDir, tempDir } from '../helpers/server.ts';
+
+/**
+ * What bounds the server's memory under load (README, Operations: Memory): the events in flight, the store's
+ * limit, and V8 favouring size. `npm run bench:memory` measures the sum; these are the settings behind it.
+ */
+describe('memory settings', () => {
+  it('default to a bounded queue, a bounded store and a heap that favours size', () => {
+    const config = readConfig({});
+    assert.equal(config.queueCapacity, 20_000);
+    assert.equal(config.optimizeForSize, true);
+    assert.equal(config.storeMemoryLimit, undefined);
+  });
+
+  it('OPENUA_OPTIMIZE_FOR_SIZE takes true/false (or 1/0) and refuses anything else, naming what it got', () => {
+    assert.equal(readConfig({ OPENUA_OPTIMIZE_FOR_SIZE: 'false' }).optimizeForSize, false);
+    assert.equal(readConfig({ OPENUA_OPTIMIZE_FOR_SIZE: '0' }).optimizeForSize, false);
+    assert.equal(readConfig({ OPENUA_OPTIMIZE_FOR_SIZE: 'TRUE' }).optimizeForSize, true);
+    assert.equal(readConfig({ OPENUA_OPTIMIZE_FOR_SIZE: '' }).optimizeForSize, true);
+    assert.throws(
+      () => readConfig({ OPENUA_OPTIMIZE_FOR_SIZE: 'maybe' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message === 'OPENUA_OPTIMIZE_FOR_SIZE must be true or false; received "maybe"',
+    );
+  });
+
+  it('the store runs under its default limit, or the one set, and says so', async () => {
+    for (const [limit, expected] of [
+      [undefined, DEFAULT_MEMORY_LIMIT],
+      ['96MB', '96MB'],
+    ] as const) {
+      const dir = tempDir('memory-limit-');
+      const storage = await DuckDBStorage.open(dir, limit ? { memoryLimit: limit } : {});
+      try {
+        const { limitBytes, usedBytes } = await storage.memory();
+        // DuckDB keeps its own units (256MB reads back as 244.1 MiB): within a part in a thousand.
+        const [, amount] = /^(\d+)MB$/.exec(expected) ?? [];
+        assert.ok(
+          Math.abs(limitBytes / (Number(amount) * 1e6) - 1) < 1e-3,
+          `${limitBytes} bytes for ${expected}`,
+        );
+        assert.ok(usedBytes >= 0 && usedBytes < limitBytes, `${usedBytes} bytes used`);
+      } finally {
+        await storage.close();
+        removeDir(dir);
+      }
+    }
+  });
+});
