@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FIRST_PARTY_KPI_EVENTS, type KpiEventSource } from '../src/model/first-party-kpi-events.ts';
 import { KPIS } from '../src/query/kpis.ts';
@@ -7,9 +7,11 @@ import { errorsTable, routesTable } from './readme-tables/ua-answers.ts';
 import { collectTable, customEventTable, kindsTable } from './readme-tables/ua-fields.ts';
 
 /**
- * The README's reference tables that repeat the code, rendered from the code. Each sits between
- * `<!-- table:<name> -->` and `<!-- /table -->`; `npm run docs:tables` rewrites them, and a test fails when
- * the README holds anything else.
+ * The documentation's reference tables that repeat the code, rendered from the code. Each sits between
+ * `<!-- table:<name> -->` and `<!-- /table -->` in the document that describes it (the UA Write API's in
+ * docs/api/ua-write.md, the first-party KPI events in docs/api/channel-analytics.md, the KPI catalogue in
+ * docs/api/kpis.md); `npm run docs:tables` rewrites them in every document, and a test fails when a
+ * document holds anything else, or when a table has no place or two.
  */
 
 const SOURCE_NAMES: Record<KpiEventSource, string> = {
@@ -41,25 +43,49 @@ export const TABLES: Record<string, () => string> = {
     ),
 };
 
-export const README = path.resolve(import.meta.dirname, '../README.md');
+const ROOT = path.resolve(import.meta.dirname, '..');
 const BLOCK = /(<!-- table:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/table -->)/g;
 
-/** The README with every generated table rendered anew; names a marker without a renderer. */
-export function renderTables(readme: string): string {
-  return readme.replace(BLOCK, (_, open: string, name: string, close: string) => {
+/** Every Markdown file a table may live in: the README, CONTRIBUTING.md and docs/, in a fixed order. */
+export function docFiles(): string[] {
+  const docs = readdirSync(path.join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.md'))
+    .map((file) => path.join(ROOT, 'docs', file))
+    .sort();
+  return [path.join(ROOT, 'README.md'), path.join(ROOT, 'CONTRIBUTING.md'), ...docs].filter((file) =>
+    existsSync(file),
+  );
+}
+
+/** A document with every generated table rendered anew; names a marker without a renderer. */
+export function renderTables(doc: string, file = 'a document'): string {
+  return doc.replace(BLOCK, (_, open: string, name: string, close: string) => {
     const render = TABLES[name];
     if (!render)
-      throw new Error(`README names a table "${name}" that scripts/readme-tables.ts does not render`);
+      throw new Error(`${file} names a table "${name}" that scripts/readme-tables.ts does not render`);
     return `${open}\n\n${render()}\n\n${close}`;
   });
 }
 
-/** The tables the README has a place for. */
-export const tablesIn = (readme: string) => [...readme.matchAll(BLOCK)].map((m) => m[2] as string);
+/** The tables a document has a place for. */
+export const tablesIn = (doc: string) => [...doc.matchAll(BLOCK)].map((m) => m[2] as string);
+
+/** A file's path from the repository's root, for messages. */
+export const shortName = (file: string) => path.relative(ROOT, file);
 
 if (process.argv[1] === import.meta.filename) {
-  const before = readFileSync(README, 'utf8');
-  const after = renderTables(before);
-  if (after !== before) writeFileSync(README, after);
-  process.stdout.write(after === before ? 'README tables are up to date\n' : 'README tables rewritten\n');
+  const rewritten: string[] = [];
+  for (const file of docFiles()) {
+    const before = readFileSync(file, 'utf8');
+    const after = renderTables(before, shortName(file));
+    if (after !== before) {
+      writeFileSync(file, after);
+      rewritten.push(shortName(file));
+    }
+  }
+  process.stdout.write(
+    rewritten.length === 0
+      ? 'Documentation tables are up to date\n'
+      : `Tables rewritten in ${rewritten.join(', ')}\n`,
+  );
 }

@@ -2,7 +2,7 @@ import { codes } from './markdown.ts';
 
 /**
  * A field's rule in words, read from its JSON Schema (TypeBox's schemas are JSON Schema). A keyword the words
- * cannot say throws, so a rule added to a schema cannot slip past the README unsaid.
+ * cannot say throws, so a rule added to a schema cannot slip past the documentation unsaid.
  */
 
 /** The keywords of the UA schemas: what a rule says is made of these. */
@@ -63,7 +63,7 @@ export interface Words {
 /** The largest value of an integer column: the tables' introduction says integers stay below 2³¹. */
 export const INT32_MAX = 2 ** 31 - 1;
 
-/** A number as the README writes it, with a true minus sign. */
+/** A number as the documentation writes it, with a true minus sign. */
 const number = (n: number) => (n < 0 ? `−${-n}` : String(n));
 
 const oneOfWords = (values: unknown[]) => {

@@ -4,9 +4,9 @@ import { SEARCHES_MAX_ITEMS } from '../../src/ua/schemas.ts';
 import { table } from './markdown.ts';
 
 /**
- * The answers tables of the README's "UA Write API v15": its routes, and its errors. The error statuses and
- * codes are ErrorCodes'; the routes and their answers' keys are checked against a real server by
- * test/docs/readme-ua-routes.test.ts.
+ * The answers tables of docs/api/ua-write.md: its routes, and its errors. The error statuses and codes are
+ * ErrorCodes'; the routes and their answers' keys are checked against a real server by
+ * test/docs/readme-ua-routes.test.ts. Links in the words are relative to docs/api/.
  */
 
 export interface UaRoute {
@@ -14,7 +14,7 @@ export interface UaRoute {
   /** After the prefix (`/rest/ua/v15/analytics/`). */
   path: string;
   body: string;
-  /** The answer's keys, in the order the README names them. */
+  /** The answer's keys, in the order the table names them. */
   keys: string[];
   /** A key holding a list of another route's answers, one per item of the body. */
   list?: { key: string; of: string };
@@ -104,7 +104,8 @@ const ERROR_WHEN: Record<ErrorCode, string> = {
   BODY_TOO_LARGE: 'the body is larger than `OPENUA_BODY_LIMIT`',
   UNSUPPORTED_MEDIA_TYPE: 'a body that is not JSON, text or a form',
   RATE_LIMITED:
-    "the credential is over its organization's `rateLimits` (see Operations); with `Retry-After` and " +
+    "the credential is over its organization's `rateLimits` (see [Rate limits](../operations/running.md#rate-limits)); " +
+    'with `Retry-After` and ' +
     '`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`',
   INTERNAL: 'an unexpected failure: it is logged, and the answer says no more',
   OVERLOADED: 'the ingest queue is full; with `Retry-After`',

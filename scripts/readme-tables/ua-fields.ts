@@ -16,10 +16,10 @@ import { codes, table } from './markdown.ts';
 import { RuleWriter, type Schema } from './schema-rules.ts';
 
 /**
- * The field tables of the README's "UA Write API v15", from the schemas that check the events. The limits,
+ * The field tables of docs/api/ua-write.md, from the schemas that check the events. The limits,
  * required fields, formats, patterns, ranges and enums are the schemas'; the rows' order and grouping, and
- * what a schema cannot say, are below. A field of a schema that no row names, or a row naming no field of
- * it, throws.
+ * what a schema cannot say, are below (links in the notes are relative to docs/api/). A field of a schema
+ * that no row names, or a row naming no field of it, throws.
  */
 
 const asSchema = (schema: TSchema) => schema as unknown as Schema;
@@ -83,8 +83,10 @@ const CUSTOM_NOTES = {
     'sends before any search, counts as absent',
   userAgent: " (OpenUA's bound)",
   customData: '; see below',
-  eventId: "; OpenUA's own: the idempotency key (see Batches, idempotency)",
-  eventTime: "; OpenUA's own: when the event happened, by the client's clock (see Times)",
+  eventId:
+    "; OpenUA's own: the idempotency key (see [Idempotency](batch-and-idempotency.md#idempotency-the-guarantee))",
+  eventTime:
+    "; OpenUA's own: when the event happened, by the client's clock (see [Times](batch-and-idempotency.md#times))",
 };
 
 export function customEventTable(): string {

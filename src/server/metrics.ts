@@ -198,10 +198,12 @@ export class Metrics {
     if (!memory) return;
     new Gauge({
       name: 'openua_store_memory_bytes',
-      help: 'Memory the store engine holds now (DuckDB: its buffers, caches and table data not yet saved)',
+      help: 'Memory the store engine holds now, by what holds it (DuckDB: BASE_TABLE cached, IN_MEMORY_TABLE not yet saved, HASH_TABLE…)',
+      labelNames: ['use'] as const,
       registers: [this.registry],
       async collect() {
-        this.set((await memory()).usedBytes);
+        this.reset();
+        for (const [use, bytes] of Object.entries((await memory()).byUse)) this.set({ use }, bytes);
       },
     });
     new Gauge({

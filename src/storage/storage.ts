@@ -190,6 +190,8 @@ export interface StorageObserver {
 export interface StoreMemory {
   usedBytes: number;
   limitBytes: number;
+  /** usedBytes by what holds it, in the engine's own words (DuckDB: BASE_TABLE, IN_MEMORY_TABLE, HASH_TABLE…). */
+  byUse: Record<string, number>;
 }
 
 export interface Storage {

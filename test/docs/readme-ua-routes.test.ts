@@ -9,7 +9,7 @@ import { call, serverForSuite, type TestServer, validCustomEvent } from '../help
 import { validClickEvent, validSearchEvent, validViewEvent } from '../helpers/ua.ts';
 
 /**
- * The README's routes table (rendered from UA_ROUTES by scripts/readme-tables) against a real server: the
+ * The routes table of docs/api/ua-write.md (rendered from UA_ROUTES by scripts/readme-tables) against a real server: the
  * routes registered under the UA prefixes are the table's and the ones the text beside it describes, and each
  * answers with the keys the table names.
  */
@@ -27,7 +27,7 @@ const registered = (app: FastifyInstance): string[] =>
 
 const name = (route: Pick<UaRoute, 'method' | 'path'>) => `${route.method} …/${route.path}`;
 
-describe("the README's UA Write API routes", () => {
+describe('the UA Write API routes of docs/api/ua-write.md', () => {
   it('are the routes served under each prefix', () => {
     const routes = registered(server.app);
     const documented = [...UA_ROUTES, ...UA_ROUTES_IN_TEXT].map(name).sort();

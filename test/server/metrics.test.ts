@@ -175,8 +175,13 @@ describe('GET /metrics: the series, after some events and a refusal', () => {
     assert.ok(hasSeries(afterwards, 'openua_store_query_duration_seconds_bucket'));
   });
 
-  it("the store's memory, under its limit", () => {
-    const used = seriesValue(afterwards, 'openua_store_memory_bytes');
+  it("the store's memory by use, under its limit", () => {
+    const uses = afterwards.filter((l) => l.startsWith('openua_store_memory_bytes{use="'));
+    assert.ok(
+      uses.some((l) => l.startsWith('openua_store_memory_bytes{use="IN_MEMORY_TABLE"}')),
+      'the events just loaded are held somewhere',
+    );
+    const used = uses.reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
     const limit = seriesValue(afterwards, 'openua_store_memory_limit_bytes');
     assert.ok(used > 0 && used < limit, `${used} of ${limit}`);
     // 256MB as DuckDB keeps it (244.1 MiB).

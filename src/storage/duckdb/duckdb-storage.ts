@@ -562,12 +562,19 @@ export class DuckDBStorage implements Storage {
   }
 
   async memory(): Promise<StoreMemory> {
-    const [row] = await this.read(
-      `SELECT (SELECT sum(memory_usage_bytes) FROM duckdb_memory())::BIGINT AS used,
-        current_setting('memory_limit') AS "limit"`,
+    const rows = await this.read(
+      `SELECT tag, memory_usage_bytes::BIGINT AS used, current_setting('memory_limit') AS "limit"
+        FROM duckdb_memory() WHERE memory_usage_bytes > 0`,
       {},
     );
-    return { usedBytes: Number(row?.used ?? 0), limitBytes: bytesOf(String(row?.limit)) };
+    const byUse = Object.fromEntries(rows.map((r) => [String(r.tag), Number(r.used)]));
+    const limit =
+      rows[0]?.limit ?? (await this.read(`SELECT current_setting('memory_limit') AS "limit"`, {}))[0]?.limit;
+    return {
+      usedBytes: Object.values(byUse).reduce((sum, n) => sum + n, 0),
+      limitBytes: bytesOf(String(limit)),
+      byUse,
+    };
   }
 
   async readCheckpoint(name: string): Promise<string | undefined> {
