@@ -14,10 +14,10 @@ import {
 } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import autocannon from 'autocannon';
-import type { CanonicalEvent } from '../src/ingest/canonical-event.ts';
-import { newEventId } from '../src/ingest/event-id.ts';
 import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
 import { IngestLog } from '../src/ingest/ingest-log.ts';
+import type { CanonicalEvent } from '../src/model/canonical-event.ts';
+import { newEventId } from '../src/model/event-id.ts';
 import { COLUMN_TYPES, DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { KPIS } from '../src/kpi/catalogue.ts';
 import { FIRST_PARTY_KPI_EVENTS, type KpiEventSource } from '../src/model/first-party-kpi-events.ts';
-import { KPIS } from '../src/query/kpis.ts';
 import { cell, table } from './readme-tables/markdown.ts';
 import { errorsTable, routesTable } from './readme-tables/ua-answers.ts';
 import { collectTable, customEventTable, kindsTable } from './readme-tables/ua-fields.ts';

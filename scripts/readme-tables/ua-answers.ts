@@ -1,4 +1,4 @@
-import { type ErrorCode, ErrorCodes } from '../../src/server/errors.ts';
+import { type ErrorCode, ErrorCodes } from '../../src/core/errors.ts';
 import { UA_EVENT_KINDS } from '../../src/ua/event-kinds.ts';
 import { SEARCHES_MAX_ITEMS } from '../../src/ua/schemas.ts';
 import { table } from './markdown.ts';

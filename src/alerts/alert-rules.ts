@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
+import { conflict, invalid, notFound, OpenUAError, type Violation } from '../core/errors.ts';
+import { compileCheck, oneOf, printable } from '../core/validation.ts';
 import type { Dimension, Dimensions } from '../query/dimensions.ts';
 import { resolveQuery } from '../query/query-spec.ts';
-import { conflict, invalid, notFound, OpenUAError, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf, printable } from '../server/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { ANOMALY_DEFAULTS, anomalyWindowProblem, VOLUME_MEASURES } from './anomaly.ts';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { notFound } from '../server/errors.ts';
+import { notFound } from '../core/errors.ts';
 import type { EntityTable, RecordFilter, RecordPage, Storage } from '../storage/storage.ts';
 import type { AlertRule, RuleComparison } from './alert-rules.ts';
 import type { AnomalyFigures } from './anomaly.ts';

@@ -1,4 +1,4 @@
-import type { Organizations } from '../auth/organizations.ts';
+import type { Organizations } from '../orgs/organizations.ts';
 import type { Insights } from '../query/insights.ts';
 import { QUERY_MAX_LIMIT, TIME } from '../query/query-spec.ts';
 import type { Scalar } from '../storage/storage.ts';

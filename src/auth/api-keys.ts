@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { invalid, notFound } from '../server/errors.ts';
-import { compileCheck, printable } from '../server/validation.ts';
+import { invalid, notFound } from '../core/errors.ts';
+import { compileCheck, printable } from '../core/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { NegativeCache } from './negative-cache.ts';
 import { PRIVILEGES, type Privilege } from './privileges.ts';

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { forbidden, unauthenticated } from '../server/errors.ts';
+import { forbidden, unauthenticated } from '../core/errors.ts';
+import { DEFAULT_ORG } from '../orgs/organizations.ts';
 import { type ApiKeys, looksLikeApiKey } from './api-keys.ts';
-import { DEFAULT_ORG } from './organizations.ts';
 import { PRIVILEGES, type Privilege } from './privileges.ts';
 import type { SearchTokens, TokenIdentity } from './search-tokens.ts';
 

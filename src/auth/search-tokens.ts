@@ -8,9 +8,9 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { echo, invalid, invalidToken } from '../server/errors.ts';
-import { compileCheck, printable } from '../server/validation.ts';
-import type { Organizations } from './organizations.ts';
+import { echo, invalid, invalidToken } from '../core/errors.ts';
+import { compileCheck, printable } from '../core/validation.ts';
+import type { Organizations } from '../orgs/organizations.ts';
 
 /**
  * Search tokens: JWTs signed (HS256) with the organization's own secret, carrying the claims Coveo's

@@ -1,15 +1,15 @@
 import { Type } from '@sinclair/typebox';
-import { dedupWindowMs } from '../auth/organizations.ts';
 import type { ChannelAnalytics } from '../channel/channel-analytics.ts';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
+import { compileCheck } from '../core/validation.ts';
 import type { Intake } from '../ingest/intake.ts';
 import type { Rejections } from '../ingest/rejections.ts';
-import { deriveTime, timeBoundsViolation } from '../ingest/timestamps.ts';
-import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
+import { dedupWindowMs } from '../orgs/organizations.ts';
 import type { UaCollector, UaRequestContext } from '../ua/collector.ts';
 import { eventPayload } from '../ua/event-body.ts';
-import type { Payload } from '../ua/event-kinds.ts';
+import type { Payload } from '../ua/schemas.ts';
 
 /** What each item of a batch is: a UA event of one of four kinds, or one Channel Analytics KPI event. */
 export const BATCH_KINDS = ['custom', 'search', 'click', 'view', 'kpi'] as const;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ingestSettings } from '../auth/organizations.ts';
+import { ingestSettings } from '../orgs/organizations.ts';
 import { BATCH_ROUTE, type EventBatch } from './event-batch.ts';
 
 /** `POST /api/v1/events/batch`: 200 `{results}`, one per event and in order, whatever each one's fate. */

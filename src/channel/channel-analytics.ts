@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Credential } from '../auth/credential.ts';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
+import { invalid, type Violation } from '../core/errors.ts';
+import { compileCheck } from '../core/validation.ts';
+import type { EventReader } from '../ingest/event-reader.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
-import { invalid, type Violation } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
-import type { RecordFilter, Storage } from '../storage/storage.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import type { RecordFilter } from '../storage/storage.ts';
 import {
   type ChannelRecord,
   CONVERSATIONS,
@@ -98,8 +98,7 @@ export class ChannelAnalytics {
   constructor(
     private readonly records: ChannelRecords,
     private readonly kpiEvents: KpiEvents,
-    private readonly storage: Storage,
-    private readonly writer: GroupCommit,
+    private readonly reader: EventReader,
     private readonly intake: Intake,
   ) {}
 
@@ -299,14 +298,13 @@ export class ChannelAnalytics {
 
   /** Every record and event that carries the id (as correlationId or externalCorrelationId), in time order. */
   async correlation(org: string, id: string): Promise<CorrelatedItem[]> {
-    await this.writer.sync();
     const items: CorrelatedItem[] = [];
     for (const { set, kind, field } of RECORD_TIME) {
       const { rows } = await this.records.list(set, org, { where: carries(set, id) });
       for (const row of rows)
         items.push({ kind, time: timeOf(row, field), record: showRecord(set, row, 'fields') });
     }
-    const { rows } = await this.storage.queryEvents(org, {
+    const { rows } = await this.reader.queryEvents(org, {
       where: carries(undefined, id),
       orderBy: [{ field: 'derivedTime', descending: false }],
       limit: 10_000,

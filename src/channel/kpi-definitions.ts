@@ -1,6 +1,6 @@
-import type { Organizations } from '../auth/organizations.ts';
+import type { Violation } from '../core/errors.ts';
 import { FIRST_PARTY_KPI_EVENTS } from '../model/first-party-kpi-events.ts';
-import type { Violation } from '../server/errors.ts';
+import type { Organizations } from '../orgs/organizations.ts';
 import { type ChannelRecord, KPI_DEFINITIONS, kpiEventTypeOf } from './entity-sets.ts';
 import type { ChannelRecords } from './records.ts';
 

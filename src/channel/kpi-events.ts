@@ -1,10 +1,11 @@
 import type { Credential } from '../auth/credential.ts';
-import { type CanonicalEvent, NO_UA_FIELDS } from '../ingest/canonical-event.ts';
-import { newEventId } from '../ingest/event-id.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
-import { invalid, notFound, type Violation } from '../server/errors.ts';
+import { resolveIdentity } from '../auth/identity.ts';
+import { invalid, notFound, type Violation } from '../core/errors.ts';
+import type { EventReader } from '../ingest/event-reader.ts';
+import type { Intake } from '../ingest/intake.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../model/canonical-event.ts';
+import { newEventId } from '../model/event-id.ts';
 import type { RecordFilter, RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
-import { resolveIdentity } from '../ua/identity.ts';
 import { type ChannelRecord, CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS } from './entity-sets.ts';
 import type { KpiDefinitions } from './kpi-definitions.ts';
 import { mergeCustomData, readRecordBody } from './record-body.ts';
@@ -51,7 +52,8 @@ export class KpiEvents {
   constructor(
     private readonly records: ChannelRecords,
     private readonly definitions: KpiDefinitions,
-    private readonly writer: GroupCommit,
+    private readonly intake: Intake,
+    private readonly reader: EventReader,
     private readonly storage: Storage,
   ) {}
 
@@ -178,11 +180,6 @@ export class KpiEvents {
     };
   }
 
-  /** Resolves once every event is durable (the same acknowledgement as any other event). */
-  log(events: readonly CanonicalEvent[]): Promise<void> {
-    return this.writer.submit(events);
-  }
-
   // ---- KPI Event Data, the OData entity set --------------------------------------------------------
 
   /** `POST msdyn_kpieventsdata`: conversation, session and participant must exist, in that order. */
@@ -205,23 +202,20 @@ export class KpiEvents {
     if ('rule' in definition) throw invalid([definition]);
     const customData = mergeCustomData({}, read.changes.customData);
     const event = this.build(context, values, customData, links, definition);
-    await this.log([event]);
+    // Through the intake, as every event: this entity set takes no idempotency key, so no window applies.
+    await this.intake.submit(context.org, [event], 0);
     return event;
   }
 
   async get(org: string, id: string): Promise<CanonicalEvent> {
-    await this.writer.sync();
-    const { rows } = await this.storage.queryEvents(org, { where: byId(id), limit: 1 });
-    const [event] = rows;
+    const event = await this.reader.byId(org, id);
     if (!event) throw notFound(`No ${KPI_EVENTS.label} record ${JSON.stringify(id)} in this organization`);
     return event;
   }
 
   async list(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>> {
-    // Readers see every event acknowledged before they asked.
-    await this.writer.sync();
     const where: RecordFilter = query.where ? { kind: 'and', left: IS_KPI, right: query.where } : IS_KPI;
-    return this.storage.queryEvents(org, { ...query, where });
+    return this.reader.queryEvents(org, { ...query, where });
   }
 
   /** `PATCH`: the fields that do not place the event (its name, conversation, session, participant). */
@@ -239,8 +233,7 @@ export class KpiEvents {
   }
 
   async remove(org: string, id: string): Promise<void> {
-    await this.writer.sync();
-    if ((await this.storage.deleteEvents(org, byId(id))) === 0) {
+    if ((await this.reader.deleteEvents(org, byId(id))) === 0) {
       throw notFound(`No ${KPI_EVENTS.label} record ${JSON.stringify(id)} in this organization`);
     }
   }

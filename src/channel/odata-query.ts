@@ -1,5 +1,5 @@
 import { defaultParser } from '@odata/parser';
-import { echo, invalid, type Violation } from '../server/errors.ts';
+import { echo, invalid, type Violation } from '../core/errors.ts';
 import type { Comparison, RecordFilter, RecordQuery, Scalar, TextMatch } from '../storage/storage.ts';
 import { type Attribute, attributeNamed, type EntitySet } from './entity-sets.ts';
 import { naturalId } from './records.ts';

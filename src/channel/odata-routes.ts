@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Privilege } from '../auth/privileges.ts';
-import { installErrorHandler } from '../server/error-handler.ts';
-import { invalid, notFound } from '../server/errors.ts';
+import { installErrorHandler } from '../core/error-handler.ts';
+import { invalid, notFound } from '../core/errors.ts';
 import type { RecordPage, RecordQuery } from '../storage/storage.ts';
 import {
   ENTITY_SETS,

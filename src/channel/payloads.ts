@@ -1,8 +1,8 @@
 import { type TObject, type TSchema, Type } from '@sinclair/typebox';
-import { echo, type Violation } from '../server/errors.ts';
-import { MAX_JSON_DEPTH } from '../server/json.ts';
-import { printable } from '../server/validation.ts';
-import { normaliseCustomData } from '../ua/custom-data.ts';
+import { echo, type Violation } from '../core/errors.ts';
+import { MAX_JSON_DEPTH } from '../core/json.ts';
+import { printable } from '../core/validation.ts';
+import { normaliseCustomData } from '../model/custom-data.ts';
 import {
   CONVERSATIONS,
   type EntitySet,

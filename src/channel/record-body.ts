@@ -1,7 +1,7 @@
 import { type TSchema, Type } from '@sinclair/typebox';
-import { echo, type Violation } from '../server/errors.ts';
-import { compileCheck, printable } from '../server/validation.ts';
-import { normaliseCustomData } from '../ua/custom-data.ts';
+import { echo, type Violation } from '../core/errors.ts';
+import { compileCheck, printable } from '../core/validation.ts';
+import { normaliseCustomData } from '../model/custom-data.ts';
 import { type Attribute, type EntitySet, optionLabelOf, optionText, optionValueOf } from './entity-sets.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { analyticsDisabled, conflict, invalid, notFound, type Violation } from '../server/errors.ts';
+import { analyticsDisabled, conflict, invalid, notFound, type Violation } from '../core/errors.ts';
 import type { RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
 import {
   type ChannelRecord,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { dedupWindowMs, ingestSettings } from '../auth/organizations.ts';
-import { invalid } from '../server/errors.ts';
+import { invalid } from '../core/errors.ts';
+import { dedupWindowMs, ingestSettings } from '../orgs/organizations.ts';
 import type { ChannelAnalytics, ChannelCallContext } from './channel-analytics.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from './entity-sets.ts';
 import { showRecord } from './record-body.ts';

@@ -1,14 +1,14 @@
 import { publicRule } from '../alerts/alert-rules.ts';
-import { alertListQuery, showAlerts } from '../alerts/routes.ts';
+import { alertListQuery, showAlerts } from '../alerts/alert-views.ts';
 import { publicApiKey } from '../auth/api-keys.ts';
-import { publicOrganization } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
 import type { SignInput } from '../auth/search-tokens.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from '../channel/entity-sets.ts';
 import { showRecord } from '../channel/record-body.ts';
-import type { Config } from '../server/config.ts';
-import { OpenUAError } from '../server/errors.ts';
-import { createServices, type Services } from '../server/services.ts';
+import type { Config } from '../core/config.ts';
+import { OpenUAError } from '../core/errors.ts';
+import { publicOrganization } from '../orgs/organizations.ts';
+import { createServices, type Services } from '../startup/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
 
 /** The configuration records the CLI manages, by their admin API path. */

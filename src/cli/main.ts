@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { isPrivilege, PRIVILEGES, type Privilege } from '../auth/privileges.ts';
-import { ConfigError, loadDotEnv, readConfig } from '../server/config.ts';
-import { OpenUAError } from '../server/errors.ts';
+import { ConfigError, loadDotEnv, readConfig } from '../core/config.ts';
+import { OpenUAError } from '../core/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
 import { serve } from './serve.ts';
 import { StartError } from './start-errors.ts';

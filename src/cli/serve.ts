@@ -1,8 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
-import { buildApp } from '../server/app.ts';
-import type { Config } from '../server/config.ts';
-import { listenMetrics } from '../server/operations.ts';
-import { createServices } from '../server/services.ts';
+import type { Config } from '../core/config.ts';
+import { buildApp } from '../http/app.ts';
+import { listenMetrics } from '../http/operations.ts';
+import { createServices } from '../startup/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
 import { dataDirProblem, listenProblem } from './start-errors.ts';
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config, ListenAddress } from '../server/config.ts';
+import type { Config, ListenAddress } from '../core/config.ts';
 
 /**
  * Why `openua serve` could not start, in one line that says what to do. The CLI prints its message alone

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { overloaded, unavailable } from '../server/errors.ts';
+import { overloaded, unavailable } from '../core/errors.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { CanonicalEvent } from './canonical-event.ts';
 import {
   formatPosition,
   type IngestLog,

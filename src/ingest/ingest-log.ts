@@ -1,7 +1,7 @@
 import { constants, mkdirSync } from 'node:fs';
 import { type FileHandle, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { type CanonicalEvent, reviveEvent } from './canonical-event.ts';
+import { type CanonicalEvent, reviveEvent } from '../model/canonical-event.ts';
 
 /** A place in the log: the end of a record, as `segment:offset`. */
 export interface LogPosition {

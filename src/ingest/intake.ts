@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/storage.ts';
-import type { CanonicalEvent } from './canonical-event.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import type { EventReader } from './event-reader.ts';
 import type { GroupCommit } from './group-commit.ts';
 import type { IdempotencyIndex } from './idempotency.ts';
 
@@ -15,7 +15,7 @@ export class Intake {
   constructor(
     private readonly writer: GroupCommit,
     private readonly keys: IdempotencyIndex,
-    private readonly storage: Storage,
+    private readonly reader: EventReader,
   ) {}
 
   /** Sheds (503) a request of `count` events now if the writer could not take them. */
@@ -24,13 +24,8 @@ export class Intake {
   }
 
   /** A stored event by id (loading what waits in the ingest log first): what a duplicate is answered with. */
-  async stored(org: string, id: string): Promise<CanonicalEvent | undefined> {
-    await this.writer.sync();
-    const { rows } = await this.storage.queryEvents(org, {
-      where: { kind: 'compare', op: 'eq', field: 'id', value: id },
-      limit: 1,
-    });
-    return rows[0];
+  stored(org: string, id: string): Promise<CanonicalEvent | undefined> {
+    return this.reader.byId(org, id);
   }
 
   async submit(org: string, events: readonly CanonicalEvent[], dedupWindowMs: number): Promise<Outcome[]> {

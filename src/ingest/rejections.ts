@@ -1,5 +1,6 @@
-import { type IngestSettings, ingestSettings, type Organizations } from '../auth/organizations.ts';
-import type { Violation } from '../server/errors.ts';
+import type { Violation } from '../core/errors.ts';
+import { newEventId } from '../model/event-id.ts';
+import { type IngestSettings, type IngestSettingsOf, ingestSettings } from '../model/ingest-settings.ts';
 import type {
   EntityTable,
   RecordFilter,
@@ -8,7 +9,6 @@ import type {
   Storage,
   ValueCount,
 } from '../storage/storage.ts';
-import { newEventId } from './event-id.ts';
 
 /**
  * Rejected events are kept, so that an analyst can see what was refused and why instead of finding out
@@ -84,7 +84,8 @@ export class Rejections {
 
   constructor(
     private readonly storage: Storage,
-    private readonly organizations: Organizations,
+    /** Every organization, each with its id and ingest settings (the organizations service). */
+    private readonly organizations: { list(): Promise<(IngestSettingsOf & { id: string })[]> },
     private readonly payloadCap: number,
     private readonly onError: (message: string, cause: unknown) => void = () => undefined,
   ) {

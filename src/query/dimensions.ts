@@ -1,9 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
-import type { EventCategory } from '../ingest/canonical-event.ts';
-import { conflict, echo, invalid, notFound, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf, printable } from '../server/validation.ts';
+import { conflict, echo, invalid, notFound, type Violation } from '../core/errors.ts';
+import { compileCheck, oneOf, printable } from '../core/validation.ts';
+import type { EventCategory } from '../model/canonical-event.ts';
+import { CUSTOM_DATA_KEY, normaliseKey } from '../model/custom-data.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
-import { CUSTOM_DATA_KEY, normaliseKey } from '../ua/custom-data.ts';
 
 /**
  * Custom dimensions: a customData key declared with a type, so the query API can sum, average and rank it

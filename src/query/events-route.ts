@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { GroupCommit } from '../ingest/group-commit.ts';
-import { invalid } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
-import type { Comparison, RecordFilter, Scalar, Storage } from '../storage/storage.ts';
+import { invalid } from '../core/errors.ts';
+import { compileCheck } from '../core/validation.ts';
+import type { EventReader } from '../ingest/event-reader.ts';
+import type { Comparison, RecordFilter, Scalar } from '../storage/storage.ts';
 
 const compare = (field: string, op: Comparison, value: Scalar): RecordFilter => ({
   kind: 'compare',
@@ -28,7 +28,7 @@ const checkQuery = compileCheck(EventsQuery);
  * `GET /api/v1/events`: raw read-back, newest first, filtered on the derived (skew-corrected) time.
  * The full query API is a later capability; this is for checking what was stored.
  */
-export function eventsRoute(storage: Storage, writer: GroupCommit) {
+export function eventsRoute(reader: EventReader) {
   return async (app: FastifyInstance) => {
     app.get('/api/v1/events', { config: { privilege: 'analytics:read' } }, async (request) => {
       const query = request.query as Record<string, string | undefined>;
@@ -44,8 +44,6 @@ export function eventsRoute(storage: Storage, writer: GroupCommit) {
         });
       }
       if (violations.length > 0) throw invalid(violations);
-      // Acknowledged events may still wait in the ingest log: load them so a reader sees its own writes.
-      await writer.sync();
       const conditions: RecordFilter[] = [];
       if (query.from) conditions.push(compare('derivedTime', 'ge', new Date(query.from)));
       if (query.to) conditions.push(compare('derivedTime', 'lt', new Date(query.to)));
@@ -54,7 +52,7 @@ export function eventsRoute(storage: Storage, writer: GroupCommit) {
         (left, right) => (left ? { kind: 'and', left, right } : right),
         undefined,
       );
-      const { rows } = await storage.queryEvents(request.org, { where, limit });
+      const { rows } = await reader.queryEvents(request.org, { where, limit });
       // Every stored field, dates as ISO strings, customData already normalised; newest first.
       return { events: rows };
     });

@@ -1,5 +1,5 @@
-import type { Organizations } from '../auth/organizations.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { EventReader } from '../ingest/event-reader.ts';
+import type { Organizations } from '../orgs/organizations.ts';
 import type {
   AggregateQuery,
   AggregateResult,
@@ -57,8 +57,8 @@ function withPrevious(rows: Row[], previous: Row[], query: AggregateQuery, measu
  */
 export class Insights {
   constructor(
-    private readonly storage: Storage,
-    private readonly writer: GroupCommit,
+    readonly _storage: Storage,
+    private readonly reader: EventReader,
     private readonly dimensions: Dimensions,
     private readonly organizations: Organizations,
   ) {}
@@ -66,8 +66,6 @@ export class Insights {
   async run(org: string, spec: unknown, now = new Date()): Promise<InsightAnswer> {
     const { kpiDefaults } = await this.organizations.require(org);
     const resolved = resolveQuery(spec, await this.dimensions.byName(org), now, kpiDefaults ?? {});
-    // Acknowledged events may still wait in the ingest log: a query sees every event answered before it.
-    await this.writer.sync();
     const { query, kpis, measureNames } = resolved;
     const current = await this.aggregate(org, query, kpis, now);
     const earlier = resolved.previous ? await this.aggregate(org, resolved.previous, kpis, now) : undefined;
@@ -119,11 +117,11 @@ export class Insights {
     kpis: ResolvedKpi[],
     now: Date,
   ): Promise<AggregateResult> {
-    if (kpis.length === 0) return this.storage.aggregateEvents(org, query);
+    if (kpis.length === 0) return this.reader.aggregateEvents(org, query);
     const { events, units } = planParts(query, kpis, now);
     const parts = await Promise.all([
-      ...(events ? [this.storage.aggregateEvents(org, events)] : []),
-      ...units.map((unit) => this.storage.aggregateUnits(org, unit)),
+      ...(events ? [this.reader.aggregateEvents(org, events)] : []),
+      ...units.map((unit) => this.reader.aggregateUnits(org, unit)),
     ]);
     // A group one part has and another lacks has none of that part's units: a count of 0, other measures null.
     const zeros = [

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { KPIS, publicKpi } from '../kpi/catalogue.ts';
 import type { Scalar } from '../storage/storage.ts';
 import { type Dimensions, publicDimension } from './dimensions.ts';
 import { type Insights, type Row, shown } from './insights.ts';
-import { KPIS, publicKpi } from './kpis.ts';
 
 /** RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. */
 function csv(columns: string[], rows: Row[]): string {

@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import { invalid, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf } from '../server/validation.ts';
+import { invalid, type Violation } from '../core/errors.ts';
+import { compileCheck, oneOf } from '../core/validation.ts';
+import { KPI_BY_NAME, KPIS, type Kpi, type KpiParams, kpiParams, UNIT_DIMENSIONS } from '../kpi/catalogue.ts';
+import { CUSTOM_DATA_KEY, normaliseKey } from '../model/custom-data.ts';
 import { EVENT_COLUMN_OF } from '../storage/event-columns.ts';
 import type {
   AggregateFn,
@@ -11,9 +13,7 @@ import type {
   Scalar,
   TimeUnit,
 } from '../storage/storage.ts';
-import { CUSTOM_DATA_KEY, normaliseKey } from '../ua/custom-data.ts';
 import type { Dimension } from './dimensions.ts';
-import { KPI_BY_NAME, KPIS, type Kpi, type KpiParams, kpiParams, UNIT_DIMENSIONS } from './kpis.ts';
 
 /**
  * `POST /api/v1/query`: one JSON spec (measures × dimensions × filters × time range × granularity), checked

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { invalid } from '../core/errors.ts';
+import { compileCheck } from '../core/validation.ts';
 import type { Rejections } from '../ingest/rejections.ts';
-import { invalid } from '../server/errors.ts';
-import { compileCheck } from '../server/validation.ts';
 import type { RecordFilter } from '../storage/storage.ts';
 
 const RejectionsQuery = Type.Object(

@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
 import type { ColumnType } from './storage.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
 
 /**
  * The one door to storage. Each engine (DuckDB now, ClickHouse later) implements it once;
@@ -128,7 +128,7 @@ export interface AggregateQuery {
  * - `session`: one per (conversationId, providerSessionId), at its SessionStarted (else its first event);
  * - `notification`: one per (conversationId, participantId) offered it, at NotificationDisplayed;
  * - `presence`: one per PresenceChanged, lasting until the agent's next change (or now), cut to the range.
- * The facts each unit has are UNIT_FACTS; their definitions are the KPI catalogue's (src/query/kpis.ts).
+ * The facts each unit has are UNIT_FACTS; their definitions are the KPI catalogue's (src/kpi/catalogue.ts).
  * Events are read by their meaning: the framework's first-party names count as the OpenUA events they
  * stand for (src/model/first-party-kpi-events.ts).
  */

@@ -1,20 +1,15 @@
 import type { Credential } from '../auth/credential.ts';
-import { dedupWindowMs, type IngestSettings } from '../auth/organizations.ts';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
-import { newEventId } from '../ingest/event-id.ts';
+import { type Identity, type IdentityFields, resolveIdentity } from '../auth/identity.ts';
+import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
-import { deriveTime, timeBoundsViolation } from '../ingest/timestamps.ts';
-import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
-import { normaliseCustomData } from './custom-data.ts';
-import {
-  type Payload,
-  queryUid,
-  UA_EVENT_MODELS,
-  type UaEventKind,
-  type UaEventModel,
-} from './event-kinds.ts';
-import { type Identity, type IdentityFields, resolveIdentity } from './identity.ts';
-import { languageFields } from './language.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import { normaliseCustomData } from '../model/custom-data.ts';
+import { newEventId } from '../model/event-id.ts';
+import { languageFields } from '../model/language.ts';
+import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
+import { dedupWindowMs, type IngestSettings } from '../orgs/organizations.ts';
+import { queryUid, UA_EVENT_MODELS, type UaEventKind, type UaEventModel } from './event-kinds.ts';
+import type { Payload } from './schemas.ts';
 import { resolveVisitor, type VisitTracker } from './visits.ts';
 
 /** What a UA request says about its caller and visitor, outside the event body. */

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { EventCategory } from '../ingest/canonical-event.ts';
+import { echo, invalid, type Violation } from '../core/errors.ts';
+import { compileCheck, oneOf, printable } from '../core/validation.ts';
+import type { EventCategory } from '../model/canonical-event.ts';
 import { type Dimension, type DimensionSpec, type DimensionType, dimensionKey } from '../query/dimensions.ts';
-import { echo, invalid, type Violation } from '../server/errors.ts';
-import { compileCheck, oneOf, printable } from '../server/validation.ts';
 
 /**
  * Coveo's custom dimension API (`/rest/ua/v15/dimensions/custom`) as a view of OpenUA's one dimension registry

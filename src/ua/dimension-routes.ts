@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { notFound } from '../core/errors.ts';
 import type { Dimensions } from '../query/dimensions.ts';
-import { notFound } from '../server/errors.ts';
 import {
   checkDimensionQuery,
   coveoDeclaration,

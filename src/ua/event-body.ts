@@ -1,6 +1,6 @@
-import { invalid, OpenUAError, type Violation } from '../server/errors.ts';
-import { parseJson } from '../server/json.ts';
-import type { Payload } from './event-kinds.ts';
+import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
+import { parseJson } from '../core/json.ts';
+import type { Payload } from './schemas.ts';
 import { SEARCHES_MAX_ITEMS } from './schemas.ts';
 
 /**

@@ -1,19 +1,18 @@
 import type { Credential } from '../auth/credential.ts';
-import type { CanonicalEvent, EventCategory } from '../ingest/canonical-event.ts';
-import { type Check, compileCheck } from '../server/validation.ts';
+import { type Check, compileCheck } from '../core/validation.ts';
+import type { CanonicalEvent, EventCategory } from '../model/canonical-event.ts';
 import {
   CollectEventSchema,
   collectFields,
   fromMeasurementProtocol,
   wireName,
 } from './measurement-protocol.ts';
+import type { Payload } from './schemas.ts';
 import { ClickEventSchema, CustomEventSchema, SearchEventSchema, ViewEventSchema } from './schemas.ts';
 
 /** The UA Write API's event routes: `POST /analytics/<kind>`. */
 export type UaEventKind = 'custom' | 'search' | 'click' | 'view' | 'collect';
 export const UA_EVENT_KINDS = ['custom', 'search', 'click', 'view', 'collect'] as const;
-
-export type Payload = Record<string, unknown>;
 
 /**
  * Coveo cuts a query uid to 36 characters (a UUID). The same cut applies wherever one is named (a search,

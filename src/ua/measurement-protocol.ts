@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
-import { printable } from '../server/validation.ts';
-import type { Payload } from './event-kinds.ts';
+import { printable } from '../core/validation.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import type { Payload } from './schemas.ts';
 
 /**
  * `POST /analytics/collect`: measurement-protocol events, the GA-style short keys that coveo.analytics sends

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ingestSettings } from '../auth/organizations.ts';
+import { echo, invalid } from '../core/errors.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
-import { echo, invalid } from '../server/errors.ts';
+import { ingestSettings } from '../orgs/organizations.ts';
 import type { Logged, UaCollector, UaRequestContext } from './collector.ts';
 import { eventPayload, searchesPayload } from './event-body.ts';
 import { UA_EVENT_KINDS } from './event-kinds.ts';

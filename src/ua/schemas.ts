@@ -1,6 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { addFormat, oneOf, printable } from '../server/validation.ts';
-import { isLanguage } from './language.ts';
+import { addFormat, oneOf, printable } from '../core/validation.ts';
+import { isLanguage } from '../model/language.ts';
+
+/** A UA event body as received: its fields, before any is read. */
+export type Payload = Record<string, unknown>;
 
 addFormat(
   'language',

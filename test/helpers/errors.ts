@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Violation } from '../../src/server/errors.ts';
+import type { Violation } from '../../src/core/errors.ts';
 import type { Answer } from './server.ts';
 
 /** OpenUA's documented error body. */

@@ -1,5 +1,5 @@
-import { type CanonicalEvent, NO_UA_FIELDS } from '../../src/ingest/canonical-event.ts';
-import { newEventId } from '../../src/ingest/event-id.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../../src/model/canonical-event.ts';
+import { newEventId } from '../../src/model/event-id.ts';
 
 /** A complete canonical event for tests that write to storage below the HTTP layer. */
 export function canonicalEvent(extra: Partial<CanonicalEvent> = {}): CanonicalEvent {

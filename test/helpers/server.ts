@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/server/app.ts';
-import { readConfig } from '../../src/server/config.ts';
-import { createServices, type Services } from '../../src/server/services.ts';
+import { readConfig } from '../../src/core/config.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { createServices, type Services } from '../../src/startup/services.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');

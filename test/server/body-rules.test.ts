@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { loosen } from '../../src/channel/payloads.ts';
+import { OpenUAError, type Violation } from '../../src/core/errors.ts';
+import { MAX_JSON_DEPTH } from '../../src/core/json.ts';
 import { resolveQuery } from '../../src/query/query-spec.ts';
-import { OpenUAError, type Violation } from '../../src/server/errors.ts';
-import { MAX_JSON_DEPTH } from '../../src/server/json.ts';
 import {
   filter,
   INIT_PATH,
@@ -29,7 +29,7 @@ import {
 import { storedWhere, UA_PREFIXES, validSearchEvent } from '../helpers/ua.ts';
 
 /**
- * The rules every body meets before any route reads it (src/server/content-types.ts, json.ts): valid UTF-8,
+ * The rules every body meets before any route reads it (src/http/content-types.ts, json.ts): valid UTF-8,
  * nested at most MAX_JSON_DEPTH levels, no NUL and no lone surrogate in any string or key; and the character
  * rule of identifiers and names (validation.ts, format `printable`). Through HTTP, against a real server.
  */

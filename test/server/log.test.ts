@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { logDestination, prettyLine } from '../../src/server/log.ts';
+import { logDestination, prettyLine } from '../../src/core/log.ts';
 
 /** Log lines for people on a terminal, JSON elsewhere (OPENUA_LOG_FORMAT, `auto` by default). */
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, readConfig } from '../../src/server/config.ts';
+import { ConfigError, readConfig } from '../../src/core/config.ts';
 import { DEFAULT_MEMORY_LIMIT, DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 

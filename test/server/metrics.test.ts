@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { readConfig } from '../../src/server/config.ts';
+import { readConfig } from '../../src/core/config.ts';
 import { eventually, type Receiver, startReceiver } from '../helpers/alerts.ts';
 import { logEvents, startConversation } from '../helpers/channel.ts';
 import { errorOf } from '../helpers/errors.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, readConfig } from '../../src/server/config.ts';
+import { ConfigError, readConfig } from '../../src/core/config.ts';
 import { ODATA } from '../helpers/channel.ts';
 import { CUSTOM_PATH, call, serverForSuite, type TestServer, validCustomEvent } from '../helpers/server.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import type { Violation } from '../../src/server/errors.ts';
+import type { Violation } from '../../src/core/errors.ts';
 import { type ErrorBody, errorOf, violationsOf } from '../helpers/errors.ts';
 import {
   type Answer,

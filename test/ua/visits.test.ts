@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { newEventId } from '../../src/ingest/event-id.ts';
+import { newEventId } from '../../src/model/event-id.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
 import { violationsOf } from '../helpers/errors.ts';

@@ -18,7 +18,7 @@ import {
 import bindings from '@duckdb/node-bindings';
 // Before any read: text comes back exactly as it was stored (a leading U+FEFF included).
 import './text-decoding.ts';
-import type { CanonicalEvent, EventCategory } from '../../ingest/canonical-event.ts';
+import type { CanonicalEvent, EventCategory } from '../../model/canonical-event.ts';
 import {
   CUSTOM_KEYS_COLUMN,
   CUSTOM_VALUES_COLUMN,

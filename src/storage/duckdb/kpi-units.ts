@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../../ingest/canonical-event.ts';
+import type { CanonicalEvent } from '../../model/canonical-event.ts';
 import { COUNTED_AS } from '../../model/first-party-kpi-events.ts';
 import type { KpiUnit } from '../storage.ts';
 

@@ -1,4 +1,4 @@
-import { type CanonicalEvent, NO_UA_FIELDS } from '../ingest/canonical-event.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../src/model/canonical-event.ts';
 
 /**
  * Realistic demo data from a seed: the same seed gives the same events, byte for byte. A contact center

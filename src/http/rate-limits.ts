@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { rateLimitSettings } from '../auth/organizations.ts';
-import { rateLimited } from './errors.ts';
+import { rateLimited } from '../core/errors.ts';
+import { rateLimitSettings } from '../orgs/organizations.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Which allowance a request spends: the event routes write; the query, events and OData reads read. */

@@ -1,6 +1,6 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Organizations } from '../auth/organizations.ts';
+import type { Organizations } from '../orgs/organizations.ts';
 import { UA_PREFIXES } from '../ua/routes.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { IngestSettings } from '../auth/organizations.ts';
-import type { Violation } from '../server/errors.ts';
+import type { Violation } from '../core/errors.ts';
+import type { IngestSettings } from './ingest-settings.ts';
 
 /** The client's clocks, when it gives them, and the server's. */
 export interface EventTimes {

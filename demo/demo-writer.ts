@@ -1,7 +1,13 @@
-import { CONVERSATIONS, type EntitySet, PARTICIPANTS, PROVIDERS, SESSIONS } from '../channel/entity-sets.ts';
-import type { ChannelRecords } from '../channel/records.ts';
-import type { CanonicalEvent } from '../ingest/canonical-event.ts';
-import type { Storage } from '../storage/storage.ts';
+import {
+  CONVERSATIONS,
+  type EntitySet,
+  PARTICIPANTS,
+  PROVIDERS,
+  SESSIONS,
+} from '../src/channel/entity-sets.ts';
+import type { ChannelRecords } from '../src/channel/records.ts';
+import type { CanonicalEvent } from '../src/model/canonical-event.ts';
+import type { Storage } from '../src/storage/storage.ts';
 import { DEMO_PROVIDERS, type GeneratorOptions, type GeneratorTally, generateEvents } from './generator.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptOutcome } from '../alerts/webhook.ts';
-import type { EventCategory } from '../ingest/canonical-event.ts';
 import type { GroupCommit, IngestObserver } from '../ingest/group-commit.ts';
+import type { EventCategory } from '../model/canonical-event.ts';
 import type { Storage, StorageObserver } from '../storage/storage.ts';
 import type { ReadObserver } from '../storage/timed-reads.ts';
 

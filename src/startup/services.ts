@@ -5,7 +5,6 @@ import { AlertEvaluator } from '../alerts/evaluator.ts';
 import { WEBHOOK_DELIVERIES, Webhooks } from '../alerts/webhook.ts';
 import { API_KEYS, ApiKeys } from '../auth/api-keys.ts';
 import { Authenticator } from '../auth/credential.ts';
-import { dedupWindowMs, ingestSettings, ORGANIZATIONS, Organizations } from '../auth/organizations.ts';
 import { SearchTokens } from '../auth/search-tokens.ts';
 import { EventBatch } from '../batch/event-batch.ts';
 import { ChannelAnalytics } from '../channel/channel-analytics.ts';
@@ -13,61 +12,24 @@ import { CHANNEL_TABLES } from '../channel/entity-sets.ts';
 import { KpiDefinitions } from '../channel/kpi-definitions.ts';
 import { KpiEvents } from '../channel/kpi-events.ts';
 import { ChannelRecords } from '../channel/records.ts';
+import type { Config } from '../core/config.ts';
+import { Metrics } from '../http/metrics.ts';
+import type { Services } from '../http/services.ts';
+import { EventReader } from '../ingest/event-reader.ts';
 import { GroupCommit } from '../ingest/group-commit.ts';
 import { IdempotencyIndex } from '../ingest/idempotency.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
 import { Intake } from '../ingest/intake.ts';
 import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
+import { dedupWindowMs, ingestSettings, ORGANIZATIONS, Organizations } from '../orgs/organizations.ts';
 import { DIMENSIONS, Dimensions } from '../query/dimensions.ts';
 import { Insights } from '../query/insights.ts';
 import type { Storage } from '../storage/storage.ts';
 import { timedReads } from '../storage/timed-reads.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
-import type { Config } from './config.ts';
-import { Metrics } from './metrics.ts';
 
-/** Every long-lived part of a server, built once over one storage. The CLI's admin commands reuse it. */
-export interface Services {
-  config: Config;
-  storage: Storage;
-  organizations: Organizations;
-  apiKeys: ApiKeys;
-  searchTokens: SearchTokens;
-  authenticator: Authenticator;
-  writer: GroupCommit;
-  /** Idempotency keys, then the writer: how every event route commits. */
-  intake: Intake;
-  rejections: Rejections;
-  visits: VisitTracker;
-  collector: UaCollector;
-  batch: EventBatch;
-  dimensions: Dimensions;
-  /** Runs query specs: the query API's and the breach rules'. */
-  insights: Insights;
-  channelRecords: ChannelRecords;
-  kpiDefinitions: KpiDefinitions;
-  kpiEvents: KpiEvents;
-  channel: ChannelAnalytics;
-  /** Breach alerts: rules, their alerts, webhooks, and the evaluation loop (started by the server, not the CLI). */
-  alertRules: AlertRules;
-  alerts: Alerts;
-  webhooks: Webhooks;
-  alertEvaluator: AlertEvaluator;
-  /** The Prometheus registry and the observers every part above reports to. */
-  metrics: Metrics;
-  /** Whether this start created the `default` organization (an empty data dir). */
-  firstStart: boolean;
-  /**
-   * Settles once the ingest log an earlier run left is in the store and the idempotency keys are read back;
-   * until then the writer refuses events (503) and readers wait. Already settled unless `recoverInBackground`.
-   */
-  started: Promise<void>;
-  /** Acknowledged events an earlier run left in the ingest log, loaded at this start (once `started`). */
-  readonly recovered: number;
-  /** Drains the writer, then closes storage. */
-  close(): Promise<void>;
-}
+export type { Services } from '../http/services.ts';
 
 export const ENTITY_TABLES = [
   ORGANIZATIONS,
@@ -147,16 +109,17 @@ export async function createServices(
   }
   const keySweeper = setInterval(() => keys.sweep(), 3_600_000);
   keySweeper.unref();
-  const intake = new Intake(writer, keys, storage);
+  const reader = new EventReader(storage, writer);
+  const intake = new Intake(writer, keys, reader);
   const rejections = new Rejections(storage, organizations, config.rejectedPayloadBytes, onIngestError);
   rejections.onRecord(metrics.rejection);
   const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
-  const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, writer, storage);
+  const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, intake, reader, storage);
   const collector = new UaCollector(visits, intake);
-  const channel = new ChannelAnalytics(channelRecords, kpiEvents, storage, writer, intake);
+  const channel = new ChannelAnalytics(channelRecords, kpiEvents, reader, intake);
   const batch = new EventBatch(collector, channel, intake, rejections, config.batchMaxEvents);
   const dimensions = new Dimensions(storage);
-  const insights = new Insights(storage, writer, dimensions, organizations);
+  const insights = new Insights(storage, reader, dimensions, organizations);
   const alertRules = new AlertRules(storage, dimensions);
   const alerts = new Alerts(storage);
   const webhooks = new Webhooks(storage, alertRules, {
@@ -183,6 +146,7 @@ export async function createServices(
     authenticator: new Authenticator(config.masterKey, apiKeys, searchTokens),
     writer,
     intake,
+    reader,
     rejections,
     visits,
     collector,

@@ -1,4 +1,4 @@
-import type { Violation } from '../server/errors.ts';
+import type { Violation } from '../core/errors.ts';
 
 /** A normalised customData key: what every key must be once whitespace and case are folded. */
 export const CUSTOM_DATA_KEY = /^[a-z0-9_]+$/;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Authenticator, type Credential, requirePrivilege, resolveOrg } from '../auth/credential.ts';
-import type { Organization, Organizations } from '../auth/organizations.ts';
 import type { Privilege } from '../auth/privileges.ts';
-import { accessTokenRefused, OpenUAError, unauthenticated } from './errors.ts';
+import { accessTokenRefused, OpenUAError, unauthenticated } from '../core/errors.ts';
+import type { Organization, Organizations } from '../orgs/organizations.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,10 +1,12 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { adminRoutes } from '../admin/routes.ts';
 import { alertRoutes } from '../alerts/routes.ts';
-import { adminRoutes } from '../auth/admin-routes.ts';
 import { batchRoutes } from '../batch/routes.ts';
 import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
 import { channelRoutes } from '../channel/routes.ts';
+import { installErrorHandler } from '../core/error-handler.ts';
+import { logDestination } from '../core/log.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
@@ -13,8 +15,6 @@ import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
 import { installCors } from './cors.ts';
-import { installErrorHandler } from './error-handler.ts';
-import { logDestination } from './log.ts';
 import { installOperations } from './operations.ts';
 import { installRejections } from './rejections-hook.ts';
 import { RequestLog, requestSerializer } from './request-log.ts';
@@ -61,7 +61,7 @@ export async function buildApp(
     }),
   );
   await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
-  await app.register(eventsRoute(services.storage, services.writer));
+  await app.register(eventsRoute(services.reader));
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));
   await app.register(rejectionsRoutes(services.rejections));
   await app.register(queryRoutes(services.insights, services.dimensions));

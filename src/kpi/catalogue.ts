@@ -1,4 +1,4 @@
-import type { Violation } from '../server/errors.ts';
+import type { Violation } from '../core/errors.ts';
 import type { KpiUnit, QueryField, QueryFilter, UnitFact, UnitMeasure } from '../storage/storage.ts';
 
 /**

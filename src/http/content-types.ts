@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalid, OpenUAError } from './errors.ts';
-import { parseJson, utf8Text, utf8Violation } from './json.ts';
+import { invalid, OpenUAError } from '../core/errors.ts';
+import { parseJson, utf8Text, utf8Violation } from '../core/json.ts';
 
 /** Methods whose requests carry no body, whatever their Content-Type says. */
 const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);

@@ -1,4 +1,4 @@
-import type { Violation } from '../server/errors.ts';
+import type { Violation } from '../core/errors.ts';
 
 /** Most origins one organization may list. */
 export const ALLOWED_ORIGINS_MAX = 100;

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { forbidden } from '../server/errors.ts';
-import type { ApiKeys } from './api-keys.ts';
-import { publicApiKey } from './api-keys.ts';
-import { requireMaster } from './credential.ts';
-import { type Organizations, publicOrganization } from './organizations.ts';
-import type { SearchTokens } from './search-tokens.ts';
+import type { ApiKeys } from '../auth/api-keys.ts';
+import { publicApiKey } from '../auth/api-keys.ts';
+import { requireMaster } from '../auth/credential.ts';
+import type { SearchTokens } from '../auth/search-tokens.ts';
+import { forbidden } from '../core/errors.ts';
+import { type Organizations, publicOrganization } from '../orgs/organizations.ts';
 
 /** `/api/v1/orgs…`: organizations, their API keys and their search tokens. */
 export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, searchTokens: SearchTokens) {

@@ -1,5 +1,5 @@
-import type { Credential } from '../auth/credential.ts';
-import { forbidden, type Violation } from '../server/errors.ts';
+import { forbidden, type Violation } from '../core/errors.ts';
+import type { Credential } from './credential.ts';
 
 export interface IdentityFields {
   username?: string;

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { ListenAddress } from '../core/config.ts';
 import { LOG_CHECKPOINT } from '../ingest/group-commit.ts';
-import type { ListenAddress } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import type { Services } from './services.ts';

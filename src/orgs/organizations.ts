@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { checkKpiDefaults, type KpiParams } from '../query/kpis.ts';
-import { conflict, invalid, notFound } from '../server/errors.ts';
-import { compileCheck, printable } from '../server/validation.ts';
+import { conflict, invalid, notFound } from '../core/errors.ts';
+import { compileCheck, printable } from '../core/validation.ts';
+import { checkKpiDefaults, type KpiParams } from '../kpi/catalogue.ts';
+import { ingestSettings } from '../model/ingest-settings.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { checkAllowedOrigins } from './allowed-origins.ts';
+
+export {
+  dedupWindowMs,
+  type IngestSettings,
+  ingestSettings,
+  ORG_DEFAULTS,
+} from '../model/ingest-settings.ts';
 
 export interface Organization {
   id: string;
@@ -70,27 +78,6 @@ export const RATE_LIMIT_DEFAULTS: RateLimits = { writePerSecond: 50_000, readPer
 export const rateLimitSettings = (org: Organization): RateLimits => ({
   ...RATE_LIMIT_DEFAULTS,
   ...org.rateLimits,
-});
-
-/** What each ingest setting is when an organization has not set it. */
-export const ORG_DEFAULTS = {
-  dedupWindowDays: 7,
-  rejectionRetentionDays: 30,
-  maxEventAgeDays: 30,
-  maxEventFutureMinutes: 10,
-} as const;
-
-export type IngestSettings = { [K in keyof typeof ORG_DEFAULTS]: number };
-
-/** How long an idempotency key is remembered, in ms. */
-export const dedupWindowMs = (settings: IngestSettings) => settings.dedupWindowDays * 86_400_000;
-
-/** The organization's ingest settings, defaults filled in. */
-export const ingestSettings = (org: Organization): IngestSettings => ({
-  dedupWindowDays: org.dedupWindowDays ?? ORG_DEFAULTS.dedupWindowDays,
-  rejectionRetentionDays: org.rejectionRetentionDays ?? ORG_DEFAULTS.rejectionRetentionDays,
-  maxEventAgeDays: org.maxEventAgeDays ?? ORG_DEFAULTS.maxEventAgeDays,
-  maxEventFutureMinutes: org.maxEventFutureMinutes ?? ORG_DEFAULTS.maxEventFutureMinutes,
 });
 
 const UNKNOWN_KPI_EVENTS = ['refuse', 'flag'] as const;

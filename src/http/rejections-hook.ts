@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { OpenUAError } from '../core/errors.ts';
 import type { Rejections } from '../ingest/rejections.ts';
-import { OpenUAError } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
