@@ -15,6 +15,7 @@ import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
 import { installCors } from './cors.ts';
+import { installOpenApi } from './openapi.ts';
 import { installOperations } from './operations.ts';
 import { installRejections } from './rejections-hook.ts';
 import { RequestLog, requestSerializer } from './request-log.ts';
@@ -52,6 +53,8 @@ export async function buildApp(
   await installCors(app, services.organizations);
   installAuth(app, services.authenticator, services.organizations);
   installRejections(app, services.rejections);
+  // Before every route: the document is made from the routes as they register.
+  await installOpenApi(app);
   // Request metrics, rate limits (after the auth hook, before each handler), /ready and /metrics.
   await installOperations(app, services);
   await app.register(

@@ -36,6 +36,21 @@ const EXPECTED: Record<string, Access> = {
   'OPTIONS *': { public: 'CORS preflights carry no credential' },
   'GET /ready': { public: 'readiness probe for load balancers and orchestrators' },
   'GET /metrics': { privilege: 'metrics' },
+  'GET /openapi.json': { public: 'the OpenAPI document: what the API is, no data' },
+  ...Object.fromEntries(
+    [
+      '/docs',
+      '/docs/',
+      '/docs/static/index.html',
+      '/docs/static/swagger-initializer.js',
+      '/docs/*',
+      '/docs/json',
+      '/docs/yaml',
+    ].map((path) => [
+      `GET ${path}`,
+      { public: 'the API reference page and its files, built from the OpenAPI document' },
+    ]),
+  ),
   ...Object.fromEntries(
     ['/rest/ua/v15', '/rest/v15'].flatMap((prefix) => [
       [`GET ${prefix}/analytics/status`, { public: "Coveo's status route" }],
@@ -206,7 +221,10 @@ async function buildRows(): Promise<Row[]> {
     ':dimension': idIn('/dimensions/custom/:dimension'),
   };
   const fill = (path: string) =>
-    path.replace(/:[A-Za-z]+/g, (param) => params[`${param}@${path}`] ?? params[param] ?? param);
+    path
+      .replace(/:[A-Za-z]+/g, (param) => params[`${param}@${path}`] ?? params[param] ?? param)
+      // The reference page's files: one of them stands for the rest.
+      .replace(/^\/docs\/\*$/, '/docs/static/swagger-ui.css');
 
   const rows: Row[] = [];
   for (const route of registeredRoutes(server.app)) {
