@@ -5,6 +5,7 @@ import type { EventReader } from '../ingest/event-reader.ts';
 import type { Intake } from '../ingest/intake.ts';
 import { type CanonicalEvent, NO_UA_FIELDS } from '../model/canonical-event.ts';
 import { newEventId } from '../model/event-id.ts';
+import { deriveTime } from '../model/timestamps.ts';
 import type { RecordFilter, RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
 import { type ChannelRecord, CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS } from './entity-sets.ts';
 import type { KpiDefinitions } from './kpi-definitions.ts';
@@ -164,8 +165,9 @@ export class KpiEvents {
       eventTime,
       sentTime: null,
       receivedTime: context.receivedAt,
-      // The client's own time orders a conversation's events; without one, the server's.
-      derivedTime: eventTime ?? context.receivedAt,
+      // The client's own time orders a conversation's events; without one, the server's (the one rule, in
+      // model/timestamps.ts; a batch that says when it was sent derives again with that).
+      derivedTime: deriveTime({ eventTime, sentTime: null, receivedTime: context.receivedAt }),
       ...NO_UA_FIELDS,
       username: identity.username,
       userDisplayName: identity.userDisplayName,
@@ -227,7 +229,8 @@ export class KpiEvents {
     if (Object.keys(read.changes.customData).length > 0) {
       changes.customData = mergeCustomData(existing.customData, read.changes.customData);
     }
-    if ('eventTime' in changes) changes.derivedTime = changes.eventTime ?? existing.receivedTime;
+    if ('eventTime' in changes)
+      changes.derivedTime = deriveTime({ ...existing, eventTime: changes.eventTime ?? null });
     await this.storage.updateEvent(org, id, changes);
     return { ...existing, ...changes };
   }
