@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Config } from '../core/config.ts';
 import { buildApp } from '../http/app.ts';
+import { DOCS_PREFIX, OPENAPI_PATH } from '../http/openapi.ts';
 import { listenMetrics } from '../http/operations.ts';
 import { createServices } from '../startup/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
@@ -61,6 +62,7 @@ export async function serve(config: Config): Promise<void> {
       ? 'Master key: set (OPENUA_MASTER_KEY). Make scoped keys with: npm run openua -- key create --name web --privileges analytics:write'
       : 'No OPENUA_MASTER_KEY. To get a key, stop the server and run: npm run openua -- key create --name web --privileges analytics:write,analytics:read (or set OPENUA_MASTER_KEY to administer while it runs)',
     `Send events to ${address}/rest/ua/v15/analytics/custom`,
+    `API reference: ${address}${DOCS_PREFIX}/ (OpenAPI 3.1: ${address}${OPENAPI_PATH})`,
   ];
   for (const line of lines) if (line) app.log.info(line);
   void services.started.then(

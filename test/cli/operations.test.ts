@@ -250,6 +250,12 @@ describe('logs', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as { level: number; msg: string });
     assert.ok(lines.some((line) => line.level === 30 && line.msg.startsWith('OpenUA listening on')));
+    // The start names where the API reference is, and it is there.
+    const reference = lines.find((line) => line.msg.startsWith('API reference: '))?.msg ?? '';
+    const [, docs, document] = /^API reference: (\S+) \(OpenAPI 3\.1: (\S+)\)$/.exec(reference) ?? [];
+    assert.ok(docs && document, reference);
+    assert.equal((await fetch(docs)).status, 200);
+    assert.equal(((await (await fetch(document)).json()) as { openapi: string }).openapi, '3.1.0');
   });
 });
 
