@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   eventually,
@@ -9,42 +7,15 @@ import {
   type ShownRule,
   startReceiver,
 } from '../helpers/alerts.ts';
-import {
-  newMasterKey,
-  ROOT,
-  removeDir,
-  type ServerProcess,
-  spawnServer,
-  tempDir,
-} from '../helpers/server.ts';
+import { openuaJson as cliJson, openua } from '../helpers/cli.ts';
+import { newMasterKey, removeDir, type ServerProcess, spawnServer, tempDir } from '../helpers/server.ts';
 
 /** `openua alert-rule …` and `openua alert list`, on a data directory and over HTTP with --server. */
 
 type Rule = ShownRule & { webhookSecret: string };
 type AlertList = { count: number; alerts: ShownAlert[] };
 
-function openua(args: string[], env: Record<string, string>) {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !name.startsWith('OPENUA_') && name !== 'PORT' && name !== 'HOST',
-    ),
-  );
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, 'bin/openua.js'), ...args],
-      { cwd: ROOT, env: { ...clean, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function openuaJson<T = Rule>(args: string[], env: Record<string, string>): Promise<T> {
-  const run = await openua(args, env);
-  assert.equal(run.code, 0, `openua ${args.join(' ')} failed:\n${run.stderr}\n${run.stdout}`);
-  return JSON.parse(run.stdout) as T;
-}
+const openuaJson = <T = Rule>(args: string[], env: Record<string, string>) => cliJson<T>(args, env);
 
 const ruleArgs = (name: string, url: string) => [
   'alert-rule',

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { openua, openuaJson } from '../helpers/cli.ts';
 import {
   CUSTOM_PATH,
   call,
   newMasterKey,
-  ROOT,
   removeDir,
   type ServerProcess,
   spawnServer,
@@ -17,46 +16,6 @@ import {
 } from '../helpers/server.ts';
 
 /** The `openua` command: administration on the data directory, and over HTTP while a server holds it. */
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test process, minus anything that would point the CLI somewhere else. */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('OPENUA_') || name === 'PORT' || name === 'HOST') delete env[name];
-  }
-  return env;
-}
-
-function openua(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, 'bin/openua.js'), ...args],
-      { cwd, env: { ...baseEnv(), ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Runs a command that must succeed and answers its JSON output. */
-async function openuaJson<T = Record<string, unknown>>(
-  args: string[],
-  env: Record<string, string>,
-  cwd = ROOT,
-): Promise<T> {
-  const run = await openua(args, env, cwd);
-  assert.equal(run.code, 0, `openua ${args.join(' ')} failed:\n${run.stderr}\n${run.stdout}`);
-  return JSON.parse(run.stdout) as T;
-}
 
 const KEY_FORMAT = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
@@ -466,9 +425,13 @@ describe('configuration', () => {
     const fromEnv = path.join(cwd, 'from-environment');
     dirs.push(cwd);
     writeFileSync(path.join(cwd, '.env'), `OPENUA_DATA_DIR=${fromFile}\n`);
-    await openuaJson(['org', 'create', 'dotenv-org'], {}, cwd);
+    await openuaJson(['org', 'create', 'dotenv-org'], {}, { cwd });
     assert.ok(existsSync(path.join(fromFile, 'openua.duckdb')), 'the data went where .env said');
-    const overridden = await openuaJson<{ id: string }[]>(['org', 'list'], { OPENUA_DATA_DIR: fromEnv }, cwd);
+    const overridden = await openuaJson<{ id: string }[]>(
+      ['org', 'list'],
+      { OPENUA_DATA_DIR: fromEnv },
+      { cwd },
+    );
     assert.deepEqual(
       overridden.map((o) => o.id),
       ['default'],

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { type CliRun, openua } from '../helpers/cli.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -23,39 +24,8 @@ import {
  * `openua org update --rate-limits`.
  */
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test process, minus anything that would point the CLI somewhere else. */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('OPENUA_') || name === 'PORT' || name === 'HOST') delete env[name];
-  }
-  return env;
-}
-
-/** `as`: run it as another user (`setpriv` arguments before the command), for permissions root ignores. */
-function openua(args: string[], env: Record<string, string>, as: string[] = []): Promise<Run> {
-  const command = [process.execPath, path.join(ROOT, 'bin/openua.js'), ...args];
-  return new Promise((resolve) => {
-    execFile(
-      as.length > 0 ? 'setpriv' : (command[0] as string),
-      as.length > 0 ? [...as, ...command] : command.slice(1),
-      { cwd: ROOT, env: { ...baseEnv(), ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
 /** The one line a failed start prints, asserted to be exactly one. */
-function oneLine(run: Run): string {
+function oneLine(run: CliRun): string {
   assert.notEqual(run.code, 0, `expected a failed start:\n${run.stdout}\n${run.stderr}`);
   const lines = run.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `one line, not a stack:\n${run.stderr}`);
@@ -147,7 +117,7 @@ describe('a start that cannot go on: one line naming the problem and the fix, ex
     }
     try {
       const line = oneLine(
-        await openua(['serve'], { OPENUA_DATA_DIR: dataDir, PORT: '0', HOME: tmpdir() }, as),
+        await openua(['serve'], { OPENUA_DATA_DIR: dataDir, PORT: '0', HOME: tmpdir() }, { as }),
       );
       assert.match(
         line,
