@@ -18,7 +18,8 @@ import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
 import { IngestLog } from '../src/ingest/ingest-log.ts';
 import type { CanonicalEvent } from '../src/model/canonical-event.ts';
 import { newEventId } from '../src/model/event-id.ts';
-import { COLUMN_TYPES, DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
+import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
+import { COLUMN_TYPES } from '../src/storage/duckdb/values.ts';
 import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
 import {

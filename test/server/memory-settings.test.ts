@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, readConfig } from '../../src/core/config.ts';
-import { DEFAULT_MEMORY_LIMIT, DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { DEFAULT_MEMORY_LIMIT } from '../../src/storage/duckdb/connection.ts';
+import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
 /**

@@ -2,6 +2,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMN_OF } from '../event-columns.ts';
 import type { AggregateQuery, QueryField, QueryFilter, Scalar, UnitMeasure, UnitQuery } from '../storage.ts';
 import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
+import { compare, quote } from './sql.ts';
 
 /**
  * The query API's aggregations in DuckDB SQL, over events or over KPI units built from them. Every value is
@@ -9,8 +10,6 @@ import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
  * facts and closed lists), never from request text.
  */
 
-const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-const COMPARISONS = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
 const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
 /** Zones that are UTC all year, where a bucket is a plain truncation. */
 const UTC_ZONES = new Set([
@@ -101,9 +100,7 @@ class Compiler {
       case 'compare': {
         const expr = this.field(filter.field);
         if (filter.value === null) return filter.op === 'ne' ? `${expr} IS NOT NULL` : `${expr} IS NULL`;
-        const value = this.value(filter.field, filter.value);
-        if (filter.op === 'ne') return `(${expr} <> ${value} OR ${expr} IS NULL)`;
-        return `${expr} ${COMPARISONS[filter.op]} ${value}`;
+        return compare(expr, filter.op, this.value(filter.field, filter.value));
       }
     }
   }
