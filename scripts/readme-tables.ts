@@ -2,16 +2,23 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KPIS } from '../src/kpi/catalogue.ts';
 import { FIRST_PARTY_KPI_EVENTS, type KpiEventSource } from '../src/model/first-party-kpi-events.ts';
+import { cliReference } from './readme-tables/cli.ts';
+import { environmentTable } from './readme-tables/configuration.ts';
+import { coveoTypesTable, eventFieldsTable } from './readme-tables/dimensions.ts';
+import { errorBodyTable, errorCodesTable, rulesTable } from './readme-tables/errors.ts';
+import { kpiUnitsTable } from './readme-tables/kpi-units.ts';
+import { layersDiagram } from './readme-tables/layers.ts';
 import { cell, table } from './readme-tables/markdown.ts';
-import { errorsTable, routesTable } from './readme-tables/ua-answers.ts';
+import { routesTable } from './readme-tables/ua-answers.ts';
 import { collectTable, customEventTable, kindsTable } from './readme-tables/ua-fields.ts';
 
 /**
  * The documentation's reference tables that repeat the code, rendered from the code. Each sits between
  * `<!-- table:<name> -->` and `<!-- /table -->` in the document that describes it (the UA Write API's in
- * docs/api/ua-write.md, the first-party KPI events in docs/api/channel-analytics.md, the KPI catalogue in
- * docs/api/kpis.md); `npm run docs:tables` rewrites them in every document, and a test fails when a
- * document holds anything else, or when a table has no place or two.
+ * docs/api/ua-write.md, the errors in docs/api/errors.md, the environment variables in
+ * docs/operations/configuration.md, the commands in docs/operations/cli.md…); `npm run docs:tables` rewrites
+ * them in every document, and a test fails when a document holds anything else, or when a table has no place
+ * or two.
  */
 
 const SOURCE_NAMES: Record<KpiEventSource, string> = {
@@ -25,7 +32,15 @@ export const TABLES: Record<string, () => string> = {
   'ua-custom-fields': customEventTable,
   'ua-kind-fields': kindsTable,
   'ua-collect-fields': collectTable,
-  'ua-errors': errorsTable,
+  'error-body': errorBodyTable,
+  'error-codes': errorCodesTable,
+  rules: rulesTable,
+  environment: environmentTable,
+  cli: cliReference,
+  layers: layersDiagram,
+  'kpi-units': kpiUnitsTable,
+  'event-fields': eventFieldsTable,
+  'coveo-dimension-types': coveoTypesTable,
   'first-party-kpi-events': () =>
     table(
       ['Name', 'Sent by', 'Counted as', 'Meaning (and the fields it carries)'],

@@ -75,30 +75,52 @@ const fields = {
   webhookUrl: printable({ minLength: 1, maxLength: 2048 }),
   enabled: Type.Boolean(),
 };
-const checkCreate = compileCheck(
-  Type.Object(
-    {
-      name: fields.name,
-      measure: fields.measure,
-      filters: Type.Optional(fields.filters),
-      comparison: fields.comparison,
-      threshold: Type.Optional(fields.threshold),
-      deviations: Type.Optional(fields.deviations),
-      windowMinutes: fields.windowMinutes,
-      webhookUrl: fields.webhookUrl,
-      enabled: Type.Optional(fields.enabled),
-    },
-    { additionalProperties: false },
-  ),
+/**
+ * `POST /api/v1/alert-rules` and `openua alert-rule create`. Checked by `create`, with the rule's own rules, so
+ * that a refusal lists every violation of the body at once.
+ */
+export const AlertRuleInput = Type.Object(
+  {
+    name: fields.name,
+    measure: fields.measure,
+    filters: Type.Optional(fields.filters),
+    comparison: fields.comparison,
+    threshold: Type.Optional(fields.threshold),
+    deviations: Type.Optional(fields.deviations),
+    windowMinutes: fields.windowMinutes,
+    webhookUrl: fields.webhookUrl,
+    enabled: Type.Optional(fields.enabled),
+  },
+  { additionalProperties: false },
 );
-const checkPatch = compileCheck(
-  Type.Object(
-    {
-      ...Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, Type.Optional(schema)])),
-      rotateSecret: Type.Optional(Type.Boolean()),
-    },
-    { additionalProperties: false },
-  ),
+const checkCreate = compileCheck(AlertRuleInput);
+
+/** A PATCH's changes once the nulls that clear `threshold` and `deviations` are taken out. */
+const AlertRuleChanges = Type.Object(
+  {
+    name: Type.Optional(fields.name),
+    measure: Type.Optional(fields.measure),
+    filters: Type.Optional(fields.filters),
+    comparison: Type.Optional(fields.comparison),
+    threshold: Type.Optional(fields.threshold),
+    deviations: Type.Optional(fields.deviations),
+    windowMinutes: Type.Optional(fields.windowMinutes),
+    webhookUrl: Type.Optional(fields.webhookUrl),
+    enabled: Type.Optional(fields.enabled),
+    rotateSecret: Type.Optional(Type.Boolean({ description: 'true: a new webhook secret, answered once' })),
+  },
+  { additionalProperties: false },
+);
+const checkPatch = compileCheck(AlertRuleChanges);
+
+/** `PATCH /api/v1/alert-rules/{id}` and `openua alert-rule update`: the fields to change; null clears one. */
+export const AlertRulePatch = Type.Object(
+  {
+    ...AlertRuleChanges.properties,
+    threshold: Type.Optional(Type.Union([fields.threshold, Type.Null()])),
+    deviations: Type.Optional(Type.Union([fields.deviations, Type.Null()])),
+  },
+  { additionalProperties: false },
 );
 
 /** The rule's fields a body sets; threshold and deviations may be null in a PATCH, to clear them. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../core/errors.ts';
-import type { EntityTable, RecordFilter, RecordPage, Storage } from '../storage/storage.ts';
+import type { EntityTable, RecordFilter, RecordPage, RecordQuery, Storage } from '../storage/storage.ts';
 import type { AlertRule, RuleComparison } from './alert-rules.ts';
 import type { AnomalyFigures } from './anomaly.ts';
 
@@ -64,12 +64,8 @@ export const ALERTS: EntityTable<Alert> = {
   },
 };
 
-export interface AlertListQuery {
-  ruleId?: string;
-  status?: AlertStatus;
-  limit: number;
-  offset: number;
-}
+/** Which alerts a list holds (filters on the alerts' fields), and its page. */
+export type AlertListQuery = Required<Pick<RecordQuery, 'limit' | 'offset'>> & Pick<RecordQuery, 'where'>;
 
 /** An alert without its organization, as webhooks and the API show it. */
 export const alertBody = ({ org: _org, ...alert }: Alert) => alert;
@@ -125,16 +121,11 @@ export class Alerts {
 
   /** Newest first. */
   list(org: string, query: AlertListQuery): Promise<RecordPage<Alert>> {
-    const equal: Partial<Alert> = {
-      ...(query.ruleId && { ruleId: query.ruleId }),
-      ...(query.status && { status: query.status }),
-    };
-    return this.storage.query(ALERTS, { org, ...equal } as Partial<Alert>, {
-      orderBy: [{ field: 'firedAt', descending: true }],
-      limit: query.limit,
-      offset: query.offset,
-      count: true,
-    });
+    return this.storage.query(
+      ALERTS,
+      { org },
+      { ...query, orderBy: [{ field: 'firedAt', descending: true }], count: true },
+    );
   }
 
   async get(org: string, id: string): Promise<Alert> {

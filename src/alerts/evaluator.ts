@@ -1,6 +1,7 @@
 import type { Organizations } from '../orgs/organizations.ts';
 import type { Insights } from '../query/insights.ts';
-import { QUERY_MAX_LIMIT, TIME } from '../query/query-spec.ts';
+import { TIME } from '../query/outputs.ts';
+import { QUERY_MAX_LIMIT } from '../query/query-spec.ts';
 import type { Scalar } from '../storage/storage.ts';
 import { type AlertRule, type AlertRules, ruleSpec } from './alert-rules.ts';
 import type { Alerts, AnomalyDetail } from './alerts.ts';

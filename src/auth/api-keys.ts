@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { invalid, notFound } from '../core/errors.ts';
-import { compileCheck, printable } from '../core/validation.ts';
+import { notFound } from '../core/errors.ts';
+import { printable } from '../core/validation.ts';
 import type { EntityTable, Storage } from '../storage/storage.ts';
 import { NegativeCache } from './negative-cache.ts';
 import { PRIVILEGES, type Privilege } from './privileges.ts';
@@ -34,17 +34,17 @@ export const API_KEYS: EntityTable<ApiKey> = {
   },
 };
 
+const privilege = Type.Unsafe<Privilege>({ type: 'string', enum: [...PRIVILEGES] });
+
 /** `POST /api/v1/orgs/{org}/keys` and `openua key create`. */
 export const ApiKeyInput = Type.Object(
   {
     name: printable({ minLength: 1, maxLength: 128 }),
-    privileges: Type.Array(Type.Unsafe<Privilege>({ type: 'string', enum: [...PRIVILEGES] }), {
-      minItems: 1,
-    }),
+    privileges: Type.Array(privilege, { minItems: 1 }),
   },
   { additionalProperties: false },
 );
-const checkInput = compileCheck(ApiKeyInput);
+export type ApiKeyInput = Static<typeof ApiKeyInput>;
 
 /** `oua_<id>_<secret>`: the id finds the row without a scan, the secret proves possession. */
 const KEY_PATTERN = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -62,7 +62,27 @@ const hash = (secret: string) => createHash('sha256').update(secret).digest('hex
 const NO_KEY_HASH = randomBytes(32);
 
 /** Public view of a key: never its hash. */
-export const publicApiKey = ({ secretHash: _hidden, ...key }: ApiKey) => key;
+export const publicApiKey = ({ secretHash: _hidden, ...key }: ApiKey): ApiKeyAnswer => key;
+
+// Dates here, answered as ISO 8601 text.
+const time = Type.Unsafe<Date>(Type.String({ format: 'date-time' }));
+
+/** A key as the admin API answers it. */
+export const ApiKeyAnswerSchema = Type.Object({
+  id: Type.String({ description: 'The part of the key after `oua_` and before the secret' }),
+  org: Type.String(),
+  name: Type.String(),
+  privileges: Type.Array(privilege),
+  createdAt: time,
+  revokedAt: Type.Union([time, Type.Null()], { description: 'null while the key is valid' }),
+});
+type ApiKeyAnswer = Static<typeof ApiKeyAnswerSchema>;
+
+/** A new key: the only answer that holds its secret. */
+export const NewApiKeyAnswerSchema = Type.Object({
+  ...ApiKeyAnswerSchema.properties,
+  key: Type.String({ description: 'The key (`oua_<id>_<secret>`), answered once: keep it' }),
+});
 
 export class ApiKeys {
   /** Keys recently read, so a request costs no storage round trip. Entries expire so that a revocation
@@ -73,10 +93,7 @@ export class ApiKeys {
 
   constructor(private readonly storage: Storage) {}
 
-  async create(org: string, body: unknown): Promise<{ key: string; apiKey: ApiKey }> {
-    const violations = checkInput(body);
-    if (violations.length > 0) throw invalid(violations);
-    const input = body as Static<typeof ApiKeyInput>;
+  async create(org: string, input: ApiKeyInput): Promise<{ key: string; apiKey: ApiKey }> {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const apiKey: ApiKey = {

@@ -8,8 +8,9 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { echo, invalid, invalidToken } from '../core/errors.ts';
-import { compileCheck, printable } from '../core/validation.ts';
+import type { Rule } from '../core/errors.ts';
+import { echo, invalidToken } from '../core/errors.ts';
+import { printable } from '../core/validation.ts';
 import type { Organizations } from '../orgs/organizations.ts';
 
 /**
@@ -55,15 +56,18 @@ export const SignInput = Type.Object(
   { additionalProperties: false },
 );
 export type SignInput = Static<typeof SignInput>;
-const checkInput = compileCheck(SignInput);
+
+/** What `sign` answers. */
+export const SignedTokenSchema = Type.Object({
+  token: Type.String({ description: 'The search token: a JWT signed with HS256' }),
+  // A Date here, answered as ISO 8601 text.
+  expiresAt: Type.Unsafe<Date>(Type.String({ format: 'date-time' })),
+});
 
 export class SearchTokens {
   constructor(private readonly organizations: Organizations) {}
 
-  async sign(orgId: string, body: unknown): Promise<{ token: string; expiresAt: Date }> {
-    const violations = checkInput(body);
-    if (violations.length > 0) throw invalid(violations);
-    const input = body as SignInput;
+  async sign(orgId: string, input: SignInput): Promise<Static<typeof SignedTokenSchema>> {
     const lifetime = input.expiresIn ?? 24 * 3600;
     const org = await this.organizations.require(orgId);
     const expiresAt = new Date((Math.floor(Date.now() / 1000) + lifetime) * 1000);
@@ -133,7 +137,7 @@ export class SearchTokens {
 }
 
 /** The error for a token that fails `rule`, as a violation of the request's credential. */
-function rejected(rule: string, problem: string, message: string, received?: unknown, limit?: unknown) {
+function rejected(rule: Rule, problem: string, message: string, received?: unknown, limit?: unknown) {
   return invalidToken(message, {
     field: 'credential',
     rule,

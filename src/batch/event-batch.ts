@@ -1,13 +1,15 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+import type { Credential } from '../auth/credential.ts';
 import type { ChannelAnalytics } from '../channel/channel-analytics.ts';
-import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
+import type { Rule } from '../core/errors.ts';
+import { ErrorBodySchema, invalid, OpenUAError, type Violation } from '../core/errors.ts';
 import { compileCheck } from '../core/validation.ts';
+import type { IngestContext } from '../ingest/context.ts';
 import type { Intake } from '../ingest/intake.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
-import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
 import { dedupWindowMs } from '../orgs/organizations.ts';
-import type { UaCollector, UaRequestContext } from '../ua/collector.ts';
+import type { UaCollector } from '../ua/collector.ts';
 import { eventPayload } from '../ua/event-body.ts';
 import type { Payload } from '../ua/schemas.ts';
 
@@ -16,19 +18,42 @@ export const BATCH_KINDS = ['custom', 'search', 'click', 'view', 'kpi'] as const
 type BatchKind = (typeof BATCH_KINDS)[number];
 
 /** The envelope: items are checked one by one, so that one bad item never fails the others. */
-const BatchBody = Type.Object(
+export const BatchBodySchema = Type.Object(
   {
-    sentAt: Type.Optional(Type.String({ format: 'date-time' })),
-    events: Type.Array(Type.Unknown(), { minItems: 1 }),
+    sentAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          "When the client sent the batch, by its clock: its events' own times are corrected for its clock's skew",
+      }),
+    ),
+    events: Type.Array(
+      Type.Unknown({
+        description:
+          '`kind` (custom, search, click or view: the body of its UA Write API route; kpi: a logAnalyticsEvent ' +
+          'body whose `data.events` holds one KPI event, and an optional `eventId`) and its fields',
+      }),
+      { minItems: 1, description: 'At most OPENUA_BATCH_MAX_EVENTS (1,000 by default)' },
+    ),
   },
   { additionalProperties: false },
 );
-const checkBody = compileCheck(BatchBody);
+type BatchBody = Static<typeof BatchBodySchema>;
+const checkBody = compileCheck(BatchBodySchema);
 
-export type BatchResult =
-  | { status: 'accepted'; id: string }
-  | { status: 'duplicate'; id: string }
-  | { status: 'rejected'; errors: Violation[] };
+const stored = (status: 'accepted' | 'duplicate', description: string) =>
+  Type.Object({ status: Type.Literal(status), id: Type.String({ format: 'uuid', description }) });
+
+/** One event's fate: stored, already stored (by its idempotency key), or refused and kept as a rejection. */
+export const BatchResultSchema = Type.Union([
+  stored('accepted', 'The event stored'),
+  stored('duplicate', 'The event stored before with the same idempotency key'),
+  Type.Object({
+    status: Type.Literal('rejected'),
+    errors: Type.Array(ErrorBodySchema.properties.violations.items),
+  }),
+]);
+export type BatchResult = Static<typeof BatchResultSchema>;
 
 export const BATCH_ROUTE = '/api/v1/events/batch';
 
@@ -57,7 +82,7 @@ export class EventBatch {
     this.intake.admit(count);
   }
 
-  async accept(body: unknown, context: UaRequestContext): Promise<BatchResult[]> {
+  async accept(body: unknown, context: IngestContext<Credential>): Promise<BatchResult[]> {
     const violations = checkBody(body);
     const items = (body as { events?: unknown[] } | null)?.events;
     if (Array.isArray(items) && items.length > this.maxEvents) {
@@ -71,7 +96,7 @@ export class EventBatch {
     }
     if (violations.length > 0) throw invalid(violations);
     this.intake.admit((items as unknown[]).length);
-    const { sentAt } = body as { sentAt?: string };
+    const { sentAt } = body as BatchBody;
     const batchContext = { ...context, ...(sentAt && { sentAt: new Date(sentAt) }) };
 
     const prepared: Prepared[] = [];
@@ -100,7 +125,7 @@ export class EventBatch {
     });
   }
 
-  private async prepare(item: unknown, context: UaRequestContext): Promise<Prepared> {
+  private async prepare(item: unknown, context: IngestContext<Credential>): Promise<Prepared> {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       return refused('', 'type', 'each event must be a JSON object', Array.isArray(item) ? 'array' : item);
     }
@@ -132,13 +157,17 @@ export class EventBatch {
     }
   }
 
-  private async uaEvent(kind: Exclude<BatchKind, 'kpi'>, body: Payload, context: UaRequestContext) {
-    const { events } = await this.collector.prepare(kind, [eventPayload(body, kind, false)], context);
+  private async uaEvent(kind: Exclude<BatchKind, 'kpi'>, body: Payload, context: IngestContext<Credential>) {
+    // A batch item names its visitor by its clientId: no query parameter or cookie speaks for it.
+    const { events } = await this.collector.prepare(kind, [eventPayload(body, kind, false)], {
+      ...context,
+      prioritizeVisitorParameter: false,
+    });
     return events[0] as CanonicalEvent;
   }
 
   /** A logAnalyticsEvent body (`{data, eventName}`) whose `data.events` holds exactly one KPI event. */
-  private async kpiEvent(body: Payload, context: UaRequestContext): Promise<CanonicalEvent> {
+  private async kpiEvent(body: Payload, context: IngestContext<Credential>): Promise<CanonicalEvent> {
     const { eventId, ...call } = body;
     const data = call.data as Payload | undefined;
     if (Array.isArray(data?.events) && data.events.length !== 1) {
@@ -166,34 +195,14 @@ export class EventBatch {
         },
       ]);
     }
-    const { events } = await this.channel.prepareLog(call, context);
-    const event = events[0] as CanonicalEvent;
-    if (eventId !== undefined && event.idempotencyKey && event.idempotencyKey !== eventId) {
-      throw invalid([
-        {
-          field: 'eventId',
-          rule: 'idempotencyKey',
-          message: 'differs from data.events[0].eventId: an event has one key',
-          received: eventId,
-        },
-      ]);
-    }
-    event.sentTime = context.sentAt ?? null;
-    event.derivedTime = deriveTime(event);
-    const bounds =
-      event.eventTime &&
-      timeBoundsViolation(
-        event.derivedTime,
-        event.receivedTime,
-        context.settings,
-        'data.events[0].eventTimestamp',
-      );
-    if (bounds) throw invalid([bounds]);
-    if (eventId !== undefined) event.idempotencyKey = eventId as string;
-    return event;
+    // The item's eventId is the key given beside the call, as a header is beside a body; the time bounds hold
+    // for every batch item.
+    const keyed = { ...context, idempotencyKey: eventId as string | undefined };
+    const { events } = await this.channel.prepareLog(call, keyed, true);
+    return events[0] as CanonicalEvent;
   }
 }
 
-const refused = (field: string, rule: string, message: string, received: unknown): Prepared => ({
+const refused = (field: string, rule: Rule, message: string, received: unknown): Prepared => ({
   errors: [{ field, rule, message, received }],
 });

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Credential } from '../auth/credential.ts';
 import { invalid, type Violation } from '../core/errors.ts';
-import { compileCheck } from '../core/validation.ts';
+import type { IngestContext } from '../ingest/context.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
+import { dedupWindowMs } from '../model/ingest-settings.ts';
+import { timeBoundsViolation } from '../model/timestamps.ts';
 import type { RecordFilter } from '../storage/storage.ts';
 import {
   type ChannelRecord,
@@ -17,57 +19,21 @@ import {
 import type { KpiEvents } from './kpi-events.ts';
 import {
   CONVERSATION_FIELDS,
+  type CorrelatedItem,
   customDataOf,
   EVENT_ITEM_FIELDS,
   EVENT_PLACE_FIELDS,
-  InitLogAnalyticsBody,
-  LogAnalyticsEventBody,
-  loosen,
+  type InitAnswer,
+  type LogAnswer,
   PARTICIPANT_FIELDS,
   REGION_FIELDS,
   readFields,
+  readInitLogAnalytics,
+  readLogAnalyticsEvent,
   SESSION_FIELDS,
 } from './payloads.ts';
 import { type RecordChanges, showRecord } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
-
-/** Who calls, for which organization, and when the server received the call. */
-export interface ChannelCallContext {
-  org: string;
-  credential: Credential;
-  receivedAt: Date;
-  /** How long an event's idempotency key is remembered, in ms (the organization's dedupWindowDays). */
-  dedupWindowMs: number;
-}
-
-export interface InitAnswer {
-  /** What the JS API's promise resolves with. */
-  result: string;
-  correlationId: string;
-  conversationDataId: string;
-  sessionDataId: string;
-  participantDataIds: string[];
-}
-
-export interface LogAnswer {
-  result: string;
-  correlationId: string;
-  /** The stored events, in the order of `events`: for a duplicate, the event first stored with its key. */
-  eventIds: string[];
-  /** How many events were duplicates of events already stored (by `eventId`), and not stored again. */
-  duplicates: number;
-  /** KPI event names accepted without an active definition (organization setting `flag`). */
-  flagged: string[];
-}
-
-export interface CorrelatedItem {
-  kind: 'conversation' | 'session' | 'participant' | 'kpiEvent' | 'event';
-  time: string;
-  record: Record<string, unknown>;
-}
-
-const checkInit = compileCheck(InitLogAnalyticsBody);
-const checkLog = compileCheck(LogAnalyticsEventBody);
 
 type Payload = Record<string, unknown>;
 
@@ -106,16 +72,14 @@ export class ChannelAnalytics {
    * Creates or updates the conversation, its session and the session's participants in one transaction.
    * A replay with the same ids changes nothing (and writes nothing).
    */
-  async initLogAnalytics(body: unknown, context: ChannelCallContext): Promise<InitAnswer> {
-    const payload = loosen(body) as Payload;
-    const violations = checkInit(payload);
-    if (violations.length > 0) throw invalid(violations);
-    const conversation = (payload.data as Payload).conversation as Payload;
-    const session = conversation.session as Payload | undefined;
+  async initLogAnalytics(body: unknown, context: IngestContext<Credential>): Promise<InitAnswer> {
+    const payload = readInitLogAnalytics(body);
+    const { conversation } = payload.data;
+    const { session } = conversation;
     const path = 'data.conversation';
     const read = [
       readFields(CONVERSATIONS, conversation, CONVERSATION_FIELDS, path, ['conversationId', 'providerId']),
-      readFields(CONVERSATIONS, conversation.regionData as Payload, REGION_FIELDS, `${path}.regionData`),
+      readFields(CONVERSATIONS, conversation.regionData, REGION_FIELDS, `${path}.regionData`),
       readFields(SESSIONS, session, SESSION_FIELDS, `${path}.session`, ['providerSessionId']),
     ];
     const conversationCustom = customDataOf(conversation.customData, `${path}.customData`);
@@ -146,7 +110,7 @@ export class ChannelAnalytics {
       }
     };
     agree(session?.conversationId, conversationId, `${path}.session.conversationId`);
-    const participants = ((session?.participants ?? []) as Payload[]).map((p, i) => {
+    const participants = (session?.participants ?? []).map((p, i) => {
       const at = `${path}.session.participants[${i}]`;
       const fields = readFields(PARTICIPANTS, p, PARTICIPANT_FIELDS, at, ['participantId']);
       const custom = customDataOf(p.customData, `${at}.customData`);
@@ -168,7 +132,7 @@ export class ChannelAnalytics {
     });
     if (errors.length > 0) throw invalid(errors);
 
-    const correlationId = (payload.correlationId as string | undefined) ?? randomUUID();
+    const correlationId = payload.correlationId ?? randomUUID();
     const { org } = context;
     const keep = async (set: EntitySet, key: unknown[], changes: RecordChanges) => {
       // Fresh, not cached: the record is about to be rewritten from it.
@@ -217,9 +181,9 @@ export class ChannelAnalytics {
    * Turns every item of `events[]` into a KPI event and acknowledges them together, once they are durable.
    * Any violation in any item refuses the whole call, and nothing is stored.
    */
-  async logAnalyticsEvent(body: unknown, context: ChannelCallContext): Promise<LogAnswer> {
+  async logAnalyticsEvent(body: unknown, context: IngestContext<Credential>): Promise<LogAnswer> {
     const { events, correlationId, flagged, conversationId } = await this.prepareLog(body, context);
-    const outcomes = await this.intake.submit(context.org, events, context.dedupWindowMs);
+    const outcomes = await this.intake.submit(context.org, events, dedupWindowMs(context.settings));
     const duplicates = outcomes.filter(isDuplicate).length;
     return {
       result: `logAnalyticsEvent succeeded: ${events.length - duplicates} KPI event(s) logged for conversation ${conversationId}`,
@@ -230,15 +194,18 @@ export class ChannelAnalytics {
     };
   }
 
-  /** A logAnalyticsEvent call's KPI events, checked and built but not committed (the batch endpoint commits them). */
+  /**
+   * A logAnalyticsEvent call's KPI events, checked and built but not committed (the batch endpoint commits them).
+   * `bounded`: each event's time must fall within the organization's time bounds, as a batch item's must; the
+   * JS API itself takes historical times, so that conversations can be loaded after the fact.
+   */
   async prepareLog(
     body: unknown,
-    context: Omit<ChannelCallContext, 'dedupWindowMs'>,
+    context: IngestContext<Credential>,
+    bounded = false,
   ): Promise<{ events: CanonicalEvent[]; correlationId: string; flagged: string[]; conversationId: string }> {
-    const payload = loosen(body) as Payload;
-    const violations = checkLog(payload);
-    if (violations.length > 0) throw invalid(violations);
-    const data = payload.data as Payload;
+    const payload = readLogAnalyticsEvent(body);
+    const { data } = payload;
     const place = readFields(KPI_EVENTS, data, EVENT_PLACE_FIELDS, 'data', ['conversationId']);
     if (place.violations.length > 0) throw invalid(place.violations);
     const named = (field: string, fallback: string) => {
@@ -258,18 +225,16 @@ export class ChannelAnalytics {
       },
     });
     const errors: Violation[] = Array.isArray(links) ? [...links] : [];
-    const correlationId = (payload.correlationId as string | undefined) ?? randomUUID();
-    const eventContext = { ...context, correlationId };
+    const correlationId = payload.correlationId ?? randomUUID();
     const events: CanonicalEvent[] = [];
     const flagged = new Set<string>();
-    const items = data.events as Payload[];
-    for (const [i, item] of items.entries()) {
+    for (const [i, item] of data.events.entries()) {
       const at = `data.events[${i}]`;
       const fields = readFields(KPI_EVENTS, item, EVENT_ITEM_FIELDS, at);
       const custom = customDataOf(item.customData, `${at}.customData`);
       errors.push(...fields.violations, ...custom.violations);
       // An item without its own kpiEventName is the event the call names.
-      const name = (fields.values.eventType as string | undefined) ?? (payload.eventName as string);
+      const name = (fields.values.eventType as string | undefined) ?? payload.eventName;
       const definition = await this.kpiEvents.resolveName(
         context.org,
         name,
@@ -283,8 +248,33 @@ export class ChannelAnalytics {
       if (definition.flag) flagged.add(name);
       if (errors.length > 0 || Array.isArray(links)) continue;
       const values = { ...place.values, ...fields.values, eventType: name };
-      const event = this.kpiEvents.build(eventContext, values, custom.data, links, definition);
-      if (typeof item.eventId === 'string') event.idempotencyKey = item.eventId;
+      const event = this.kpiEvents.build(context, correlationId, values, custom.data, links, definition);
+      const ownKey = item.eventId;
+      if (ownKey !== undefined && context.idempotencyKey !== undefined && ownKey !== context.idempotencyKey) {
+        // Named where the other key came from: a batch item's `eventId`, the one caller that gives it.
+        errors.push({
+          field: 'eventId',
+          rule: 'idempotencyKey',
+          message: `differs from ${at}.eventId: an event has one key`,
+          received: context.idempotencyKey,
+        });
+        continue;
+      }
+      const bounds =
+        bounded && event.eventTime
+          ? timeBoundsViolation(
+              event.derivedTime,
+              event.receivedTime,
+              context.settings,
+              `${at}.eventTimestamp`,
+            )
+          : undefined;
+      if (bounds) {
+        errors.push(bounds);
+        continue;
+      }
+      const idempotencyKey = ownKey ?? context.idempotencyKey;
+      if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
       events.push(event);
     }
     if (errors.length > 0) throw invalid(errors);

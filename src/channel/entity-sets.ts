@@ -151,16 +151,69 @@ export type EntitySetName =
   | 'msdyn_sessionparticipantsdata'
   | 'msdyn_kpieventsdata';
 
-export interface EntitySet {
+export interface EntitySet extends RecordRules {
   set: EntitySetName;
   /** The entity's logical name, for `@odata.context`. */
   entity: string;
   /** What a person calls it, in errors. */
   label: string;
+  /** What a message calls one of its records, in a sentence. */
+  noun: string;
   primaryId: string;
   attributes: readonly Attribute[];
   /** Where its records live; KPI event data is not a table but the events of category `kpi`. */
   table?: EntityTable<ChannelRecord>;
+}
+
+/**
+ * The rules a set's records are held to beyond each attribute's own, declared here and applied by ChannelRecords
+ * (records.ts) to the OData API, the admin API and initLogAnalytics alike.
+ */
+export interface RecordRules {
+  /** Values a new record starts with, before its body's. */
+  defaults?: Readonly<Record<string, unknown>>;
+  /**
+   * What its records name in other sets, in the order they are checked: a write naming a record that does not
+   * exist is refused (and the references after it are not checked: they belong to it), and a record still named
+   * by another is not deleted.
+   */
+  references?: readonly Reference[];
+  /** No two records of an organization share a name: the admin API and the CLI name a record by it. */
+  uniqueName?: boolean;
+  /** Its records are first-party (OpenUA seeds them) or made by an admin, and the origin fixes a field. */
+  origin?: Origin;
+}
+
+/**
+ * Fields of a record that name a record of another set (reference §5's order of creation: the provider, then the
+ * conversation, its sessions, their participants).
+ */
+export interface Reference {
+  /** The fields that name the target: its natural key's, in their order; or one field holding its id or name. */
+  fields: readonly string[];
+  target: EntitySet;
+  /** `fields` is one field holding the target's id or, failing that, its name (a provider). */
+  byIdOrName?: boolean;
+  /** What a refusal tells the caller to create first. */
+  createFirst: string;
+  /**
+   * The record is analytics data: the provider this reference leads to (the target, or the provider the target's
+   * own such reference leads to) must take analytics, or nothing is stored.
+   */
+  analytics?: boolean;
+}
+
+/**
+ * Records OpenUA seeds (`flag` true: first-party) beside those an admin makes. The origin fixes the value of one
+ * option-set field, which a body may repeat but not change; a first-party record is deactivated, never deleted.
+ */
+export interface Origin {
+  /** The read-only boolean field that marks a first-party record. */
+  flag: string;
+  /** The option-set field the origin fixes. */
+  field: string;
+  /** Its value for a record of each origin (the flag's value). */
+  value: (firstParty: unknown) => number;
 }
 
 /** A stored record of any entity table: the common fields, and the entity's own by field name. */
@@ -193,12 +246,23 @@ function entitySet(
   entity: string,
   label: string,
   attributes: readonly Attribute[],
-  table?: string,
+  { table, ...more }: { noun: string; table?: string } & RecordRules,
 ): EntitySet {
   const primaryId = `${entity}id`;
   const all = [readOnly(text(primaryId, 'id', { maxLength: 36 })), ...attributes];
-  return { set, entity, label, primaryId, attributes: all, table: table ? tableOf(table, all) : undefined };
+  return {
+    set,
+    entity,
+    label,
+    primaryId,
+    attributes: all,
+    table: table ? tableOf(table, all) : undefined,
+    ...more,
+  };
 }
+
+/** Configuration records start active. */
+const ACTIVE = { stateCode: 0, statusCode: 1 } as const;
 
 export const PROVIDERS = entitySet(
   'msdyn_ciproviders',
@@ -216,7 +280,12 @@ export const PROVIDERS = entitySet(
     ...STATE,
     ...RECORD_BOOKKEEPING,
   ],
-  'channel_providers',
+  {
+    table: 'channel_providers',
+    noun: 'provider',
+    defaults: { enableAnalytics: false, ...ACTIVE },
+    uniqueName: true,
+  },
 );
 
 export const KPI_DEFINITIONS = entitySet(
@@ -239,7 +308,12 @@ export const KPI_DEFINITIONS = entitySet(
     readOnly({ name: 'openua_firstparty', field: 'firstParty', kind: 'boolean' }),
     ...RECORD_BOOKKEEPING,
   ],
-  'channel_kpi_definitions',
+  {
+    table: 'channel_kpi_definitions',
+    noun: 'definition',
+    defaults: { ...ACTIVE, firstParty: false, eventTypeCode: kpiEventTypeOf(false) },
+    origin: { flag: 'firstParty', field: 'eventTypeCode', value: kpiEventTypeOf },
+  },
 );
 
 export const CONVERSATIONS = entitySet(
@@ -268,8 +342,27 @@ export const CONVERSATIONS = entitySet(
     ...CORRELATION,
     ...RECORD_BOOKKEEPING,
   ],
-  'channel_conversations',
+  {
+    table: 'channel_conversations',
+    noun: 'conversation',
+    references: [
+      {
+        fields: ['providerId'],
+        target: PROVIDERS,
+        byIdOrName: true,
+        createFirst: 'create the provider first (openua provider create)',
+        analytics: true,
+      },
+    ],
+  },
 );
+
+const IN_CONVERSATION: Reference = {
+  fields: ['conversationId'],
+  target: CONVERSATIONS,
+  createFirst: 'create Conversation Data first',
+  analytics: true,
+};
 
 export const SESSIONS = entitySet(
   'msdyn_sessionsdata',
@@ -293,7 +386,7 @@ export const SESSIONS = entitySet(
     ...CORRELATION,
     ...RECORD_BOOKKEEPING,
   ],
-  'channel_sessions',
+  { table: 'channel_sessions', noun: 'session', references: [IN_CONVERSATION] },
 );
 
 export const PARTICIPANTS = entitySet(
@@ -315,7 +408,18 @@ export const PARTICIPANTS = entitySet(
     ...CORRELATION,
     ...RECORD_BOOKKEEPING,
   ],
-  'channel_participants',
+  {
+    table: 'channel_participants',
+    noun: 'participant',
+    references: [
+      IN_CONVERSATION,
+      {
+        fields: ['conversationId', 'providerSessionId'],
+        target: SESSIONS,
+        createFirst: 'create Session Data for the conversation first',
+      },
+    ],
+  },
 );
 
 /** Fields of a KPI event as the events table holds them (category `kpi`). */
@@ -323,34 +427,40 @@ type EventField = keyof CanonicalEvent & string;
 const eventText = (name: string, field: EventField, extra: Partial<Attribute> = {}) =>
   text(name, field, extra);
 
-export const KPI_EVENTS = entitySet('msdyn_kpieventsdata', 'msdyn_kpieventdata', 'KPI Event Data', [
-  eventText('msdyn_name', 'name'),
-  eventText('msdyn_kpieventname', 'eventType', { required: true, key: true }),
-  readOnly(eventText('msdyn_kpieventid', 'kpiEventDefinitionId')),
-  eventText('msdyn_kpieventreason', 'eventValue', { maxLength: LONG_TEXT_LENGTH }),
-  time('msdyn_eventtimestamp', 'eventTime'),
-  eventText('msdyn_conversationid', 'conversationId', { required: true, key: true }),
-  eventText('msdyn_providersessionid', 'providerSessionId', { required: true, key: true }),
-  readOnly(eventText('msdyn_sessionid', 'sessionDataId')),
-  eventText('msdyn_cifsessionid', 'cifSessionId'),
-  eventText('msdyn_clientsessionid', 'clientSessionId'),
-  eventText('msdyn_participantid', 'participantId', { required: true, key: true }),
-  readOnly(eventText('msdyn_providerid', 'providerId')),
-  eventText('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH, freeText: true }),
-  eventText('msdyn_externalcorrelationid', 'externalCorrelationId'),
-  eventText('openua_entityname', 'entityName'),
-  eventText('openua_entityrecordid', 'entityRecordId'),
-  eventText('openua_knowledgearticleid', 'knowledgeArticleId'),
-  eventText('openua_knowledgearticlename', 'knowledgeArticleName', { maxLength: 250 }),
-  eventText('openua_oldpresence', 'oldPresence'),
-  eventText('openua_newpresence', 'newPresence'),
-  eventText('openua_tabid', 'tabId'),
-  eventText('openua_tabname', 'tabName', { maxLength: 250 }),
-  eventText('openua_notificationresponseaction', 'notificationResponseAction'),
-  readOnly(eventText('openua_flag', 'flag')),
-  ...CORRELATION,
-  readOnly(time('createdon', 'receivedTime')),
-]);
+export const KPI_EVENTS = entitySet(
+  'msdyn_kpieventsdata',
+  'msdyn_kpieventdata',
+  'KPI Event Data',
+  [
+    eventText('msdyn_name', 'name'),
+    eventText('msdyn_kpieventname', 'eventType', { required: true, key: true }),
+    readOnly(eventText('msdyn_kpieventid', 'kpiEventDefinitionId')),
+    eventText('msdyn_kpieventreason', 'eventValue', { maxLength: LONG_TEXT_LENGTH }),
+    time('msdyn_eventtimestamp', 'eventTime'),
+    eventText('msdyn_conversationid', 'conversationId', { required: true, key: true }),
+    eventText('msdyn_providersessionid', 'providerSessionId', { required: true, key: true }),
+    readOnly(eventText('msdyn_sessionid', 'sessionDataId')),
+    eventText('msdyn_cifsessionid', 'cifSessionId'),
+    eventText('msdyn_clientsessionid', 'clientSessionId'),
+    eventText('msdyn_participantid', 'participantId', { required: true, key: true }),
+    readOnly(eventText('msdyn_providerid', 'providerId')),
+    eventText('msdyn_additionaldata', 'additionalData', { maxLength: DATA_LENGTH, freeText: true }),
+    eventText('msdyn_externalcorrelationid', 'externalCorrelationId'),
+    eventText('openua_entityname', 'entityName'),
+    eventText('openua_entityrecordid', 'entityRecordId'),
+    eventText('openua_knowledgearticleid', 'knowledgeArticleId'),
+    eventText('openua_knowledgearticlename', 'knowledgeArticleName', { maxLength: 250 }),
+    eventText('openua_oldpresence', 'oldPresence'),
+    eventText('openua_newpresence', 'newPresence'),
+    eventText('openua_tabid', 'tabId'),
+    eventText('openua_tabname', 'tabName', { maxLength: 250 }),
+    eventText('openua_notificationresponseaction', 'notificationResponseAction'),
+    readOnly(eventText('openua_flag', 'flag')),
+    ...CORRELATION,
+    readOnly(time('createdon', 'receivedTime')),
+  ],
+  { noun: 'KPI event' },
+);
 
 export const ENTITY_SETS: readonly EntitySet[] = [
   PROVIDERS,
@@ -369,3 +479,9 @@ export const attributeNamed = (set: EntitySet, name: string) => set.attributes.f
 
 /** The attributes that make up a set's natural key, by field. */
 export const keyFields = (set: EntitySet) => set.attributes.filter((a) => a.key).map((a) => a.field);
+
+/** The references other sets hold to this one, and the set holding each: what keeps its records from deletion. */
+export const referencesTo = (target: EntitySet) =>
+  ENTITY_SETS.flatMap((set) =>
+    (set.references ?? []).filter((r) => r.target === target).map((reference) => ({ set, reference })),
+  );

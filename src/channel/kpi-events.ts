@@ -1,6 +1,7 @@
 import type { Credential } from '../auth/credential.ts';
 import { resolveIdentity } from '../auth/identity.ts';
 import { invalid, notFound, type Violation } from '../core/errors.ts';
+import type { IngestContext } from '../ingest/context.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
 import type { Intake } from '../ingest/intake.ts';
 import { type CanonicalEvent, NO_UA_FIELDS } from '../model/canonical-event.ts';
@@ -11,14 +12,6 @@ import { type ChannelRecord, CONVERSATIONS, KPI_EVENTS, PARTICIPANTS, SESSIONS }
 import type { KpiDefinitions } from './kpi-definitions.ts';
 import { mergeCustomData, readRecordBody } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
-
-/** Who logs, and when the server received it: the part of a KPI event that is not in its body. */
-export interface KpiEventContext {
-  org: string;
-  credential: Credential;
-  correlationId: string | null;
-  receivedAt: Date;
-}
 
 /** What a KPI event says about where it happened, with the names the caller used for each, for errors. */
 export interface KpiEventPlace {
@@ -148,13 +141,15 @@ export class KpiEvents {
 
   /** One canonical KPI event; `values` are KPI Event Data fields, already checked. */
   build(
-    context: KpiEventContext,
+    context: IngestContext<Credential>,
+    correlationId: string | null,
     values: Record<string, unknown>,
     customData: Record<string, string>,
     links: KpiEventLinks,
     definition: { definitionId: string | null; flag: string | null },
   ): CanonicalEvent {
     const eventTime = (values.eventTime as Date | null | undefined) ?? null;
+    const sentTime = context.sentAt ?? null;
     const identity = resolveIdentity({}, context.credential);
     return {
       id: newEventId(context.receivedAt.getTime()),
@@ -163,16 +158,16 @@ export class KpiEvents {
       eventType: values.eventType as string,
       eventValue: null,
       eventTime,
-      sentTime: null,
+      sentTime,
       receivedTime: context.receivedAt,
-      // The client's own time orders a conversation's events; without one, the server's (the one rule, in
-      // model/timestamps.ts; a batch that says when it was sent derives again with that).
-      derivedTime: deriveTime({ eventTime, sentTime: null, receivedTime: context.receivedAt }),
+      // The client's own time orders a conversation's events, corrected by its clock when a batch says when it
+      // was sent; without one, the server's.
+      derivedTime: deriveTime({ eventTime, sentTime, receivedTime: context.receivedAt }),
       ...NO_UA_FIELDS,
       username: identity.username,
       userDisplayName: identity.userDisplayName,
       anonymous: identity.anonymous,
-      correlationId: context.correlationId,
+      correlationId,
       credentialId: context.credential.id,
       customData,
       ...(values as Partial<CanonicalEvent>),
@@ -185,7 +180,7 @@ export class KpiEvents {
   // ---- KPI Event Data, the OData entity set --------------------------------------------------------
 
   /** `POST msdyn_kpieventsdata`: conversation, session and participant must exist, in that order. */
-  async create(context: KpiEventContext, body: unknown): Promise<CanonicalEvent> {
+  async create(context: IngestContext<Credential>, body: unknown): Promise<CanonicalEvent> {
     const read = readRecordBody(KPI_EVENTS, body, 'odata', 'create');
     if (read.violations.length > 0) throw invalid(read.violations);
     const values = read.changes.values;
@@ -203,7 +198,7 @@ export class KpiEvents {
     const definition = await this.resolveName(context.org, values.eventType as string, 'msdyn_kpieventname');
     if ('rule' in definition) throw invalid([definition]);
     const customData = mergeCustomData({}, read.changes.customData);
-    const event = this.build(context, values, customData, links, definition);
+    const event = this.build(context, null, values, customData, links, definition);
     // Through the intake, as every event: this entity set takes no idempotency key, so no window applies.
     await this.intake.submit(context.org, [event], 0);
     return event;

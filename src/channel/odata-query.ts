@@ -1,8 +1,9 @@
 import { defaultParser } from '@odata/parser';
+import { Type } from '@sinclair/typebox';
 import { echo, invalid, type Violation } from '../core/errors.ts';
 import type { Comparison, RecordFilter, RecordQuery, Scalar, TextMatch } from '../storage/storage.ts';
 import { type Attribute, attributeNamed, type EntitySet } from './entity-sets.ts';
-import { naturalId } from './records.ts';
+import { naturalId } from './natural-ids.ts';
 
 /**
  * OData system query options (reference §7) over one entity set, as a storage-neutral query: `$filter` is
@@ -226,7 +227,57 @@ function parseFilter(text: string, set: EntitySet): RecordFilter {
   }
 }
 
-const COLLECTION_OPTIONS = new Set(['$select', '$filter', '$orderby', '$top', '$skip', '$count']);
+/** The furthest `$skip` reaches. */
+const MAX_SKIP = 100_000_000;
+
+/**
+ * The system query options OpenUA takes, as the OpenAPI document shows them. Query strings are text:
+ * parseCollectionQuery and parseRecordQuery read and check them, refusing any other `$` option by name.
+ */
+export const QueryOptionsSchema = Type.Object({
+  $select: Type.Optional(
+    Type.String({
+      description: 'The attributes to answer, comma-separated (the primary id always comes)',
+      examples: ['msdyn_conversationid,msdyn_channel'],
+    }),
+  ),
+  $filter: Type.Optional(
+    Type.String({
+      description:
+        'An OData v4 filter (collections only): eq, ne, gt, ge, lt, le, and, or, not, contains, startswith and ' +
+        `endswith, comparing an attribute with a literal; at most ${MAX_FILTER_OPERATORS} and/or, nested at most ` +
+        `${MAX_FILTER_NESTING} deep`,
+      examples: ["msdyn_channel eq 'chat' and createdon ge 2024-01-01T00:00:00Z"],
+    }),
+  ),
+  $orderby: Type.Optional(
+    Type.String({
+      description: 'The order (collections only): `<attribute> [asc|desc], …`',
+      examples: ['createdon desc'],
+    }),
+  ),
+  $top: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: MAX_PAGE,
+      description: `The page size (collections only); without it, pages of ${MAX_PAGE} with \`@odata.nextLink\``,
+    }),
+  ),
+  $skip: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: MAX_SKIP,
+      description: 'The records to pass over (collections only)',
+    }),
+  ),
+  $count: Type.Optional(
+    Type.Boolean({
+      description: 'true adds `@odata.count`, every match whatever the page (collections only)',
+    }),
+  ),
+});
+
+const COLLECTION_OPTIONS = new Set(Object.keys(QueryOptionsSchema.properties));
 /** One record is read whole or in part; the rest of the options are for collections. */
 const RECORD_OPTIONS = new Set(['$select']);
 
@@ -337,7 +388,7 @@ export function parseCollectionQuery(options: Record<string, unknown>, set: Enti
       return attribute ? [{ field: attribute.field, descending: match?.[2]?.toLowerCase() === 'desc' }] : [];
     });
   const top = count('$top', MAX_PAGE);
-  const skip = count('$skip', 100_000_000);
+  const skip = count('$skip', MAX_SKIP);
   const countOption = text('$count');
   if (countOption !== undefined && countOption !== 'true' && countOption !== 'false') {
     violations.push({

@@ -1,7 +1,10 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Privilege } from '../auth/privileges.ts';
 import { installErrorHandler } from '../core/error-handler.ts';
-import { invalid, notFound } from '../core/errors.ts';
+import { invalid, notFound, type OpenUAError } from '../core/errors.ts';
+import { checkedByHandler } from '../core/validation.ts';
+import { ingestSettings } from '../orgs/organizations.ts';
 import type { RecordPage, RecordQuery } from '../storage/storage.ts';
 import {
   ENTITY_SETS,
@@ -13,7 +16,22 @@ import {
 } from './entity-sets.ts';
 import type { KpiEvents } from './kpi-events.ts';
 import { METADATA_XML } from './odata-metadata.ts';
-import { MAX_PAGE, parseCollectionQuery, parseRecordQuery, recordIdOf } from './odata-query.ts';
+import {
+  MAX_PAGE,
+  parseCollectionQuery,
+  parseRecordQuery,
+  QueryOptionsSchema,
+  recordIdOf,
+} from './odata-query.ts';
+import {
+  EntityAnswer,
+  type ODataErrorBody,
+  odataErrors,
+  ReadAnswer,
+  recordBodies,
+  ServiceDocument,
+  TargetParams,
+} from './odata-schemas.ts';
 import { showRecord } from './record-body.ts';
 import type { ChannelRecords } from './records.ts';
 
@@ -49,7 +67,7 @@ function privilegeFor(request: FastifyRequest): Privilege {
 }
 
 /** OData's error body, carrying OpenUA's violations (field, rule, limit, value received) along. */
-const odataError = (error: { code: string; message: string; violations?: unknown[] }) => ({
+const odataError = (error: OpenUAError): ODataErrorBody => ({
   error: {
     code: error.code,
     message: error.message,
@@ -73,7 +91,12 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
   backends.set(KPI_EVENTS, {
     create: (request) =>
       kpiEvents.create(
-        { org: request.org, credential: request.credential, correlationId: null, receivedAt: new Date() },
+        {
+          org: request.org,
+          credential: request.credential,
+          settings: ingestSettings(request.organization),
+          receivedAt: new Date(),
+        },
         request.body,
       ),
     get: (org, id) => kpiEvents.get(org, id),
@@ -88,6 +111,12 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
       reply.header('OData-Version', '4.0');
     });
     const route = { config: { privilege: privilegeFor } };
+    const tags = ['OData'];
+    const created = Type.Null({
+      description: 'Created (without `Prefer: return=representation`)',
+      headers: { 'OData-EntityId': Type.String({ description: 'The URL of the new record' }) },
+    });
+    const done = Type.Null({ description: 'Done (without `Prefer: return=representation`)' });
     const base = (request: FastifyRequest) => `${request.protocol}://${request.host}${ODATA_BASE}`;
 
     /** The set and its records, or 404 naming the sets there are. */
@@ -117,74 +146,171 @@ export function odataRoutes(records: ChannelRecords, kpiEvents: KpiEvents, bodyL
       '@odata.context': `${base(request)}/$metadata#${set.set}${select ? `(${select.join(',')})` : ''}/$entity`,
       ...showRecord(set, record, 'odata', select),
     });
-    const representation = (request: FastifyRequest) =>
-      /return=representation/i.test(String(request.headers.prefer ?? ''));
+    /** The record as the answer when the caller asks for it (`Prefer: return=representation`), else 204. */
+    const represent = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      set: EntitySet,
+      record: object,
+      status: 200 | 201,
+    ) => {
+      if (!/return=representation/i.test(String(request.headers.prefer ?? ''))) return reply.code(204).send();
+      reply.header('Preference-Applied', 'return=representation');
+      return reply.code(status).send(entity(request, set, record));
+    };
 
-    app.get('/', route, async (request) => ({
-      '@odata.context': `${base(request)}/$metadata`,
-      value: ENTITY_SETS.map((s) => ({ name: s.set, kind: 'EntitySet', url: s.set })),
-    }));
-
-    app.get('/$metadata', route, async (_request, reply) =>
-      reply.type('application/xml; charset=utf-8').send(METADATA_XML),
+    app.get(
+      '/',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'The service document: the entity sets',
+          response: { 200: ServiceDocument, ...odataErrors(401, 403, 429) },
+        },
+      },
+      async (request) => ({
+        '@odata.context': `${base(request)}/$metadata`,
+        value: ENTITY_SETS.map((s) => ({ name: s.set, kind: 'EntitySet' as const, url: s.set })),
+      }),
     );
 
-    app.get('/:target', route, async (request) => {
-      const { set, id, records: setRecords } = resolve(request);
-      const options = request.query as Record<string, unknown>;
-      if (id !== undefined) {
-        const select = parseRecordQuery(options, set);
-        return entity(request, set, await setRecords.get(request.org, id), select);
-      }
-      const { query, select, top } = parseCollectionQuery(options, set);
-      const page = await setRecords.list(request.org, query);
-      const more = top === undefined && page.rows.length > MAX_PAGE;
-      const rows = more ? page.rows.slice(0, MAX_PAGE) : page.rows;
-      const next = new URLSearchParams(options as Record<string, string>);
-      next.set('$skip', String((query.offset ?? 0) + MAX_PAGE));
-      return {
-        '@odata.context': `${base(request)}/$metadata#${set.set}${select ? `(${select.join(',')})` : ''}`,
-        ...(page.count === undefined ? {} : { '@odata.count': page.count }),
-        value: rows.map((row) => showRecord(set, row, 'odata', select)),
-        ...(more ? { '@odata.nextLink': `${base(request)}/${set.set}?${next}` } : {}),
-      };
-    });
-
-    app.post('/:target', route, async (request, reply: FastifyReply) => {
-      const { set, id, records: setRecords } = resolve(request);
-      if (id !== undefined) {
-        throw invalid([
-          {
-            field: 'url',
-            rule: 'collection',
-            message: `POST creates a record in ${set.set} itself`,
-            received: id,
+    app.get(
+      '/$metadata',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'The CSDL document of the entity sets',
+          response: {
+            200: {
+              description: 'The entity types, their attributes and the entity sets (OData CSDL XML)',
+              content: { 'application/xml': { schema: Type.String() } },
+            },
+            ...odataErrors(401, 403, 429),
           },
-        ]);
-      }
-      const record = await setRecords.create(request);
-      reply.header('OData-EntityId', `${base(request)}/${set.set}(${record.id})`);
-      if (representation(request)) {
-        reply.header('Preference-Applied', 'return=representation');
-        return reply.code(201).send(entity(request, set, record));
-      }
-      return reply.code(204).send();
-    });
+        },
+      },
+      async (_request, reply) => reply.type('application/xml; charset=utf-8').send(METADATA_XML),
+    );
 
-    app.patch('/:target', route, async (request, reply) => {
-      const { set, id, records: setRecords } = resolve(request);
-      const record = await setRecords.update(request.org, needsId(id, 'PATCH', set), request.body);
-      if (representation(request)) {
-        reply.header('Preference-Applied', 'return=representation');
-        return reply.code(200).send(entity(request, set, record));
-      }
-      return reply.code(204).send();
-    });
+    app.get(
+      '/:target',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'Read one record by its key, or query an entity set',
+          description:
+            'A path naming one record takes `$select` only. A query answers pages of at most ' +
+            `${MAX_PAGE} records, with \`@odata.nextLink\` when there are more, unless \`$top\` is given.`,
+          params: TargetParams,
+          // Read by parseCollectionQuery or parseRecordQuery, which tell the two apart and refuse other options.
+          querystring: checkedByHandler(QueryOptionsSchema),
+          response: { 200: ReadAnswer, ...odataErrors(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => {
+        const { set, id, records: setRecords } = resolve(request);
+        const options = request.query as Record<string, unknown>;
+        if (id !== undefined) {
+          const select = parseRecordQuery(options, set);
+          return entity(request, set, await setRecords.get(request.org, id), select);
+        }
+        const { query, select, top } = parseCollectionQuery(options, set);
+        const page = await setRecords.list(request.org, query);
+        const more = top === undefined && page.rows.length > MAX_PAGE;
+        const rows = more ? page.rows.slice(0, MAX_PAGE) : page.rows;
+        const next = new URLSearchParams(options as Record<string, string>);
+        next.set('$skip', String((query.offset ?? 0) + MAX_PAGE));
+        return {
+          '@odata.context': `${base(request)}/$metadata#${set.set}${select ? `(${select.join(',')})` : ''}`,
+          ...(page.count === undefined ? {} : { '@odata.count': page.count }),
+          value: rows.map((row) => showRecord(set, row, 'odata', select)),
+          ...(more ? { '@odata.nextLink': `${base(request)}/${set.set}?${next}` } : {}),
+        };
+      },
+    );
 
-    app.delete('/:target', route, async (request, reply) => {
-      const { set, id, records: setRecords } = resolve(request);
-      await setRecords.remove(request.org, needsId(id, 'DELETE', set));
-      return reply.code(204).send();
-    });
+    app.post(
+      '/:target',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'Create a record in an entity set',
+          description:
+            'Conversations need their provider, sessions their conversation, participants their session, and KPI ' +
+            'events all three; the provider must take analytics. Configuration sets (providers, KPI event ' +
+            'definitions) need `admin`, the others `analytics:write`.',
+          params: TargetParams,
+          // Read by the set's record rules (readRecordBody), which name each violation in the set's attributes.
+          body: checkedByHandler(recordBodies('create')),
+          response: {
+            201: EntityAnswer,
+            204: created,
+            ...odataErrors(400, 401, 403, 404, 409, 413, 415, 429, 503),
+          },
+        },
+      },
+      async (request, reply: FastifyReply) => {
+        const { set, id, records: setRecords } = resolve(request);
+        if (id !== undefined) {
+          throw invalid([
+            {
+              field: 'url',
+              rule: 'collection',
+              message: `POST creates a record in ${set.set} itself`,
+              received: id,
+            },
+          ]);
+        }
+        const record = await setRecords.create(request);
+        reply.header('OData-EntityId', `${base(request)}/${set.set}(${record.id})`);
+        return represent(request, reply, set, record, 201);
+      },
+    );
+
+    app.patch(
+      '/:target',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'Change a record, addressed by its key',
+          params: TargetParams,
+          body: checkedByHandler(recordBodies('update')),
+          response: { 200: EntityAnswer, 204: done, ...odataErrors(400, 401, 403, 404, 409, 413, 415, 429) },
+        },
+      },
+      async (request, reply) => {
+        const { set, id, records: setRecords } = resolve(request);
+        const record = await setRecords.update(request.org, needsId(id, 'PATCH', set), request.body);
+        return represent(request, reply, set, record, 200);
+      },
+    );
+
+    app.delete(
+      '/:target',
+      {
+        ...route,
+        schema: {
+          tags,
+          summary: 'Delete a record, addressed by its key (needs `admin`)',
+          description:
+            'A record others still name (a conversation with sessions…) and a first-party one are kept.',
+          params: TargetParams,
+          response: {
+            204: Type.Null({ description: 'Deleted' }),
+            ...odataErrors(400, 401, 403, 404, 409, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { set, id, records: setRecords } = resolve(request);
+        await setRecords.remove(request.org, needsId(id, 'DELETE', set));
+        return reply.code(204).send();
+      },
+    );
   };
 }

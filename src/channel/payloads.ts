@@ -1,7 +1,7 @@
-import { type TObject, type TSchema, Type } from '@sinclair/typebox';
-import { echo, type Violation } from '../core/errors.ts';
+import { type Static, type TOptional, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { echo, invalid, type Violation } from '../core/errors.ts';
 import { MAX_JSON_DEPTH } from '../core/json.ts';
-import { printable } from '../core/validation.ts';
+import { compileCheck, oneOf, printable } from '../core/validation.ts';
 import { normaliseCustomData } from '../model/custom-data.ts';
 import {
   CONVERSATIONS,
@@ -14,22 +14,25 @@ import {
 import { attributeSchema } from './record-body.ts';
 
 /**
- * The JS API's payloads (reference §3-4): initLogAnalytics in its latest and its earlier shape, and
- * logAnalyticsEvent in v1 and v2. Each payload field names the entity field it fills; where the shapes
- * use different names for one thing, a field lists every name, the latest first. The limits are those
+ * The JS API's payloads (reference §3-4), and its answers: initLogAnalytics in its latest and its earlier
+ * shape, and logAnalyticsEvent in v1 and v2. Each payload field names the entity field it fills; where the
+ * shapes use different names for one thing, a field lists every name, the latest first. The limits are those
  * of the entity model, so a payload and an OData body refuse the same values.
  */
-export interface PayloadField {
-  names: readonly string[];
+export interface PayloadField<Name extends string = string> {
+  names: readonly Name[];
   field: string;
 }
 
-const f = (field: string, ...names: string[]): PayloadField => ({
-  field,
-  names: names.length ? names : [field],
-});
+/** A payload field under its names, latest first; without names, under the field's own. */
+function f<Field extends string, Name extends string = Field>(
+  field: Field,
+  ...names: Name[]
+): PayloadField<Name> {
+  return { field, names: names.length > 0 ? names : [field as string as Name] };
+}
 
-export const CONVERSATION_FIELDS: readonly PayloadField[] = [
+export const CONVERSATION_FIELDS = [
   f('conversationId', 'conversationId', 'backendConversationId'),
   f('channel', 'channel', 'channelContext'),
   f('providerId', 'providerId', 'externalProviderId'),
@@ -39,17 +42,14 @@ export const CONVERSATION_FIELDS: readonly PayloadField[] = [
   f('additionalData'),
   f('externalCorrelationId'),
   f('conversationTimestamp', 'createdTimestamp', 'conversationTimestamp'),
-];
+] as const;
 
-export const REGION_FIELDS: readonly PayloadField[] = [
-  f('customerAddressLine1', 'addressLine1'),
-  f('customerCity', 'city'),
-  f('customerState', 'state'),
-  f('customerCountry', 'country'),
-  f('customerZip', 'zip'),
-];
+/** regionData names the conversation's customer fields without their prefix: `city` is customerCity. */
+export const REGION_FIELDS = (['addressLine1', 'city', 'state', 'country', 'zip'] as const).map((name) =>
+  f(`customer${name.charAt(0).toUpperCase()}${name.slice(1)}`, name),
+);
 
-export const SESSION_FIELDS: readonly PayloadField[] = [
+export const SESSION_FIELDS = [
   f('providerSessionId', 'providerSessionId', 'sessionId'),
   f('clientSessionId'),
   f('clientSessionName'),
@@ -65,9 +65,9 @@ export const SESSION_FIELDS: readonly PayloadField[] = [
   f('queueAssignedTimestamp', 'queueAssignedTimestamp', 'sessionQueueAssignedTimestamp'),
   f('queueId'),
   f('queueName'),
-];
+] as const;
 
-export const PARTICIPANT_FIELDS: readonly PayloadField[] = [
+export const PARTICIPANT_FIELDS = [
   f('participantId'),
   f('externalId', 'externalId', 'externalParticipantId'),
   f('participantName', 'name', 'participantName'),
@@ -77,17 +77,17 @@ export const PARTICIPANT_FIELDS: readonly PayloadField[] = [
   f('type', 'type', 'participantType'),
   f('addedTimestamp', 'addedTimestamp', 'participantAddedTimestamp'),
   f('assignReason', 'assignReason', 'participantAssignReason'),
-];
+] as const;
 
 /** Where a logAnalyticsEvent payload's events happened: v2's names first, then v1's. */
-export const EVENT_PLACE_FIELDS: readonly PayloadField[] = [
+export const EVENT_PLACE_FIELDS = [
   f('conversationId'),
   f('providerSessionId', 'providerSessionId', 'sessionId'),
   f('clientSessionId'),
   f('participantId', 'participantId', 'eventParticipantId'),
-];
+] as const;
 
-export const EVENT_ITEM_FIELDS: readonly PayloadField[] = [
+export const EVENT_ITEM_FIELDS = [
   f('eventType', 'kpiEventName'),
   f('eventValue', 'kpiEventReason'),
   f('eventTime', 'eventTimestamp'),
@@ -102,16 +102,23 @@ export const EVENT_ITEM_FIELDS: readonly PayloadField[] = [
   f('tabName'),
   f('notificationResponseAction'),
   f('externalCorrelationId'),
-];
+] as const;
 
 /** `[{attribute, value}]`, the JS API's customData. */
+type CustomDataList = Static<typeof CustomDataList>;
 const CustomDataList = Type.Array(
   Type.Object({ attribute: Type.String({ minLength: 1, maxLength: ID_LENGTH }), value: Type.Unknown() }),
   { maxItems: 100 },
 );
 
-function properties(set: EntitySet, fields: readonly PayloadField[]): Record<string, TSchema> {
-  const schemas: Record<string, TSchema> = {};
+type NameOf<Field> = Field extends PayloadField<infer Name> ? Name : never;
+
+/** Each name of each field, optional, with the limits of the entity attribute it fills. */
+function properties<Field extends PayloadField>(
+  set: EntitySet,
+  fields: readonly Field[],
+): Record<NameOf<Field>, TOptional<TSchema>> {
+  const schemas: Record<string, TOptional<TSchema>> = {};
   for (const { field, names } of fields) {
     const attribute = set.attributes.find((a) => a.field === field && !a.slot);
     if (!attribute) throw new Error(`${set.label} has no field ${field}`);
@@ -122,7 +129,7 @@ function properties(set: EntitySet, fields: readonly PayloadField[]): Record<str
 }
 
 /** Unknown fields are accepted and not stored, as the JS API's later versions may add some. */
-const tolerant = (props: Record<string, TSchema>): TObject =>
+const tolerant = <Properties extends TProperties>(props: Properties) =>
   Type.Object(props, { additionalProperties: true });
 
 const Participant = tolerant({
@@ -173,6 +180,74 @@ export const LogAnalyticsEventBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const CorrelationIdAnswer = Type.String({
+  description: 'The correlation id of the call: the one sent, or one the server made',
+});
+
+/** What `initLogAnalytics` answers. */
+export const InitAnswerSchema = Type.Object(
+  {
+    result: Type.String({ description: "What the JS API's promise resolves with" }),
+    correlationId: CorrelationIdAnswer,
+    conversationDataId: Type.String({ format: 'uuid', description: 'The Conversation Data record' }),
+    sessionDataId: Type.String({ format: 'uuid', description: 'The Session Data record' }),
+    participantDataIds: Type.Array(Type.String({ format: 'uuid' }), {
+      description: 'The Session Participant Data records, in the order of `participants`',
+    }),
+  },
+  { description: 'The records stand as the call says (those it changed are written)' },
+);
+export type InitAnswer = Static<typeof InitAnswerSchema>;
+
+/** What `logAnalyticsEvent` answers. */
+export const LogAnswerSchema = Type.Object(
+  {
+    result: Type.String({ description: "What the JS API's promise resolves with" }),
+    correlationId: CorrelationIdAnswer,
+    eventIds: Type.Array(Type.String(), {
+      description:
+        'The stored events, in the order of `events`: for a duplicate, the event first stored with its key',
+    }),
+    duplicates: Type.Integer({
+      minimum: 0,
+      description:
+        'How many events were duplicates of events already stored (by `eventId`), and not stored again',
+    }),
+    flagged: Type.Array(Type.String(), {
+      description: 'KPI event names accepted without an active definition (organization setting `flag`)',
+    }),
+  },
+  { description: 'Every event is stored (or was already, by its `eventId`)' },
+);
+export type LogAnswer = Static<typeof LogAnswerSchema>;
+
+/** One record or event of a correlation, at the time it stands at in the conversation's story. */
+export const CorrelatedItemSchema = Type.Object({
+  kind: oneOf(['conversation', 'session', 'participant', 'kpiEvent', 'event'] as const),
+  time: Type.String({ format: 'date-time' }),
+  record: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'The record as the admin API shows it (field names), or the stored event',
+  }),
+});
+export type CorrelatedItem = Static<typeof CorrelatedItemSchema>;
+
+export type InitLogAnalytics = Static<typeof InitLogAnalyticsBody>;
+export type LogAnalyticsEvent = Static<typeof LogAnalyticsEventBody>;
+
+/** Reads a payload loosened (see loosen) and checked against its schema, or refuses it with every violation. */
+function payloadReader<Schema extends TSchema>(schema: Schema) {
+  const check = compileCheck(schema);
+  return (body: unknown): Static<Schema> => {
+    const payload = loosen(body);
+    const violations = check(payload);
+    if (violations.length > 0) throw invalid(violations);
+    return payload as Static<Schema>;
+  };
+}
+
+export const readInitLogAnalytics = payloadReader(InitLogAnalyticsBody);
+export const readLogAnalyticsEvent = payloadReader(LogAnalyticsEventBody);
 
 /**
  * The JS API is looser than the entity model in two ways that lose nothing: additionalData may be an
@@ -255,14 +330,14 @@ export function readFields(
 
 /** `[{attribute, value}]` as normalised customData (the UA key rules), refusing repeated attributes. */
 export function customDataOf(
-  list: unknown,
+  list: CustomDataList | undefined,
   path: string,
 ): { data: Record<string, string>; violations: Violation[] } {
-  if (!Array.isArray(list)) return { data: {}, violations: [] };
+  if (!list) return { data: {}, violations: [] };
   // No prototype: an attribute named "__proto__" is data like any other.
   const raw: Record<string, unknown> = Object.create(null);
   const violations: Violation[] = [];
-  list.forEach((item: { attribute: string; value: unknown }, i) => {
+  list.forEach((item, i) => {
     if (Object.hasOwn(raw, item.attribute)) {
       violations.push({
         field: `${path}[${i}].attribute`,

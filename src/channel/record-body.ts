@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TObject, type TSchema, Type } from '@sinclair/typebox';
 import { echo, type Violation } from '../core/errors.ts';
 import { compileCheck, printable } from '../core/validation.ts';
 import { normaliseCustomData } from '../model/custom-data.ts';
@@ -26,6 +26,12 @@ const addressable = (set: EntitySet, dialect: Dialect) =>
 /** An attribute's name in a dialect: the OData name, or the admin API's (the field, or its labelled name). */
 export const nameIn = (attribute: Attribute, dialect: Dialect) =>
   dialect === 'odata' ? attribute.name : (attribute.labelled ?? attribute.field);
+
+/** How a dialect names a field of a set, for messages (the field itself where the set has no such attribute). */
+export function nameOf(set: EntitySet, field: string, dialect: Dialect): string {
+  const attribute = set.attributes.find((a) => a.field === field && !a.slot);
+  return attribute ? nameIn(attribute, dialect) : field;
+}
 
 /** Whether the dialect speaks this option set in labels (the admin API's `eventType`). */
 const speaksLabels = (attribute: Attribute, dialect: Dialect) =>
@@ -193,6 +199,71 @@ function labelRefusal(attribute: Attribute, name: string, value: unknown): Viola
       `or its code: ${options.map((o) => optionText(attribute, o.value)).join(', ')}`,
     received: echo(value),
   };
+}
+
+/** A value the admin API gives an option set it speaks in labels: a label in any case, or the code. */
+const labelSchema = (attribute: Attribute) =>
+  Type.Union([
+    Type.String({
+      description: `${(attribute.options ?? []).map((o) => o.label).join(' or ')}, in any case`,
+    }),
+    attributeSchema(attribute),
+  ]);
+
+/**
+ * A set's create or update body in a dialect, for the OpenAPI document (readRecordBody checks it, with the rules a
+ * schema cannot say: a natural key that changes, the set's record rules). null clears an attribute; OData
+ * annotations (`@odata.type`) are passed over.
+ */
+export function recordBodySchema(set: EntitySet, dialect: Dialect, mode: BodyMode): TObject {
+  const properties: Record<string, TSchema> = {};
+  for (const attribute of addressable(set, dialect)) {
+    if (attribute.readOnly) continue;
+    const value = speaksLabels(attribute, dialect) ? labelSchema(attribute) : attributeSchema(attribute);
+    properties[nameIn(attribute, dialect)] =
+      mode === 'create' && attribute.required ? value : Type.Optional(Type.Union([value, Type.Null()]));
+  }
+  return Type.Object(properties, {
+    additionalProperties: false,
+    ...(dialect === 'odata' && { patternProperties: { '^@odata\\.': {} } }),
+    description: `${mode === 'create' ? 'A new' : 'Changes to a'} ${set.label} record`,
+  });
+}
+
+/** An attribute's value as showRecord writes it: dates as ISO 8601 text, option sets as labels where spoken so. */
+function shownSchema(attribute: Attribute, dialect: Dialect): TSchema {
+  if (speaksLabels(attribute, dialect)) {
+    return Type.String({ enum: (attribute.options ?? []).map((o) => o.label) });
+  }
+  switch (attribute.kind) {
+    case 'text':
+      return Type.String();
+    case 'boolean':
+      return Type.Boolean();
+    case 'integer':
+      return attributeSchema(attribute);
+    case 'datetime':
+      return Type.String({ format: 'date-time' });
+    case 'customData':
+      return Type.Record(Type.String(), Type.String());
+  }
+}
+
+/**
+ * A record as showRecord writes it in a dialect, for the OpenAPI document. `selectable`: OData's `$select` may
+ * leave out any attribute but the primary id.
+ */
+export function recordSchema(set: EntitySet, dialect: Dialect, selectable = false): TObject {
+  const properties: Record<string, TSchema> = {};
+  for (const attribute of addressable(set, dialect)) {
+    const value =
+      attribute.kind === 'customData'
+        ? shownSchema(attribute, dialect)
+        : Type.Union([shownSchema(attribute, dialect), Type.Null()]);
+    properties[nameIn(attribute, dialect)] =
+      selectable && attribute.name !== set.primaryId ? Type.Optional(value) : value;
+  }
+  return Type.Object(properties, { description: `A ${set.label} record` });
 }
 
 /** Applies a body's customData changes to a record's customData. */

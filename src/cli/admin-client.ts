@@ -1,13 +1,15 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import { publicRule } from '../alerts/alert-rules.ts';
-import { alertListQuery, showAlerts } from '../alerts/alert-views.ts';
-import { publicApiKey } from '../auth/api-keys.ts';
+import { AlertsQuery, alertListQuery, showAlerts } from '../alerts/alert-views.ts';
+import { ApiKeyInput, publicApiKey } from '../auth/api-keys.ts';
 import type { Privilege } from '../auth/privileges.ts';
-import type { SignInput } from '../auth/search-tokens.ts';
+import { SignInput } from '../auth/search-tokens.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from '../channel/entity-sets.ts';
 import { showRecord } from '../channel/record-body.ts';
 import type { Config } from '../core/config.ts';
-import { OpenUAError } from '../core/errors.ts';
-import { publicOrganization } from '../orgs/organizations.ts';
+import { invalid, OpenUAError } from '../core/errors.ts';
+import { compileCheck } from '../core/validation.ts';
+import { OrganizationInput, OrganizationSettings, publicOrganization } from '../orgs/organizations.ts';
 import { createServices, type Services } from '../startup/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
 
@@ -45,17 +47,31 @@ export interface AdminClient {
   close(): Promise<void>;
 }
 
+/**
+ * A command's input checked against the schema its admin API route declares: the same refusal, with the same
+ * violations, whether the command opens the store or asks a server.
+ */
+function checked<T extends TSchema>(schema: T, input: unknown): Static<T> {
+  const violations = compileCheck(schema)(input);
+  if (violations.length > 0) throw invalid(violations);
+  return input as Static<T>;
+}
+
 /** Works on the data directory directly; only possible while no server holds the DuckDB file. */
 class LocalAdmin implements AdminClient {
   constructor(private readonly services: Services) {}
   async createOrg(id: string, name?: string) {
-    return publicOrganization(await this.services.organizations.create({ id, name }));
+    return publicOrganization(
+      await this.services.organizations.create(checked(OrganizationInput, { id, name })),
+    );
   }
   async listOrgs() {
     return (await this.services.organizations.list()).map(publicOrganization);
   }
   async updateOrg(id: string, settings: Record<string, unknown>) {
-    return publicOrganization(await this.services.organizations.update(id, settings));
+    return publicOrganization(
+      await this.services.organizations.update(id, checked(OrganizationSettings, settings)),
+    );
   }
   async createRecord(kind: ConfigKind, org: string, input: Record<string, unknown>) {
     await this.services.organizations.require(org);
@@ -78,7 +94,10 @@ class LocalAdmin implements AdminClient {
   }
   async createKey(org: string, name: string, privileges: Privilege[]) {
     await this.services.organizations.require(org);
-    const { key, apiKey } = await this.services.apiKeys.create(org, { name, privileges });
+    const { key, apiKey } = await this.services.apiKeys.create(
+      org,
+      checked(ApiKeyInput, { name, privileges }),
+    );
     return { ...publicApiKey(apiKey), key };
   }
   async listKeys(org: string) {
@@ -89,7 +108,7 @@ class LocalAdmin implements AdminClient {
     return publicApiKey(await this.services.apiKeys.revoke(org, id));
   }
   signToken(org: string, input: SignInput) {
-    return this.services.searchTokens.sign(org, input);
+    return this.services.searchTokens.sign(org, checked(SignInput, input));
   }
   async createAlertRule(org: string, input: Record<string, unknown>) {
     await this.services.organizations.require(org);
@@ -113,7 +132,7 @@ class LocalAdmin implements AdminClient {
   }
   async listAlerts(org: string, filters: Record<string, string>) {
     await this.services.organizations.require(org);
-    const page = await this.services.alerts.list(org, alertListQuery(filters));
+    const page = await this.services.alerts.list(org, alertListQuery(checked(AlertsQuery, filters)));
     return { count: page.count, alerts: await showAlerts(this.services.webhooks, org, page.rows) };
   }
   close() {

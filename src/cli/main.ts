@@ -60,7 +60,9 @@ export function program(): Command {
 
   cli
     .command('serve')
-    .description('run the server (configuration from the environment and ./.env; see README)')
+    .description(
+      'run the server (configuration from the environment and ./.env: docs/operations/configuration.md)',
+    )
     .action(async () => {
       await serve(readConfig());
     });
@@ -73,16 +75,19 @@ export function program(): Command {
   const org = cli.command('org').description('organizations');
   org
     .command('create <id>')
+    .description('create an organization (the master key, or a data directory no server holds)')
     .option('--name <name>', 'display name')
     .option(...serverOption)
     .action((id: string, o) => withAdmin(o, (a) => a.createOrg(id, o.name)));
   org
     .command('list')
+    .description('list the organizations')
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listOrgs()));
 
   org
     .command('update <id>')
+    .description("change an organization's name and settings; options left out keep their value")
     .option('--name <name>', 'display name')
     .option('--unknown-kpi-events <mode>', 'KPI events with no active definition: refuse or flag')
     .option('--dedup-window-days <days>', 'how long an idempotency key is remembered', integerOption)
@@ -127,6 +132,7 @@ export function program(): Command {
   const key = cli.command('key').description('API keys (the secret is shown once, at creation)');
   key
     .command('create')
+    .description('create an API key and print its secret, once')
     .requiredOption('--name <name>', 'what the key is for')
     .requiredOption('--privileges <list>', `comma-separated: ${PRIVILEGES.join(', ')}`, privilegeList)
     .option('--org <org>', 'organization', 'default')
@@ -134,11 +140,13 @@ export function program(): Command {
     .action((o) => withAdmin(o, (a) => a.createKey(o.org, o.name, o.privileges)));
   key
     .command('list')
+    .description("list an organization's API keys (never their secrets)")
     .option('--org <org>', 'organization', 'default')
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listKeys(o.org)));
   key
     .command('revoke <id>')
+    .description('revoke an API key: it is refused from then on')
     .option('--org <org>', 'organization', 'default')
     .option(...serverOption)
     .action((id: string, o) => withAdmin(o, (a) => a.revokeKey(o.org, id)));
@@ -146,6 +154,7 @@ export function program(): Command {
   const token = cli.command('token').description('search tokens (JWTs for browsers)');
   token
     .command('sign')
+    .description("sign a search token for a user, with the organization's secret")
     .requiredOption('--user <id>', 'the user id (usually an e-mail)')
     .option('--org <org>', 'organization', 'default')
     .option('--display-name <name>', 'userDisplayName claim')
@@ -194,19 +203,25 @@ export function program(): Command {
       customParams: o.customParams,
       apiVersion: o.apiVersion,
     });
-  providerFields(provider.command('create <name>')).action((name: string, o) =>
-    withAdmin(o, (a) => a.createRecord('providers', o.org, { name, ...providerInput(o) })),
+  providerFields(provider.command('create <name>').description('create a channel provider')).action(
+    (name: string, o) =>
+      withAdmin(o, (a) => a.createRecord('providers', o.org, { name, ...providerInput(o) })),
   );
   provider
     .command('list')
+    .description("list an organization's channel providers")
     .option(...orgOption)
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listRecords('providers', o.org)));
-  providerFields(provider.command('update <id-or-name>').option('--name <name>', 'new name')).action(
-    (id: string, o) =>
-      withAdmin(o, (a) =>
-        a.updateRecord('providers', o.org, id, defined({ name: o.name, ...providerInput(o) })),
-      ),
+  providerFields(
+    provider
+      .command('update <id-or-name>')
+      .description('change a channel provider; options left out keep their value')
+      .option('--name <name>', 'new name'),
+  ).action((id: string, o) =>
+    withAdmin(o, (a) =>
+      a.updateRecord('providers', o.org, id, defined({ name: o.name, ...providerInput(o) })),
+    ),
   );
 
   const kpi = cli.command('kpi').description('KPI event definitions (first-party ones are seeded)');
@@ -230,17 +245,21 @@ export function program(): Command {
       eventType: o.eventType,
       stateCode: o.active === undefined ? undefined : o.active ? 0 : 1,
     });
-  kpiFields(kpi.command('create <name>')).action((name: string, o) =>
-    withAdmin(o, (a) => a.createRecord('kpi-definitions', o.org, { name, ...kpiInput(o) })),
+  kpiFields(kpi.command('create <name>').description('create a KPI event definition')).action(
+    (name: string, o) =>
+      withAdmin(o, (a) => a.createRecord('kpi-definitions', o.org, { name, ...kpiInput(o) })),
   );
   kpi
     .command('list')
+    .description("list an organization's KPI event definitions, the first-party ones included")
     .option(...orgOption)
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listRecords('kpi-definitions', o.org)));
-  kpiFields(kpi.command('update <id-or-name>')).action((id: string, o) =>
-    withAdmin(o, (a) => a.updateRecord('kpi-definitions', o.org, id, kpiInput(o))),
-  );
+  kpiFields(
+    kpi
+      .command('update <id-or-name>')
+      .description('change a KPI event definition; options left out keep their value'),
+  ).action((id: string, o) => withAdmin(o, (a) => a.updateRecord('kpi-definitions', o.org, id, kpiInput(o))));
 
   const alertRule = cli
     .command('alert-rule')
@@ -271,7 +290,7 @@ export function program(): Command {
       webhookUrl: o.webhookUrl,
       enabled: o.enabled,
     });
-  alertRuleFields(alertRule.command('create <name>'))
+  alertRuleFields(alertRule.command('create <name>').description('create a breach alert rule'))
     .option('--disabled', 'create it switched off')
     .action((name: string, o) =>
       withAdmin(o, (a) =>
@@ -280,10 +299,15 @@ export function program(): Command {
     );
   alertRule
     .command('list')
+    .description("list an organization's alert rules")
     .option(...orgOption)
     .option(...serverOption)
     .action((o) => withAdmin(o, (a) => a.listAlertRules(o.org)));
-  alertRuleFields(alertRule.command('update <id-or-name>'))
+  alertRuleFields(
+    alertRule
+      .command('update <id-or-name>')
+      .description('change an alert rule; options left out keep their value'),
+  )
     .option('--name <name>', 'new name')
     .option('--enabled', 'evaluate it')
     .option('--no-enabled', 'stop evaluating it (a firing alert is resolved)')
@@ -299,6 +323,7 @@ export function program(): Command {
     );
   alertRule
     .command('delete <id-or-name>')
+    .description('delete an alert rule; its firing alert is resolved')
     .option(...orgOption)
     .option(...serverOption)
     .action((id: string, o) => withAdmin(o, (a) => a.deleteAlertRule(o.org, id)));
@@ -307,6 +332,7 @@ export function program(): Command {
     .command('alert')
     .description('alerts fired by breach rules')
     .command('list')
+    .description("list an organization's alerts, newest first")
     .option('--rule <id>', "only this rule's alerts")
     .option('--status <status>', 'firing or resolved')
     .option('--limit <n>', 'at most this many, newest first (default 100)')

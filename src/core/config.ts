@@ -2,56 +2,6 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 
-/** Everything the server reads from its environment, resolved once at start-up. */
-export interface Config {
-  port: number;
-  host: string;
-  dataDir: string;
-  masterKey: string | undefined;
-  logLevel: string;
-  /** Largest request body accepted, in bytes; larger bodies get 413. */
-  bodyLimit: number;
-  /** Events accepted but not yet in the store before new ones are shed with 503. */
-  queueCapacity: number;
-  /** Most events loaded into the store in a single transaction. */
-  batchSize: number;
-  /** How long the log writer waits to gather more events, in ms. 0 writes as soon as it is free. */
-  lingerMs: number;
-  /** How long acknowledged events may wait in the ingest log before they are loaded into the store, in ms. */
-  loadIntervalMs: number;
-  /** Minutes without an event after which a visitor's next event opens a new visit. */
-  visitTimeoutMinutes: number;
-  /** DuckDB's memory limit (`256MB`, `1GB`); unset: the store's default. */
-  storeMemoryLimit: string | undefined;
-  /** V8 favours a small heap over speed (`--optimize-for-size`), set by `openua serve` as it starts. */
-  optimizeForSize: boolean;
-  /** The Domain of the visitor cookie, to share it with the official client's own; unset: this host only. */
-  visitorCookieDomain: string | undefined;
-  /** Most events in one `POST /api/v1/events/batch`. */
-  batchMaxEvents: number;
-  /** Largest `POST /api/v1/events/batch` body, in bytes. */
-  batchBodyLimit: number;
-  /** How much of a rejected event's payload is kept, in bytes. */
-  rejectedPayloadBytes: number;
-  /** Seconds between two evaluations of every alert rule; 0 evaluates none (another server does). */
-  alertIntervalSeconds: number;
-  /** Most attempts at one webhook delivery, the first included. */
-  webhookMaxAttempts: number;
-  /** The wait after a webhook's first failed attempt, in ms; it doubles after each further one. */
-  webhookRetryBaseMs: number;
-  /** How long one webhook attempt may take, in ms. */
-  webhookTimeoutMs: number;
-  /** Where `GET /metrics` is served without a credential, instead of on the main port with one; unset: there. */
-  metricsAddress: ListenAddress | undefined;
-  /** Log lines: JSON, or one human-readable line each; `auto`: readable on a terminal, JSON otherwise. */
-  logFormat: LogFormat;
-  /**
-   * Which proxies' `X-Forwarded-*` headers are believed (Fastify's `trustProxy`): none (false), every one
-   * (true), or those at these addresses and CIDRs (`loopback`, `linklocal`, `uniquelocal` too).
-   */
-  trustProxy: TrustProxy;
-}
-
 export type TrustProxy = boolean | string[];
 
 export interface ListenAddress {
@@ -64,83 +14,92 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export class ConfigError extends Error {}
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      `${name} must be an integer from ${min} to ${max}; received ${JSON.stringify(raw)}`,
-    );
-  }
-  return value;
-}
-
 /** Loads `.env` from the working directory when there is one; real environment variables win over it. */
 export function loadDotEnv(cwd = process.cwd()): void {
   const file = path.join(cwd, '.env');
   if (existsSync(file)) process.loadEnvFile(file);
 }
 
-/** A memory size as DuckDB reads one: a number and a unit (`256MB`, `1.5GB`, `512MiB`). */
-function memorySize(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(raw.trim())) {
-    throw new ConfigError(`${name} must be a size such as 256MB or 1GB; received ${JSON.stringify(raw)}`);
-  }
-  return raw.trim();
+/**
+ * How a variable's text becomes a setting's value. `accepts` says in words what it takes: a refusal is
+ * `<VARIABLE> must be <accepts>; received "<text>"`, and docs/operations/configuration.md shows the same words.
+ */
+interface Kind<T> {
+  accepts: string;
+  /** The value of a variable's text (never empty); `refuse` throws the refusal, with `why` after `accepts`. */
+  parse(text: string, refuse: (why?: string) => never): T;
+  /** Text of nothing but spaces says nothing, and is read as unset. */
+  blankIsUnset?: true;
+  /** A refusal does not repeat the text: it is a secret. */
+  secret?: true;
 }
+
+const integer = (min: number, max: number): Kind<number> => ({
+  accepts: `an integer from ${min} to ${max}`,
+  parse(text, refuse) {
+    const value = Number(text);
+    return Number.isInteger(value) && value >= min && value <= max ? value : refuse();
+  },
+});
+
+const text = (accepts: string): Kind<string> => ({ accepts, parse: (value) => value });
+
+/** A relative path is resolved against the working directory when the configuration is read. */
+const directory: Kind<string> = { accepts: 'a path', parse: (value) => path.resolve(value) };
+
+const secret = (minLength: number): Kind<string> => ({
+  accepts: `at least ${minLength} characters long`,
+  secret: true,
+  parse: (value, refuse) => (value.length < minLength ? refuse() : value),
+});
+
+/** A memory size as DuckDB reads one: a number and a unit (`256MB`, `1.5GB`, `512MiB`). */
+const memorySize: Kind<string> = {
+  accepts: 'a size such as 256MB or 1GB',
+  parse: (value, refuse) =>
+    /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(value.trim()) ? value.trim() : refuse(),
+};
 
 /** A host name (`example.com`); a leading dot, as older browsers wrote it, is dropped. */
-function domain(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = raw.replace(/^\./, '').toLowerCase();
-  if (
-    !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
+const domain: Kind<string> = {
+  accepts: 'a domain name such as example.com',
+  parse(raw, refuse) {
+    const value = raw.replace(/^\./, '').toLowerCase();
+    return /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
       value,
     )
-  ) {
-    throw new ConfigError(
-      `${name} must be a domain name such as example.com; received ${JSON.stringify(raw)}`,
-    );
-  }
-  return value;
-}
+      ? value
+      : refuse();
+  },
+};
 
 /** `host:port` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464`). */
-function listenAddress(env: NodeJS.ProcessEnv, name: string): ListenAddress | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) {
-    throw new ConfigError(
-      `${name} must be host:port, such as 127.0.0.1:9464; received ${JSON.stringify(raw)}`,
-    );
-  }
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
-}
+const listenAddress: Kind<ListenAddress> = {
+  accepts: 'host:port, such as 127.0.0.1:9464',
+  parse(value, refuse) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+    const port = Number(match?.[2]);
+    if (!match || port > 65535) return refuse();
+    return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+  },
+};
 
-function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false; received ${JSON.stringify(env[name])}`);
-}
+const flag: Kind<boolean> = {
+  accepts: 'true or false',
+  blankIsUnset: true,
+  parse(value, refuse) {
+    const word = value.trim().toLowerCase();
+    if (word === 'true' || word === '1') return true;
+    if (word === 'false' || word === '0') return false;
+    return refuse();
+  },
+};
 
-function logFormat(env: NodeJS.ProcessEnv, name: string): LogFormat {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return 'auto';
-  if (!(LOG_FORMATS as readonly string[]).includes(raw)) {
-    throw new ConfigError(
-      `${name} must be one of ${LOG_FORMATS.join(', ')}; received ${JSON.stringify(raw)}`,
-    );
-  }
-  return raw as LogFormat;
-}
+const logFormat: Kind<LogFormat> = {
+  accepts: `one of ${LOG_FORMATS.join(', ')}`,
+  parse: (value, refuse) =>
+    (LOG_FORMATS as readonly string[]).includes(value) ? (value as LogFormat) : refuse(),
+};
 
 /** proxy-addr's names for address ranges, which Fastify's trustProxy takes beside addresses and CIDRs. */
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
@@ -156,55 +115,205 @@ function proxyAddress(entry: string): boolean {
 }
 
 /**
- * OPENUA_TRUST_PROXY: `true`, or addresses/CIDRs separated by commas; unset or `false`: none. Not a hop count:
- * one cannot tell the proxy from a client that reaches the server directly and writes the headers itself, so
- * Fastify (5.12) fails closed and trusts no hop for one; a setting that silently trusted nothing would mislead.
+ * `true`, or addresses/CIDRs separated by commas; `false`: none. Not a hop count: one cannot tell the proxy from
+ * a client that reaches the server directly and writes the headers itself, so Fastify (5.12) fails closed and
+ * trusts no hop for one; a setting that silently trusted nothing would mislead.
  */
-function trustProxy(env: NodeJS.ProcessEnv, name: string): TrustProxy {
-  const raw = env[name];
-  const value = raw?.trim() ?? '';
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  const entries = value.split(',').map((entry) => entry.trim());
-  if (!/^\d+$/.test(value) && entries.every(proxyAddress)) return entries;
-  const why = /^\d+$/.test(value)
-    ? ' (not a hop count, which cannot tell a proxy from a client that writes the headers itself)'
-    : '';
-  throw new ConfigError(
-    `${name} must be true, or the proxies' addresses and CIDRs separated by commas ` +
-      `(10.0.0.1,192.168.0.0/16,loopback)${why}; received ${JSON.stringify(raw)}`,
-  );
+const trustProxy: Kind<TrustProxy> = {
+  accepts: "true, or the proxies' addresses and CIDRs separated by commas (10.0.0.1,192.168.0.0/16,loopback)",
+  blankIsUnset: true,
+  parse(raw, refuse) {
+    const value = raw.trim();
+    if (value === 'false') return false;
+    if (value === 'true') return true;
+    const entries = value.split(',').map((entry) => entry.trim());
+    if (/^\d+$/.test(value)) {
+      return refuse(
+        ' (not a hop count, which cannot tell a proxy from a client that writes the headers itself)',
+      );
+    }
+    return entries.every(proxyAddress) ? entries : refuse();
+  },
+};
+
+/** One setting: the variable it is read from, and what it means. */
+export interface Setting<T> {
+  variable: string;
+  /** An older name, read when `variable` is unset. */
+  alias?: string;
+  /** The variable's text when it is unset (or empty); none: the setting is unset. */
+  default?: string;
+  /** What the variable takes, in words. */
+  accepts: string;
+  /** What the setting decides, for the configuration page. */
+  meaning: string;
+  read(env: NodeJS.ProcessEnv): T;
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const masterKey = env.OPENUA_MASTER_KEY || undefined;
-  if (masterKey !== undefined && masterKey.length < 16) {
-    throw new ConfigError('OPENUA_MASTER_KEY must be at least 16 characters long');
-  }
+interface Declaration {
+  alias?: string;
+  default?: string;
+  meaning: string;
+}
+
+function setting<T>(variable: string, kind: Kind<T>, declared: Declaration & { default: string }): Setting<T>;
+function setting<T>(variable: string, kind: Kind<T>, declared: Declaration): Setting<T | undefined>;
+function setting<T>(variable: string, kind: Kind<T>, declared: Declaration): Setting<T | undefined> {
   return {
-    port: integer(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST || '127.0.0.1',
-    dataDir: path.resolve(env.OPENUA_DATA_DIR || './data'),
-    masterKey,
-    logLevel: env.OPENUA_LOG_LEVEL || env.LOG_LEVEL || 'info',
-    bodyLimit: integer(env, 'OPENUA_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    queueCapacity: integer(env, 'OPENUA_QUEUE_CAPACITY', 20_000, 1, 10_000_000),
-    batchSize: integer(env, 'OPENUA_BATCH_SIZE', 5_000, 1, 1_000_000),
-    lingerMs: integer(env, 'OPENUA_LINGER_MS', 0, 0, 10_000),
-    loadIntervalMs: integer(env, 'OPENUA_LOAD_INTERVAL_MS', 100, 0, 60_000),
-    visitTimeoutMinutes: integer(env, 'OPENUA_VISIT_TIMEOUT_MINUTES', 30, 1, 24 * 60),
-    visitorCookieDomain: domain(env, 'OPENUA_VISITOR_COOKIE_DOMAIN'),
-    storeMemoryLimit: memorySize(env, 'OPENUA_STORE_MEMORY_LIMIT'),
-    optimizeForSize: flag(env, 'OPENUA_OPTIMIZE_FOR_SIZE', true),
-    batchMaxEvents: integer(env, 'OPENUA_BATCH_MAX_EVENTS', 1_000, 1, 100_000),
-    batchBodyLimit: integer(env, 'OPENUA_BATCH_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    rejectedPayloadBytes: integer(env, 'OPENUA_REJECTED_PAYLOAD_BYTES', 16 * 1024, 256, 1024 * 1024),
-    alertIntervalSeconds: integer(env, 'OPENUA_ALERT_INTERVAL_SECONDS', 60, 0, 86_400),
-    webhookMaxAttempts: integer(env, 'OPENUA_WEBHOOK_MAX_ATTEMPTS', 10, 1, 50),
-    webhookRetryBaseMs: integer(env, 'OPENUA_WEBHOOK_RETRY_BASE_MS', 2_000, 1, 3_600_000),
-    webhookTimeoutMs: integer(env, 'OPENUA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
-    metricsAddress: listenAddress(env, 'OPENUA_METRICS_ADDRESS'),
-    logFormat: logFormat(env, 'OPENUA_LOG_FORMAT'),
-    trustProxy: trustProxy(env, 'OPENUA_TRUST_PROXY'),
+    variable,
+    ...declared,
+    accepts: kind.accepts,
+    read(env) {
+      // Empty is unset (`PORT=` in a .env file).
+      const set = (name: string | undefined) => {
+        const value = name === undefined ? undefined : env[name];
+        if (value === undefined || value === '' || (kind.blankIsUnset && value.trim() === ''))
+          return undefined;
+        return { name, value };
+      };
+      const found = set(variable) ?? set(declared.alias);
+      const name = found?.name ?? variable;
+      const value = found?.value ?? declared.default;
+      if (value === undefined) return undefined;
+      return kind.parse(value, (why = '') => {
+        const said = kind.secret ? '' : `; received ${JSON.stringify(value)}`;
+        throw new ConfigError(`${name} must be ${kind.accepts}${why}${said}`);
+      });
+    },
   };
+}
+
+/**
+ * Everything the server reads from its environment, in the order it is read (the master key first, so that a
+ * short one is the refusal a start reports). docs/operations/configuration.md is rendered from this list.
+ */
+export const SETTINGS = {
+  masterKey: setting('OPENUA_MASTER_KEY', secret(16), {
+    meaning: 'the bootstrap credential, with every privilege on every organization',
+  }),
+  port: setting('PORT', integer(0, 65535), { default: '8080', meaning: 'the HTTP port' }),
+  host: setting('HOST', text('an address or a host name'), {
+    default: '127.0.0.1',
+    meaning: 'the address to listen on (`0.0.0.0` for every interface)',
+  }),
+  dataDir: setting('OPENUA_DATA_DIR', directory, {
+    default: './data',
+    meaning:
+      'where the DuckDB file `openua.duckdb` and the ingest log `ingest-log/` live (a relative path is from ' +
+      'the working directory)',
+  }),
+  logLevel: setting(
+    'OPENUA_LOG_LEVEL',
+    text('a pino level: fatal, error, warn, info, debug, trace or silent'),
+    {
+      alias: 'LOG_LEVEL',
+      default: 'info',
+      meaning:
+        'how much is logged; at `debug` (or `trace`) each request and its answer get a line (method, URL, host, ' +
+        'remote address; status, time), the value of any `access_token` in the URL written `[redacted]` ' +
+        '(headers and bodies are never logged)',
+    },
+  ),
+  bodyLimit: setting('OPENUA_BODY_LIMIT', integer(1024, 100 * 1024 * 1024), {
+    default: String(1024 * 1024),
+    meaning: 'the largest request body, in bytes; larger ones get 413',
+  }),
+  queueCapacity: setting('OPENUA_QUEUE_CAPACITY', integer(1, 10_000_000), {
+    default: '20000',
+    meaning: 'events accepted but not yet in the store before new ones are shed with 503',
+  }),
+  batchSize: setting('OPENUA_BATCH_SIZE', integer(1, 1_000_000), {
+    default: '5000',
+    meaning: 'the most events loaded into the store in one transaction',
+  }),
+  lingerMs: setting('OPENUA_LINGER_MS', integer(0, 10_000), {
+    default: '0',
+    meaning:
+      'how long the ingest log writer waits to gather a bigger write, in ms (0: it writes as soon as the log ' +
+      'is free)',
+  }),
+  loadIntervalMs: setting('OPENUA_LOAD_INTERVAL_MS', integer(0, 60_000), {
+    default: '100',
+    meaning:
+      'how long acknowledged events may wait in the ingest log before they are loaded into the store, in ms',
+  }),
+  visitTimeoutMinutes: setting('OPENUA_VISIT_TIMEOUT_MINUTES', integer(1, 24 * 60), {
+    default: '30',
+    meaning: "minutes without an event after which a visitor's next event opens a new visit",
+  }),
+  visitorCookieDomain: setting('OPENUA_VISITOR_COOKIE_DOMAIN', domain, {
+    meaning:
+      "the `Domain` of the `coveo_visitorId` cookie: set it to the site the official client's pages are on, so " +
+      "that its cookie and OpenUA's are one; unset, the cookie is OpenUA's host's alone",
+  }),
+  storeMemoryLimit: setting('OPENUA_STORE_MEMORY_LIMIT', memorySize, {
+    meaning:
+      "DuckDB's memory limit: what the store may hold for its buffers and queries (it spills larger sorts, " +
+      'joins and unsaved table data to disk). Raise it on a large store whose queries are slow ' +
+      'from spilling',
+  }),
+  optimizeForSize: setting('OPENUA_OPTIMIZE_FOR_SIZE', flag, {
+    default: 'true',
+    meaning:
+      'V8 favours a small heap over speed (`--optimize-for-size`, set by `openua serve` as it starts): ' +
+      '`false` buys about 15% more ingest throughput for about 100 MB more memory under load',
+  }),
+  batchMaxEvents: setting('OPENUA_BATCH_MAX_EVENTS', integer(1, 100_000), {
+    default: '1000',
+    meaning: 'the most events in one `POST /api/v1/events/batch`',
+  }),
+  batchBodyLimit: setting('OPENUA_BATCH_BODY_LIMIT', integer(1024, 512 * 1024 * 1024), {
+    default: String(5 * 1024 * 1024),
+    meaning: 'the largest `POST /api/v1/events/batch` body, in bytes; larger ones get 413',
+  }),
+  rejectedPayloadBytes: setting('OPENUA_REJECTED_PAYLOAD_BYTES', integer(256, 1024 * 1024), {
+    default: String(16 * 1024),
+    meaning: "how much of a rejected event's payload is kept, in bytes",
+  }),
+  alertIntervalSeconds: setting('OPENUA_ALERT_INTERVAL_SECONDS', integer(0, 86_400), {
+    default: '60',
+    meaning:
+      'seconds between two evaluations of every alert rule (0: none on this server; another one evaluates them)',
+  }),
+  webhookMaxAttempts: setting('OPENUA_WEBHOOK_MAX_ATTEMPTS', integer(1, 50), {
+    default: '10',
+    meaning: 'the most attempts at one alert webhook delivery, the first included',
+  }),
+  webhookRetryBaseMs: setting('OPENUA_WEBHOOK_RETRY_BASE_MS', integer(1, 3_600_000), {
+    default: '2000',
+    meaning: "the wait after a webhook's first failed attempt, in ms; it doubles after each further one",
+  }),
+  webhookTimeoutMs: setting('OPENUA_WEBHOOK_TIMEOUT_MS', integer(100, 120_000), {
+    default: '10000',
+    meaning: 'how long one webhook attempt may take, in ms',
+  }),
+  metricsAddress: setting('OPENUA_METRICS_ADDRESS', listenAddress, {
+    meaning:
+      'a separate listener serving `GET /metrics` **without a credential**, and then not on the main port; ' +
+      'unset, `/metrics` is on the main port and needs the master key or the `metrics` privilege',
+  }),
+  logFormat: setting('OPENUA_LOG_FORMAT', logFormat, {
+    default: 'auto',
+    meaning:
+      '`json` (one pino JSON object a line), `pretty` (a readable line: time, level, message, `key=value` ' +
+      'fields), or `auto`: `pretty` when stdout is a terminal, `json` otherwise',
+  }),
+  trustProxy: setting('OPENUA_TRUST_PROXY', trustProxy, {
+    default: 'false',
+    meaning:
+      "which proxies' `X-Forwarded-For`/`-Host`/`-Proto` to believe (they decide the host in OData links and " +
+      "the visitor cookie's `Secure` flag): `false`, none (a client could write them); `true`, any (only when " +
+      "nothing reaches the server but through the proxy); or the proxies' addresses and CIDRs " +
+      '(`loopback`, `linklocal`, `uniquelocal` name those ranges). A hop count is refused: it cannot tell the ' +
+      'proxy from a client that reaches the server directly, and Fastify trusts nothing for one',
+  }),
+} satisfies Record<string, Setting<unknown>>;
+
+/** Everything the server reads from its environment, resolved once at start-up. */
+export type Config = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config: Record<string, unknown> = {};
+  for (const [key, { read }] of Object.entries(SETTINGS)) config[key] = read(env);
+  return config as Config;
 }

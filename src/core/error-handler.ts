@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Rule } from './errors.ts';
 import { OpenUAError } from './errors.ts';
 
 /** Maps Fastify's own errors (body limits, media types, malformed requests) onto OpenUA's codes and body shape. */
@@ -14,7 +15,11 @@ function fromFastify(error: FastifyError, bodyLimit: number): OpenUAError | unde
   }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new OpenUAError('INVALID_REQUEST', error.message, [
-      { field: '', rule: error.code ?? 'request', message: error.message },
+      {
+        field: '',
+        rule: error.code?.startsWith('FST_') ? (error.code as Rule) : 'INVALID_REQUEST',
+        message: error.message,
+      },
     ]);
   }
   return undefined;

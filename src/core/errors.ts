@@ -1,3 +1,6 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { RULES, type RuleName } from './rules.ts';
+
 /**
  * Every error OpenUA answers with is made here, so each code has one meaning and one status.
  * The body shape is documented in the README ("Errors"):
@@ -7,8 +10,8 @@
 export interface Violation {
   /** Path of the offending field, dotted (`customData.Facet Id`, `outcome`). `''` means the whole body. */
   field: string;
-  /** The rule that failed: `required`, `maxLength`, `type`, `pattern`, `format`, `minimum`, … */
-  rule: string;
+  /** The rule that failed, from the registry in rules.ts: `required`, `maxLength`, `type`, `format`, … */
+  rule: Rule;
   message: string;
   /** The value received, cut to RECEIVED_ECHO_LIMIT characters when it is a long string. */
   received?: unknown;
@@ -41,6 +44,9 @@ export const ErrorCodes = {
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** A rule from the registry (rules.ts), an error code (a whole request refused for one reason), or Fastify's code. */
+export type Rule = RuleName | ErrorCode | `FST_${string}`;
 
 const RECEIVED_ECHO_LIMIT = 256;
 
@@ -144,3 +150,49 @@ export const rateLimited = (message: string, retryAfterSeconds: number) =>
 
 export const unavailable = (message: string, retryAfterSeconds = 1) =>
   new OpenUAError('UNAVAILABLE', message, undefined, retryAfterSeconds);
+
+const list = (entries: [string, string][]) =>
+  entries.map(([name, meaning]) => `- \`${name}\`: ${meaning}`).join('\n');
+
+/** The error answer as a schema, for the OpenAPI document: the shape `OpenUAError.toJSON` writes. */
+export const ErrorBodySchema = Type.Object(
+  {
+    statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({
+      enum: Object.keys(ErrorCodes),
+      description: `What went wrong, one status each:\n${list(
+        Object.entries(ErrorCodes).map(([code, spec]) => [code, `${spec.status} ${spec.error}`]),
+      )}`,
+    }),
+    error: Type.String({ description: "The status's reason phrase" }),
+    type: Type.Optional(
+      Type.String({ description: "Coveo's error type, where Coveo's clients tell errors apart by it" }),
+    ),
+    message: Type.String({ description: 'What was wrong and what to do, in one sentence' }),
+    violations: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String({
+            description:
+              "The offending field's path (`customData.Facet Id`, `[2].outcome`); '' is the whole body",
+          }),
+          rule: Type.String({
+            description: `The rule that failed: one of these, an error code (the whole request, for that reason), or a Fastify code (FST_…):\n${list(Object.entries(RULES))}`,
+            examples: ['required', 'maxLength', 'type'],
+          }),
+          message: Type.String(),
+          received: Type.Optional(
+            Type.Unknown({ description: 'The value received (long text cut to 256 characters)' }),
+          ),
+          limit: Type.Optional(Type.Unknown({ description: "The rule's bound, where it has one" })),
+        }),
+      ),
+    ),
+  },
+  {
+    $id: 'Error',
+    title: 'Error',
+    description: 'Every error answer (OData routes wrap it as `{error: {code, message, violations}}`)',
+  },
+);
+export type ErrorBody = Static<typeof ErrorBodySchema>;

@@ -1,6 +1,7 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { echo, type Violation } from './errors.ts';
+import { echo, invalid, type Violation } from './errors.ts';
+import { ruleOfKeyword } from './rules.ts';
 
 /**
  * One Ajv for the whole server. Schemas are compiled once, at start-up, with allErrors so that a
@@ -51,7 +52,7 @@ addFormat(
  * control characters (format `printable`), with the given bounds. Free text (a query, a title, customData
  * values) is a plain Type.String: it may hold them, though no text may hold NUL (json.ts).
  */
-export const printable = (options: { minLength?: number; maxLength?: number } = {}) =>
+export const printable = (options: { minLength?: number; maxLength?: number; description?: string } = {}) =>
   Type.String({ format: 'printable', ...options });
 
 const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
@@ -139,7 +140,7 @@ function toViolation(error: ErrorObject): Violation {
     default:
       return {
         field,
-        rule: error.keyword,
+        rule: ruleOfKeyword(error.keyword),
         message: error.message ?? 'is invalid',
         received: echo(error.data),
       };
@@ -158,5 +159,31 @@ export function compileCheck(schema: TSchema): Check {
  * A string from a closed list, as a JSON Schema enum: a refusal then lists the allowed values once
  * (`enum`), where a union of literals would report every branch (`const` … `anyOf`).
  */
-export const oneOf = <T extends string>(values: readonly T[]) =>
-  Type.Unsafe<T>({ type: 'string', enum: [...values] });
+export const oneOf = <T extends string>(values: readonly T[], options: { description?: string } = {}) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+
+/**
+ * Schemas a route declares for its documentation while its handler checks them, with the domain rules that
+ * follow (event bodies: a beacon's form is unwrapped first, and each refusal lists schema and domain violations
+ * together). Fastify does not check these a second time.
+ */
+const CHECKED_BY_HANDLER = new WeakSet<object>();
+
+export function checkedByHandler<T extends TSchema>(schema: T): T {
+  const declared = { ...schema };
+  CHECKED_BY_HANDLER.add(declared);
+  return declared;
+}
+
+/**
+ * Fastify's validator for the schemas routes declare (body, querystring, params): the same Ajv and violations as
+ * every other check, so a route's declared schema is its one validation and a refusal is OpenUA's 400.
+ */
+export function routeValidatorCompiler({ schema }: { schema: unknown }) {
+  if (CHECKED_BY_HANDLER.has(schema as object)) return () => true;
+  const check = compileCheck(schema as TSchema);
+  return (data: unknown) => {
+    const violations = check(data);
+    return violations.length === 0 ? { value: data } : { error: invalid(violations) };
+  };
+}

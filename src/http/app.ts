@@ -7,6 +7,7 @@ import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
 import { channelRoutes } from '../channel/routes.ts';
 import { installErrorHandler } from '../core/error-handler.ts';
 import { logDestination } from '../core/log.ts';
+import { routeValidatorCompiler } from '../core/validation.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
@@ -46,6 +47,10 @@ export async function buildApp(
     trustProxy: config.trustProxy,
   });
   installErrorHandler(app, config.bodyLimit);
+  // A route's declared schemas are checked by OpenUA's Ajv and refused as OpenUA's 400; its declared answers document
+  // it and are written as they are (no schema-driven serializer that would drop a field it does not list).
+  app.setValidatorCompiler(routeValidatorCompiler);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   await installContentTypes(app);
   await app.register(cookie);
   await installSecurityHeaders(app);

@@ -53,7 +53,8 @@ function bearer(request: FastifyRequest, acceptsAccessToken: boolean): string | 
 }
 
 /**
- * Every route that names a privilege goes through here before its handler: authenticate, decide the
+ * Every route that names a privilege goes through here before its schemas are checked (a caller without a
+ * credential learns nothing of a body's rules) and its handler: authenticate, decide the
  * organization from the credential, check the privilege, and check the organization exists.
  */
 export function installAuth(
@@ -64,7 +65,7 @@ export function installAuth(
   app.decorateRequest('credential', null as unknown as { getter: () => Credential });
   app.decorateRequest('org', '');
   app.decorateRequest('organization', null as unknown as { getter: () => Organization });
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preValidation', async (request) => {
     const { privilege: needed, orgFrom, coveoInvalidToken, acceptsAccessToken } = request.routeOptions.config;
     if (!needed) return;
     const privilege = typeof needed === 'function' ? needed(request) : needed;

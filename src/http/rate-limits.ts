@@ -43,14 +43,15 @@ function allowance(request: FastifyRequest, kind: LimitKind) {
  * limited (see kindOf). Over it: 429 RATE_LIMITED with
  * `Retry-After` and `RateLimit-Limit`/`-Remaining`/`-Reset`, which every limited answer carries.
  *
- * The limiter is a route-level preHandler, so it runs after the auth hook (it needs the credential) and before
- * the handler: an accepted event is never held by it, and a refused one costs no parsing beyond the body's.
+ * The limiter is a route-level preValidation hook, so it runs after the auth hook (it needs the credential) and
+ * before the route's schema and its handler: an accepted event is never held by it, and a refused one costs no
+ * parsing beyond the body's.
  * Register it before the routes: it hooks every route declared after it.
  */
 export async function installRateLimits(app: FastifyInstance, metrics: Metrics): Promise<void> {
   await app.register(rateLimit, {
     global: true,
-    hook: 'preHandler',
+    hook: 'preValidation',
     enableDraftSpec: true,
     cache: TRACKED_CREDENTIALS,
     keyGenerator: (request) => {

@@ -448,7 +448,7 @@ export function checkKpiDefaults(value: unknown, field: string): Violation[] {
       ? checkParameter(parameter, v, `${field}.${name}`)
       : {
           field: `${field}.${name}`,
-          rule: 'unknownField',
+          rule: 'unknownField' as const,
           limit: [...PARAMETERS.keys()],
           message: `is not a KPI parameter: use ${[...PARAMETERS.keys()].join(', ')}`,
           received: name,

@@ -1,4 +1,4 @@
-import type { Violation } from '../core/errors.ts';
+import type { Rule, Violation } from '../core/errors.ts';
 import type { IngestSettings } from './ingest-settings.ts';
 
 /** The client's clocks, when it gives them, and the server's. */
@@ -34,7 +34,7 @@ export function timeBoundsViolation(
   field: string,
 ): Violation | undefined {
   const ahead = derived.getTime() - received.getTime();
-  const beyond = (rule: string, limit: string, side: string): Violation => ({
+  const beyond = (rule: Rule, limit: string, side: string): Violation => ({
     field,
     rule,
     limit,

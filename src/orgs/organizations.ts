@@ -113,10 +113,13 @@ export const OrganizationInput = Type.Object(
   },
   { additionalProperties: false },
 );
-const checkInput = compileCheck(OrganizationInput);
+export type OrganizationInput = Static<typeof OrganizationInput>;
 
-/** `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. */
-const OrganizationSettings = Type.Object(
+/**
+ * `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. `update` checks the
+ * values this shape leaves open (kpiDefaults, rateLimits, allowedOrigins).
+ */
+export const OrganizationSettings = Type.Object(
   {
     name: Type.Optional(printable({ minLength: 1, maxLength: 128 })),
     unknownKpiEvents: Type.Optional(
@@ -135,7 +138,7 @@ const OrganizationSettings = Type.Object(
   },
   { additionalProperties: false },
 );
-const checkSettingsShape = compileCheck(OrganizationSettings);
+export type OrganizationSettings = Static<typeof OrganizationSettings>;
 
 /** `rateLimits`: the object replaces the one set before; a field left out, or null for the whole, is the default. */
 const RateLimitsInput = Type.Object(
@@ -160,18 +163,48 @@ const checkRateLimits = (value: unknown) =>
             },
       );
 
-const checkSettings = (body: unknown) => {
-  const violations = checkSettingsShape(body);
-  if (violations.length > 0 || body === null || typeof body !== 'object') return violations;
-  return [
-    ...('kpiDefaults' in body ? checkKpiDefaults(body.kpiDefaults, 'kpiDefaults') : []),
-    ...('rateLimits' in body ? checkRateLimits(body.rateLimits) : []),
-    ...('allowedOrigins' in body ? checkAllowedOrigins(body.allowedOrigins, 'allowedOrigins') : []),
-  ];
-};
+/** What is wrong with the settings' open values, checked against the KPI catalogue and their own rules. */
+const checkSettings = (settings: OrganizationSettings) => [
+  ...('kpiDefaults' in settings ? checkKpiDefaults(settings.kpiDefaults, 'kpiDefaults') : []),
+  ...('rateLimits' in settings ? checkRateLimits(settings.rateLimits) : []),
+  ...('allowedOrigins' in settings ? checkAllowedOrigins(settings.allowedOrigins, 'allowedOrigins') : []),
+];
+
+const positive = (description?: string) => Type.Integer({ minimum: 1, ...(description && { description }) });
+
+/** An organization as the admin API answers it: every setting, defaults filled in. */
+export const OrganizationAnswerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  // A Date here, answered as ISO 8601 text.
+  createdAt: Type.Unsafe<Date>(Type.String({ format: 'date-time' })),
+  unknownKpiEvents: Type.Unsafe<UnknownKpiEvents>({
+    type: 'string',
+    enum: [...UNKNOWN_KPI_EVENTS],
+    description: 'What Channel Analytics does with a KPI event whose name has no active definition',
+  }),
+  dedupWindowDays: positive('How long an idempotency key is remembered, in days'),
+  rejectionRetentionDays: positive('How long rejected events are kept, in days'),
+  maxEventAgeDays: positive('Events further back than this, in days, are rejected'),
+  maxEventFutureMinutes: Type.Integer({
+    minimum: 0,
+    description: 'Events further ahead than this, in minutes, are rejected',
+  }),
+  kpiDefaults: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'KPI parameters used where a query or a rule does not set them',
+  }),
+  rateLimits: Type.Object(
+    { writePerSecond: positive(), readPerSecond: positive(), burst: positive() },
+    { description: 'Requests per credential, counted in windows of `burst` seconds' },
+  ),
+  allowedOrigins: Type.Array(Type.String(), {
+    description: 'The origins whose pages may read the answers (CORS)',
+  }),
+});
+type OrganizationAnswer = Static<typeof OrganizationAnswerSchema>;
 
 /** Public view: the token secret is never answered. */
-export const publicOrganization = (org: Organization) => ({
+export const publicOrganization = (org: Organization): OrganizationAnswer => ({
   id: org.id,
   name: org.name,
   createdAt: org.createdAt,
@@ -253,10 +286,7 @@ export class Organizations {
     return this.storage.find(ORGANIZATIONS, {});
   }
 
-  async create(body: unknown): Promise<Organization> {
-    const violations = checkInput(body);
-    if (violations.length > 0) throw invalid(violations);
-    const input = body as Static<typeof OrganizationInput>;
+  async create(input: OrganizationInput): Promise<Organization> {
     // From the store itself: another server sharing it may have made this one since the last refresh.
     const [existing] = await this.storage.find(ORGANIZATIONS, { id: input.id });
     if (existing) throw conflict(`Organization ${JSON.stringify(input.id)} already exists`);
@@ -284,13 +314,10 @@ export class Organizations {
     this.created.push(listener);
   }
 
-  async update(id: string, body: unknown): Promise<Organization> {
-    const violations = checkSettings(body);
+  async update(id: string, input: OrganizationSettings): Promise<Organization> {
+    const violations = checkSettings(input);
     if (violations.length > 0) throw invalid(violations);
-    const settings = body as Omit<
-      Static<typeof OrganizationSettings>,
-      'kpiDefaults' | 'rateLimits' | 'allowedOrigins'
-    > & {
+    const settings = input as Omit<OrganizationSettings, 'kpiDefaults' | 'rateLimits' | 'allowedOrigins'> & {
       kpiDefaults?: KpiParams | null;
       rateLimits?: Partial<RateLimits> | null;
       allowedOrigins?: string[] | null;

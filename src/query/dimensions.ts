@@ -55,12 +55,22 @@ export const DIMENSIONS: EntityTable<Dimension> = {
   },
 };
 
-const DimensionInput = Type.Object(
+/** `POST /api/v1/dimensions`: checked by `create`, which lists its name's key rule with the schema's violations. */
+export const DimensionInput = Type.Object(
   {
-    name: printable({ minLength: 1, maxLength: 128 }),
+    name: printable({
+      minLength: 1,
+      maxLength: 128,
+      description: 'The customData key; stored normalised (`Wait Seconds` → wait_seconds)',
+    }),
     displayName: Type.Optional(printable({ minLength: 1, maxLength: 256 })),
     type: oneOf(DIMENSION_TYPES),
-    eventKinds: Type.Optional(Type.Array(oneOf(EVENT_KINDS), { uniqueItems: true })),
+    eventKinds: Type.Optional(
+      Type.Array(oneOf(EVENT_KINDS), {
+        uniqueItems: true,
+        description: 'The event categories it applies to; all of them when empty or left out',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -70,6 +80,17 @@ const checkInput = compileCheck(DimensionInput);
 export const publicDimension = ({ org: _, coveoType: __, ...dimension }: Dimension) => ({
   ...dimension,
   field: `customData.${dimension.name}`,
+});
+
+export const PublicDimensionSchema = Type.Object({
+  name: Type.String({ description: 'The normalised customData key' }),
+  displayName: Type.String(),
+  type: oneOf(DIMENSION_TYPES),
+  eventKinds: Type.Array(Type.String(), {
+    description: 'The event categories it applies to; all when empty',
+  }),
+  createdAt: Type.String({ format: 'date-time' }),
+  field: Type.String({ description: 'How a query names it: customData.<name>' }),
 });
 
 /**

@@ -1,60 +1,77 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { invalid } from '../core/errors.ts';
-import { compileCheck } from '../core/validation.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
-import type { Comparison, RecordFilter, Scalar } from '../storage/storage.ts';
+import { EVENT_COLUMNS } from '../storage/event-columns.ts';
+import type { ColumnType } from '../storage/storage.ts';
+import { pageOf, pagination, timeRange, timeRangeOf, whereOf } from './list-parameters.ts';
 
-const compare = (field: string, op: Comparison, value: Scalar): RecordFilter => ({
-  kind: 'compare',
-  op,
-  field,
-  value,
-});
-
-export const EVENTS_DEFAULT_LIMIT = 100;
-export const EVENTS_MAX_LIMIT = 10_000;
+const EVENTS_MAX_LIMIT = 10_000;
 
 const EventsQuery = Type.Object({
-  from: Type.Optional(Type.String({ format: 'date-time' })),
-  to: Type.Optional(Type.String({ format: 'date-time' })),
-  eventType: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
-  org: Type.Optional(Type.String()),
+  ...timeRange,
+  eventType: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 128, description: 'Only this event type' }),
+  ),
+  // No offset: the read-back checks what was stored; reading everything is the query API's work.
+  limit: pagination(EVENTS_MAX_LIMIT).limit,
+  org: Type.Optional(
+    Type.String({ description: "The organization: the credential's own (the master key's: `default`)" }),
+  ),
 });
-const checkQuery = compileCheck(EventsQuery);
+type EventsQuery = Static<typeof EventsQuery>;
+
+/** Times are the derived (skew-corrected) time. */
+const EVENT_FILTERS = {
+  ...timeRangeOf('derivedTime'),
+  eventType: { field: 'eventType', op: 'eq' },
+} as const;
+
+const COLUMN_SCHEMAS: Readonly<Record<ColumnType, () => TSchema>> = {
+  text: () => Type.String(),
+  integer: () => Type.Integer(),
+  boolean: () => Type.Boolean(),
+  timestamp: () => Type.String({ format: 'date-time' }),
+  'text[]': () => Type.Array(Type.String()),
+  json: () => Type.Unknown(),
+};
+
+/** A stored event as the read-back answers it: every column of the events table, and the normalised customData. */
+const StoredEventSchema = Type.Object({
+  ...Object.fromEntries(
+    EVENT_COLUMNS.map(({ field, type, nullable }) => {
+      const schema = COLUMN_SCHEMAS[type]();
+      return [field, nullable ? Type.Union([schema, Type.Null()]) : schema];
+    }),
+  ),
+  customData: Type.Record(Type.String(), Type.String(), {
+    description: 'Keys lower-case `[a-z0-9_]`, values text',
+  }),
+});
 
 /**
  * `GET /api/v1/events`: raw read-back, newest first, filtered on the derived (skew-corrected) time.
  * The full query API is a later capability; this is for checking what was stored.
  */
 export function eventsRoute(reader: EventReader) {
+  const schema = {
+    tags: ['Events'],
+    summary: 'Read back stored events, newest first',
+    description:
+      'Every stored field of each event, times as ISO 8601 text, customData normalised. `from` and `to` are ' +
+      'on the derived (skew-corrected) time. For aggregations, use `POST /api/v1/query`.',
+    querystring: EventsQuery,
+    response: { 200: Type.Object({ events: Type.Array(StoredEventSchema) }) },
+  };
   return async (app: FastifyInstance) => {
-    app.get('/api/v1/events', { config: { privilege: 'analytics:read' } }, async (request) => {
-      const query = request.query as Record<string, string | undefined>;
-      const violations = checkQuery(query);
-      const limit = query.limit === undefined ? EVENTS_DEFAULT_LIMIT : Number(query.limit);
-      if (Number.isInteger(limit) && (limit < 1 || limit > EVENTS_MAX_LIMIT)) {
-        violations.push({
-          field: 'limit',
-          rule: 'range',
-          limit: `1..${EVENTS_MAX_LIMIT}`,
-          message: `must be from 1 to ${EVENTS_MAX_LIMIT}`,
-          received: query.limit,
-        });
-      }
-      if (violations.length > 0) throw invalid(violations);
-      const conditions: RecordFilter[] = [];
-      if (query.from) conditions.push(compare('derivedTime', 'ge', new Date(query.from)));
-      if (query.to) conditions.push(compare('derivedTime', 'lt', new Date(query.to)));
-      if (query.eventType !== undefined) conditions.push(compare('eventType', 'eq', query.eventType));
-      const where = conditions.reduce<RecordFilter | undefined>(
-        (left, right) => (left ? { kind: 'and', left, right } : right),
-        undefined,
-      );
-      const { rows } = await reader.queryEvents(request.org, { where, limit });
-      // Every stored field, dates as ISO strings, customData already normalised; newest first.
-      return { events: rows };
-    });
+    app.get<{ Querystring: EventsQuery }>(
+      '/api/v1/events',
+      { config: { privilege: 'analytics:read' }, schema },
+      async (request) => {
+        const { limit } = pageOf(request.query);
+        const where = whereOf(request.query, EVENT_FILTERS);
+        const { rows } = await reader.queryEvents(request.org, { where, limit });
+        return { events: rows };
+      },
+    );
   };
 }

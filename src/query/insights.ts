@@ -1,4 +1,7 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { oneOf } from '../core/validation.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
+import { type Kpi, UNIT_DIMENSIONS } from '../kpi/catalogue.ts';
 import type { Organizations } from '../orgs/organizations.ts';
 import type {
   AggregateQuery,
@@ -9,7 +12,9 @@ import type {
   UnitQuery,
 } from '../storage/storage.ts';
 import type { Dimensions } from './dimensions.ts';
-import { QUERY_MAX_LIMIT, type ResolvedKpi, type ResolvedQuery, resolveQuery, TIME } from './query-spec.ts';
+import type { ResolvedKpi } from './measures.ts';
+import { TIME } from './outputs.ts';
+import { QUERY_MAX_LIMIT, type ResolvedQuery, resolveQuery, TIME_UNITS } from './query-spec.ts';
 
 export type Row = Record<string, Scalar>;
 
@@ -18,13 +23,62 @@ export const PREVIOUS = 'previous.';
 /** A scalar as JSON shows it: times as ISO 8601. */
 export const shown = (value: Scalar) => (value instanceof Date ? value.toISOString() : value);
 
+/** What a KPI counts, and what its value is in, as answers name them. */
+export const KpiUnitSchema = oneOf(Object.keys(UNIT_DIMENSIONS) as Kpi['unit'][]);
+export const KpiValueUnitSchema = oneOf([
+  'seconds',
+  'percent',
+  'count',
+] as const satisfies readonly Kpi['valueUnit'][]);
+
+const TypeErrorsSchema = Type.Record(Type.String(), Type.Integer(), {
+  description:
+    'How many values of each typed customData field did not parse as its type (counted, never read as 0)',
+});
+
+/** What an answer says of itself, besides its rows. */
+export const QueryMetaSchema = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  timeZone: Type.String(),
+  granularity: Type.Union([oneOf(TIME_UNITS), Type.Null()]),
+  columns: Type.Array(Type.String(), {
+    description: 'In order: the time bucket, the dimensions, the measures, then previous.<measure>',
+  }),
+  rowCount: Type.Integer(),
+  truncated: Type.Boolean({ description: 'The limit was reached: there may be more rows' }),
+  typeErrors: TypeErrorsSchema,
+  kpis: Type.Optional(
+    Type.Record(
+      Type.String(),
+      Type.Object({
+        kpi: Type.String(),
+        unit: KpiUnitSchema,
+        valueUnit: KpiValueUnitSchema,
+        parameters: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean(), Type.String()])),
+      }),
+      { description: 'By output name: the definition each KPI was computed with, its parameters included' },
+    ),
+  ),
+  previous: Type.Optional(
+    Type.Object(
+      {
+        from: Type.String({ format: 'date-time' }),
+        to: Type.String({ format: 'date-time' }),
+        typeErrors: TypeErrorsSchema,
+      },
+      { description: 'The period compared with (compare: previousPeriod)' },
+    ),
+  ),
+});
+
 /** A query spec's answer, before it is shown as JSON or CSV. */
 export interface InsightAnswer {
   resolved: ResolvedQuery;
   /** The answer's columns, in order: the time bucket, the dimensions, the measures, then previous.<measure>. */
   columns: string[];
   rows: Row[];
-  meta: Record<string, unknown>;
+  meta: Static<typeof QueryMetaSchema>;
 }
 
 /**
@@ -76,7 +130,7 @@ export class Insights {
       ...measureNames,
       ...(earlier ? measureNames.map((m) => `${PREVIOUS}${m}`) : []),
     ];
-    const meta = {
+    const meta: InsightAnswer['meta'] = {
       from: query.from.toISOString(),
       to: query.to.toISOString(),
       timeZone: resolved.timeZone,

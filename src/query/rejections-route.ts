@@ -1,46 +1,45 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { invalid } from '../core/errors.ts';
-import { compileCheck } from '../core/validation.ts';
+import { ErrorBodySchema } from '../core/errors.ts';
 import type { Rejections } from '../ingest/rejections.ts';
-import type { RecordFilter } from '../storage/storage.ts';
+import { pageOf, pagination, timeRange, timeRangeOf, whereOf } from './list-parameters.ts';
 
 const RejectionsQuery = Type.Object(
   {
-    from: Type.Optional(Type.String({ format: 'date-time' })),
-    to: Type.Optional(Type.String({ format: 'date-time' })),
-    route: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    rule: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,3}|10000)$' })),
-    offset: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })),
-    org: Type.Optional(Type.String()),
+    ...timeRange,
+    route: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'Only this route, as registered' }),
+    ),
+    rule: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'Only rejections that broke this rule' }),
+    ),
+    ...pagination(10_000),
+    org: Type.Optional(
+      Type.String({ description: "The organization: the credential's own (the master key's: `default`)" }),
+    ),
   },
   { additionalProperties: false },
 );
-const checkQuery = compileCheck(RejectionsQuery);
+type RejectionsQuery = Static<typeof RejectionsQuery>;
 
-type Query = { from?: string; to?: string; route?: string; rule?: string; limit?: string; offset?: string };
+/** The parameters that narrow the list (a rejection meets all those given); the counts take all but `rule`. */
+const BY_TIME_AND_ROUTE = { ...timeRangeOf('receivedAt'), route: { field: 'route', op: 'eq' } } as const;
+const REJECTION_FILTERS = { ...BY_TIME_AND_ROUTE, rule: { field: 'rules', op: 'has' } } as const;
 
-/** The conditions a query names, all of which a rejection must meet. */
-function filterOf(query: Query, withRule: boolean): RecordFilter | undefined {
-  const conditions: RecordFilter[] = [];
-  if (query.from)
-    conditions.push({ kind: 'compare', op: 'ge', field: 'receivedAt', value: new Date(query.from) });
-  if (query.to)
-    conditions.push({ kind: 'compare', op: 'lt', field: 'receivedAt', value: new Date(query.to) });
-  if (query.route) conditions.push({ kind: 'compare', op: 'eq', field: 'route', value: query.route });
-  if (withRule && query.rule) conditions.push({ kind: 'has', field: 'rules', value: query.rule });
-  return conditions.reduce<RecordFilter | undefined>(
-    (left, right) => (left ? { kind: 'and', left, right } : right),
-    undefined,
-  );
-}
-
-function readQuery(raw: unknown): Query {
-  const violations = checkQuery(raw);
-  if (violations.length > 0) throw invalid(violations);
-  return raw as Query;
-}
+const RejectionSchema = Type.Object({
+  id: Type.String(),
+  org: Type.String(),
+  route: Type.String({ description: 'The route as registered (`/rest/ua/v15/analytics/custom`)' }),
+  item: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description: "A batch item's position in its batch; null for a single-event route",
+  }),
+  receivedAt: Type.String({ format: 'date-time' }),
+  credentialId: Type.String({ description: 'The API key id, `master`, or `token:<user>`' }),
+  payload: Type.String({ description: 'The payload as JSON text, cut to the size cap' }),
+  payloadBytes: Type.Integer({ minimum: 0, description: 'How long the payload was, in bytes' }),
+  violations: Type.Array(ErrorBodySchema.properties.violations.items),
+  rules: Type.Array(Type.String(), { description: "The violations' rules" }),
+});
 
 /**
  * `GET /api/v1/rejections`: what was refused, newest first, filtered by time (`from` inclusive, `to`
@@ -48,23 +47,57 @@ function readQuery(raw: unknown): Query {
  */
 export function rejectionsRoutes(rejections: Rejections) {
   const read = { config: { privilege: 'analytics:read' as const } };
+  const tags = ['Rejections'];
   return async (app: FastifyInstance) => {
-    app.get('/api/v1/rejections', read, async (request) => {
-      const query = readQuery(request.query);
-      const page = await rejections.list(request.org, {
-        where: filterOf(query, true),
-        orderBy: [{ field: 'receivedAt', descending: true }],
-        limit: query.limit === undefined ? 100 : Number(query.limit),
-        offset: query.offset === undefined ? 0 : Number(query.offset),
-        count: true,
-      });
-      return { count: page.count, rejections: page.rows };
-    });
+    app.get<{ Querystring: RejectionsQuery }>(
+      '/api/v1/rejections',
+      {
+        ...read,
+        schema: {
+          tags,
+          summary: 'Refused events, newest first, with every violation',
+          querystring: RejectionsQuery,
+          response: {
+            200: Type.Object({
+              count: Type.Integer({ minimum: 0, description: 'Every match, whatever the page' }),
+              rejections: Type.Array(RejectionSchema),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const page = await rejections.list(request.org, {
+          where: whereOf(request.query, REJECTION_FILTERS),
+          orderBy: [{ field: 'receivedAt', descending: true }],
+          ...pageOf(request.query),
+          count: true,
+        });
+        return { count: page.count, rejections: page.rows };
+      },
+    );
 
-    app.get('/api/v1/rejections/counts', read, async (request) => {
-      const query = readQuery(request.query);
-      const counts = await rejections.countByRule(request.org, filterOf(query, false));
-      return { counts: counts.map(({ value, count }) => ({ rule: value, count })) };
-    });
+    app.get<{ Querystring: RejectionsQuery }>(
+      '/api/v1/rejections/counts',
+      {
+        ...read,
+        schema: {
+          tags,
+          summary: 'How many rejections broke each rule, most frequent first',
+          description:
+            'Takes the filters of `GET /api/v1/rejections`; `rule`, `limit` and `offset` do not apply.',
+          querystring: RejectionsQuery,
+          response: {
+            200: Type.Object({
+              counts: Type.Array(Type.Object({ rule: Type.String(), count: Type.Integer({ minimum: 1 }) })),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        // Every rule is counted: narrowing to one would count only the rules broken alongside it.
+        const counts = await rejections.countByRule(request.org, whereOf(request.query, BY_TIME_AND_ROUTE));
+        return { counts: counts.map(({ value, count }) => ({ rule: value, count })) };
+      },
+    );
   };
 }

@@ -1,30 +1,23 @@
 import type { Credential } from '../auth/credential.ts';
 import { type Identity, type IdentityFields, resolveIdentity } from '../auth/identity.ts';
 import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
+import type { IngestContext } from '../ingest/context.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
 import { normaliseCustomData } from '../model/custom-data.ts';
 import { newEventId } from '../model/event-id.ts';
+import { dedupWindowMs } from '../model/ingest-settings.ts';
 import { languageFields } from '../model/language.ts';
 import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
-import { dedupWindowMs, type IngestSettings } from '../orgs/organizations.ts';
 import { queryUid, UA_EVENT_MODELS, type UaEventKind, type UaEventModel } from './event-kinds.ts';
 import type { Payload } from './schemas.ts';
 import { resolveVisitor, type VisitTracker } from './visits.ts';
 
-/** What a UA request says about its caller and visitor, outside the event body. */
-export interface UaRequestContext {
-  credential: Credential;
-  org: string;
-  settings: IngestSettings;
+/** What a UA request says outside the event body: the ingest context, and where its visitor may come from. */
+export interface UaRequestContext extends IngestContext<Credential> {
   visitorParam?: string;
   cookie?: string;
   prioritizeVisitorParameter: boolean;
-  receivedAt: Date;
-  /** When the client sent the request, by its clock (a batch's `sentAt`). */
-  sentAt?: Date;
-  /** The `Idempotency-Key` header of a single-event request. */
-  idempotencyKey?: string;
 }
 
 export interface VisitAnswer {

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { echo, invalid, type Violation } from '../core/errors.ts';
 import { compileCheck, oneOf, printable } from '../core/validation.ts';
 import type { EventCategory } from '../model/canonical-event.ts';
@@ -55,19 +55,35 @@ const NAME_MAX = 254;
 const DISPLAY_NAME_MAX = 999;
 
 /**
- * The query string of every dimension route. Parameters Coveo's clients send that OpenUA does not need
- * (`org`, which the credential decides) pass; repeated `event` arrives as a list. (`access_token`, which Coveo
- * takes here too, is refused by the auth hook before: only the Write API's routes read it.)
+ * The query string of every dimension route, once `event` is a list (`withEventList`). Parameters Coveo's clients
+ * send that OpenUA does not need (`org`, which the credential decides) pass. (`access_token`, which Coveo takes
+ * here too, is refused by the auth hook before: only the Write API's routes read it.)
  */
 export const DimensionQuery = Type.Object(
   {
-    name: Type.Optional(printable({ minLength: 1, maxLength: NAME_MAX })),
-    event: Type.Optional(Type.Array(oneOf(COVEO_EVENT_TYPES))),
-    updatePastEvents: Type.Optional(oneOf(['true', 'false'])),
+    name: Type.Optional(
+      printable({
+        minLength: 1,
+        maxLength: NAME_MAX,
+        description: 'The dimension a declaration names: its customData key, with or without `c_`',
+      }),
+    ),
+    event: Type.Optional(
+      Type.Array(oneOf(COVEO_EVENT_TYPES), {
+        description:
+          'The events the dimension applies to (repeat it for several); all of them when not given',
+      }),
+    ),
+    updatePastEvents: Type.Optional(
+      oneOf(['true', 'false'], {
+        description: 'Changes nothing: a dimension is read at query time, past events included',
+      }),
+    ),
     includeOnlyParents: Type.Optional(oneOf(['true', 'false'])),
   },
   { additionalProperties: true },
 );
+type DimensionQueryInput = Static<typeof DimensionQuery>;
 const checkQuery = compileCheck(DimensionQuery);
 
 /**
@@ -80,39 +96,35 @@ export const CustomDimensionBody = Type.Object(
     type: oneOf(COVEO_DIMENSION_TYPES),
     displayName: printable({ minLength: 1, maxLength: DISPLAY_NAME_MAX }),
     path: Type.Optional(
-      Type.Array(printable({ minLength: 1, maxLength: NAME_MAX }), { minItems: 1, maxItems: 1 }),
+      Type.Array(printable({ minLength: 1, maxLength: NAME_MAX }), {
+        minItems: 1,
+        maxItems: 1,
+        description:
+          'The customData key the dimension is named after, as its one step (a string is that step)',
+      }),
     ),
   },
   { additionalProperties: true },
 );
 const checkBody = compileCheck(CustomDimensionBody);
 
-interface QueryInput {
-  name?: string;
-  event?: CoveoEventType[];
-  updatePastEvents?: 'true' | 'false';
-}
-
 /** `event` as a list, whether it came once (a string), repeated (a list) or not at all. */
-function queryOf(raw: unknown): Record<string, unknown> {
+export function withEventList(raw: unknown): Record<string, unknown> {
   const query = { ...(raw as Record<string, unknown>) };
   if (typeof query.event === 'string') query.event = [query.event];
   return query;
 }
+
+/** The `{dimension}` path parameter: its rules are keyOfApiName's. */
+export const DimensionParams = Type.Object({
+  dimension: Type.String({ description: '`c_<key>`, or `<event>.c_<key>` (`custom_events.c_wait_seconds`)' }),
+});
 
 /** A `path` sent as one string, as the step it is. */
 function bodyOf(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const body = raw as Record<string, unknown>;
   return typeof body.path === 'string' ? { ...body, path: [body.path] } : body;
-}
-
-/** A route's query string, checked: `event` values and booleans named when they are not Coveo's. */
-export function checkDimensionQuery(raw: unknown): QueryInput {
-  const query = queryOf(raw);
-  const violations = checkQuery(query);
-  if (violations.length > 0) throw invalid(violations);
-  return query as QueryInput;
 }
 
 /** `c_<key>`, or Coveo's `<event>.c_<key>` form of the same name, as the key it names. */
@@ -132,7 +144,7 @@ export function keyOfApiName(apiName: string): string {
           violations: [
             {
               field: 'dimension',
-              rule: 'pattern',
+              rule: 'pattern' as const,
               limit: API_NAME.source,
               message: `must be "${CUSTOM_PREFIX}" and a customData key (c_wait_seconds), or "<event>." and that`,
               received: echo(apiName),
@@ -178,10 +190,10 @@ export interface CoveoDeclaration {
  * every violation of the query string and the body at once.
  */
 export function coveoDeclaration(rawQuery: unknown, rawBody: unknown, fromPath?: string): CoveoDeclaration {
-  const query = queryOf(rawQuery);
+  const query = withEventList(rawQuery);
   const body = bodyOf(rawBody);
   const violations = [...checkQuery(query), ...checkBody(body)];
-  const { name, event } = query as QueryInput;
+  const { name, event } = query as DimensionQueryInput;
   let key = fromPath;
   if (typeof name === 'string' && name.length > 0 && name.length <= NAME_MAX) {
     const named = keyOfName(name);
@@ -250,7 +262,32 @@ function eventTypesOf(dimension: Dimension): CoveoEventType[] {
  * A dimension as Coveo's `DimensionModel` answers it, plus `name` and OpenUA's own `field` (how a query
  * names it) and `eventKinds` (the registry's kinds, which may hold some Coveo has no name for).
  */
-export function coveoDimension(dimension: Dimension) {
+export const CoveoDimensionSchema = Type.Object(
+  {
+    name: Type.String({ description: '`c_<key>`' }),
+    returnName: Type.String(),
+    apiNames: Type.Array(Type.String(), {
+      description: 'The name, and `<event>.<name>` for each of its events',
+    }),
+    displayName: Type.String(),
+    type: oneOf(COVEO_DIMENSION_TYPES),
+    path: Type.Array(Type.String(), { description: 'The customData key it reads' }),
+    eventTypes: Type.Array(oneOf(COVEO_EVENT_TYPES)),
+    custom: Type.Literal(true),
+    status: Type.Literal('AVAILABLE', { description: 'Declaring a dimension changes no stored data' }),
+    field: Type.String({ description: 'How a query names it: `customData.<key>`' }),
+    eventKinds: Type.Array(Type.String(), {
+      description: 'The event kinds it applies to; all of them when empty',
+    }),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { description: "A custom dimension, as Coveo's DimensionModel" },
+);
+
+/** The answer before it is written as JSON, which writes its date as the schema says. */
+type CoveoDimension = Omit<Static<typeof CoveoDimensionSchema>, 'createdAt'> & { createdAt: Date };
+
+export function coveoDimension(dimension: Dimension): CoveoDimension {
   const name = `${CUSTOM_PREFIX}${dimension.name}`;
   const eventTypes = eventTypesOf(dimension);
   return {
@@ -263,7 +300,7 @@ export function coveoDimension(dimension: Dimension) {
     eventTypes,
     custom: true,
     // Declaring a dimension changes no stored data, so one is never being updated.
-    status: 'AVAILABLE' as const,
+    status: 'AVAILABLE',
     field: `customData.${dimension.name}`,
     eventKinds: dimension.eventKinds,
     createdAt: dimension.createdAt,

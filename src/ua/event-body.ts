@@ -1,7 +1,27 @@
+import { Type } from '@sinclair/typebox';
 import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import type { Payload } from './schemas.ts';
 import { SEARCHES_MAX_ITEMS } from './schemas.ts';
+
+const beaconField = (eventType: string) => `${eventType}Event`;
+
+/**
+ * A beacon's form body: the event in `<type>Event`, as the JSON text of the JSON body, and the credential a
+ * beacon cannot send as a header.
+ */
+export const beaconFormSchema = (eventType: string) =>
+  Type.Object(
+    {
+      [beaconField(eventType)]: Type.String({
+        description: `The event, as JSON text (the JSON body's object)`,
+      }),
+      access_token: Type.Optional(
+        Type.String({ description: 'The credential: an API key or a search token' }),
+      ),
+    },
+    { additionalProperties: true },
+  );
 
 /**
  * The shapes one UA event arrives in, all sent by the official client:
@@ -12,7 +32,7 @@ import { SEARCHES_MAX_ITEMS } from './schemas.ts';
 export function eventPayload(body: unknown, eventType: string, isForm: boolean): Payload {
   let payload = body;
   if (isForm) {
-    const field = `${eventType}Event`;
+    const field = beaconField(eventType);
     const form = (body ?? {}) as Record<string, unknown>;
     const raw = form[field];
     if (typeof raw !== 'string') {

@@ -1,3 +1,4 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Credential } from '../auth/credential.ts';
 import { type Check, compileCheck } from '../core/validation.ts';
 import type { CanonicalEvent, EventCategory } from '../model/canonical-event.ts';
@@ -25,6 +26,8 @@ export const queryUid = (value: unknown) =>
 /** What one kind of event adds to the shared path: its rules, and its own fields of the canonical event. */
 export interface UaEventModel {
   category: EventCategory;
+  /** The body's schema, which its route declares. */
+  schema: TSchema;
   check: Check;
   /** The payload in v15 field names, for the shared path (identity, visitor, common fields, customData). */
   toV15?: (payload: Payload) => Payload;
@@ -34,92 +37,97 @@ export interface UaEventModel {
   fields: (payload: Payload, credential: Credential) => Partial<CanonicalEvent> & { eventType: string };
 }
 
-// A kind's optional fields stay undefined when absent, rather than null: the store reads both as null,
-// and an absent key costs nothing in the ingest log's JSON line.
-const string = (payload: Payload, field: string) => payload[field] as string | undefined;
-const number = (payload: Payload, field: string) => payload[field] as number | undefined;
-const list = (payload: Payload, field: string) => payload[field] as object[] | undefined;
+type Fields<S extends TSchema> = (
+  payload: Static<S>,
+  credential: Credential,
+) => Partial<CanonicalEvent> & { eventType: string };
+
+/**
+ * A kind whose body is read as it arrives: its fields are read as its schema types them, since the collector
+ * reads only a payload that passed `check`. (A kind's optional fields stay undefined when absent, rather than
+ * null: the store reads both as null, and an absent key costs nothing in the ingest log's JSON line.)
+ */
+const modelOf = <S extends TSchema>(category: EventCategory, schema: S, fields: Fields<S>): UaEventModel => ({
+  category,
+  schema,
+  check: compileCheck(schema),
+  fields: fields as UaEventModel['fields'],
+});
 
 /** The body's groups, then the search token's: a search token adds its userGroups (reference §4). */
-function userGroups(payload: Payload, credential: Credential): string[] | undefined {
+function userGroups(fromBody: string[] | undefined, credential: Credential): string[] | undefined {
   const fromToken = credential.kind === 'searchToken' ? credential.identity.userGroups : [];
-  const groups = [...new Set([...((payload.userGroups as string[] | undefined) ?? []), ...fromToken])];
+  const groups = [...new Set([...(fromBody ?? []), ...fromToken])];
   return groups.length > 0 ? groups : undefined;
 }
 
 export const UA_EVENT_MODELS: Readonly<Record<UaEventKind, UaEventModel>> = {
-  custom: {
-    category: 'custom',
-    check: compileCheck(CustomEventSchema),
-    fields: (p) => ({ eventType: p.eventType as string, eventValue: p.eventValue as string }),
-  },
-  search: {
-    category: 'search',
-    check: compileCheck(SearchEventSchema),
-    fields: (p, credential) => ({
-      eventType: 'search',
-      eventValue: p.actionCause as string,
-      searchQueryUid: queryUid(p.searchQueryUid),
-      actionCause: p.actionCause as string,
-      queryText: p.queryText as string,
-      advancedQuery: string(p, 'advancedQuery'),
-      numberOfResults: number(p, 'numberOfResults'),
-      responseTime: p.responseTime as number,
-      contextual: p.contextual as boolean | undefined,
-      queryPipeline: string(p, 'queryPipeline'),
-      indexId: string(p, 'indexId'),
-      userGroups: userGroups(p, credential),
-      facetState: list(p, 'facetState'),
-      results: list(p, 'results'),
-    }),
-  },
-  click: {
-    category: 'click',
-    check: compileCheck(ClickEventSchema),
-    fields: (p) => ({
-      eventType: 'click',
-      eventValue: p.actionCause as string,
-      searchQueryUid: queryUid(p.searchQueryUid),
-      actionCause: p.actionCause as string,
-      documentPosition: p.documentPosition as number,
-      sourceName: p.sourceName as string,
-      documentUri: string(p, 'documentUri'),
-      documentUriHash: string(p, 'documentUriHash'),
-      collectionName: string(p, 'collectionName'),
-      documentTitle: string(p, 'documentTitle'),
-      documentUrl: string(p, 'documentUrl'),
-      documentAuthor: string(p, 'documentAuthor'),
-      queryPipeline: string(p, 'queryPipeline'),
-      rankingModifier: string(p, 'rankingModifier'),
-      documentCategory: string(p, 'documentCategory'),
-    }),
-  },
-  view: {
-    category: 'view',
-    check: compileCheck(ViewEventSchema),
-    fields: (p) => ({
-      eventType: 'view',
-      eventValue: string(p, 'contentType'),
-      ...viewFields(p),
-    }),
-  },
+  custom: modelOf('custom', CustomEventSchema, (p) => ({ eventType: p.eventType, eventValue: p.eventValue })),
+  search: modelOf('search', SearchEventSchema, (p, credential) => ({
+    eventType: 'search',
+    eventValue: p.actionCause,
+    searchQueryUid: queryUid(p.searchQueryUid),
+    actionCause: p.actionCause,
+    queryText: p.queryText,
+    advancedQuery: p.advancedQuery,
+    numberOfResults: p.numberOfResults,
+    responseTime: p.responseTime,
+    contextual: p.contextual,
+    queryPipeline: p.queryPipeline,
+    indexId: p.indexId,
+    userGroups: userGroups(p.userGroups, credential),
+    facetState: p.facetState,
+    results: p.results,
+  })),
+  click: modelOf('click', ClickEventSchema, (p) => ({
+    eventType: 'click',
+    eventValue: p.actionCause,
+    searchQueryUid: queryUid(p.searchQueryUid),
+    actionCause: p.actionCause,
+    documentPosition: p.documentPosition,
+    sourceName: p.sourceName,
+    documentUri: p.documentUri,
+    documentUriHash: p.documentUriHash,
+    collectionName: p.collectionName,
+    documentTitle: p.documentTitle,
+    documentUrl: p.documentUrl,
+    documentAuthor: p.documentAuthor,
+    queryPipeline: p.queryPipeline,
+    rankingModifier: p.rankingModifier,
+    documentCategory: p.documentCategory,
+  })),
+  view: modelOf('view', ViewEventSchema, (p) => ({
+    eventType: 'view',
+    eventValue: p.contentType,
+    ...viewFields(p),
+  })),
+  // Read after its translation to v15 names (toV15), not as its schema types it.
   collect: {
     category: 'collect',
+    schema: CollectEventSchema,
     check: compileCheck(CollectEventSchema),
     toV15: fromMeasurementProtocol,
     wireName,
-    fields: (p) => ({ ...collectFields(p), ...viewFields(p) }),
+    // The translation of a checked hit: its page fields passed the rules of the view's.
+    fields: (p) => ({ ...collectFields(p), ...viewFields(p as PageFields) }),
   },
 };
 
+type PageFields = Partial<
+  Pick<
+    Static<typeof ViewEventSchema>,
+    'location' | 'referrer' | 'title' | 'contentIdKey' | 'contentIdValue' | 'contentType'
+  >
+>;
+
 /** What a view, or a measurement-protocol pageview, says about the page. */
-function viewFields(p: Payload): Partial<CanonicalEvent> {
+function viewFields(p: PageFields): Partial<CanonicalEvent> {
   return {
-    location: string(p, 'location'),
-    referrer: string(p, 'referrer'),
-    title: string(p, 'title'),
-    contentIdKey: string(p, 'contentIdKey'),
-    contentIdValue: string(p, 'contentIdValue'),
-    contentType: string(p, 'contentType'),
+    location: p.location,
+    referrer: p.referrer,
+    title: p.title,
+    contentIdKey: p.contentIdKey,
+    contentIdValue: p.contentIdValue,
+    contentType: p.contentType,
   };
 }

@@ -149,6 +149,10 @@ export const ViewEventSchema = Type.Object(
 
 /** `POST /analytics/searches`: a few searches in one request. Coveo advises about 3; OpenUA takes up to 100. */
 export const SEARCHES_MAX_ITEMS = 100;
+export const SearchesBodySchema = Type.Array(SearchEventSchema, {
+  minItems: 1,
+  maxItems: SEARCHES_MAX_ITEMS,
+});
 
 /** `POST /analytics/custom`. Unknown fields are allowed (the official clients add some) and not stored. */
 export const CustomEventSchema = Type.Object(
@@ -158,4 +162,23 @@ export const CustomEventSchema = Type.Object(
     ...commonEventFields,
   },
   { additionalProperties: true },
+);
+
+/** The v15 answer to an event: the visit it joined, and its visitor (the body's clientId, if it named one). */
+export const EventAnswerSchema = Type.Object(
+  {
+    visitId: Type.String({ format: 'uuid' }),
+    visitorId: Type.String({ format: 'uuid' }),
+    clientId: Type.String({ format: 'uuid', description: 'The same as visitorId' }),
+  },
+  { description: 'Logged (or, for a retry, logged before): its visit and visitor' },
+);
+
+/** A search's answer also names the stored search event. */
+export const SearchAnswerSchema = Type.Object(
+  {
+    searchEventUid: Type.String({ format: 'uuid', description: 'The id of the search event stored' }),
+    ...EventAnswerSchema.properties,
+  },
+  { description: EventAnswerSchema.description },
 );

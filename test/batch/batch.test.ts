@@ -363,6 +363,62 @@ describe("the client's times", () => {
     assert.equal(plain?.eventTime, null);
   });
 
+  it("a KPI item takes the batch's sentAt and bounds as a UA item does, and its eventId is its one key", async () => {
+    const conversation = await startConversation(server);
+    const skew = 2 * 3600_000;
+    const now = Date.now();
+    const kpi = (eventId: string, eventTimestamp: string) => ({
+      kind: 'kpi',
+      eventId,
+      data: { ...conversation, events: [{ kpiEventName: 'SessionStarted', eventTimestamp }] },
+      eventName: 'SessionStarted',
+    });
+    const [skewed, old, mismatched] = [randomUUID(), randomUUID(), randomUUID()];
+    const answer = await postBatch(server, {
+      sentAt: new Date(now + skew).toISOString(),
+      events: [
+        kpi(skewed, new Date(now + skew - 5 * 60_000).toISOString()),
+        kpi(old, new Date(now - 40 * 86_400_000).toISOString()),
+        {
+          ...kpi(mismatched, new Date(now).toISOString()),
+          data: {
+            ...conversation,
+            events: [
+              {
+                kpiEventName: 'SessionStarted',
+                eventId: randomUUID(),
+                eventTimestamp: new Date(now).toISOString(),
+              },
+            ],
+          },
+        },
+      ],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const [first, second, third] = answer.body.results;
+    assert.equal(first?.status, 'accepted', JSON.stringify(answer.body));
+    assert.deepEqual(
+      second?.errors?.map((e) => [e.field, e.rule]),
+      [['data.events[0].eventTimestamp', 'maxEventAge']],
+    );
+    assert.deepEqual(
+      third?.errors?.map((e) => [e.field, e.rule, e.received]),
+      [['eventId', 'idempotencyKey', mismatched]],
+    );
+    const [event] = (await storedByKey(server, [skewed])).get(skewed) ?? [];
+    assert.ok(event, 'the accepted KPI event is stored under its eventId');
+    assert.equal(Date.parse(event.sentTime as string), now + skew);
+    assert.ok(
+      Math.abs(Date.parse(event.derivedTime as string) - (now - 5 * 60_000)) < 60_000,
+      'corrected by sentAt',
+    );
+    const replay = await postBatch(server, { events: [kpi(skewed, new Date(now).toISOString())] });
+    assert.deepEqual(
+      replay.body.results.map((r) => [r.status, r.id]),
+      [['duplicate', first?.id]],
+    );
+  });
+
   it('events outside the bounds are rejected with the reason, and the bounds are settings', async () => {
     const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
     const ahead = new Date(Date.now() + 3600_000).toISOString();

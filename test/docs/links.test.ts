@@ -53,6 +53,23 @@ describe('the links of the documentation', () => {
     }
   });
 
+  it('every page of docs/ is reachable from the README, link by link', () => {
+    const reached = new Set<string>();
+    const next = [files[0] as string];
+    while (next.length > 0) {
+      const file = next.pop() as string;
+      if (reached.has(file)) continue;
+      reached.add(file);
+      for (const [, target] of withoutCode(readFileSync(file, 'utf8')).matchAll(LINK)) {
+        const pathPart = target?.split('#')[0] ?? '';
+        if (pathPart === '' || /^[a-z][a-z0-9+.-]*:/i.test(pathPart) || !pathPart.endsWith('.md')) continue;
+        const linked = path.resolve(path.dirname(file), decodeURI(pathPart));
+        if (files.includes(linked)) next.push(linked);
+      }
+    }
+    assert.deepEqual(files.filter((file) => !reached.has(file)).map(shortName), []);
+  });
+
   for (const file of files) {
     it(`${shortName(file)}: every relative link resolves`, () => {
       const text = readFileSync(file, 'utf8');
