@@ -2,41 +2,118 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { ErrorBodySchema, ErrorCodes } from '../core/errors.ts';
+import {
+  ErrorBodySchema,
+  type ErrorCode,
+  ErrorCodes,
+  OpenUAError,
+  overloaded,
+  type Violation,
+} from '../core/errors.ts';
 
 /** Where the OpenAPI document and its reference page are served, without a credential. */
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
 
 const ERROR = { $ref: 'Error#' };
-const answer = (description: string) => ({ description, content: { 'application/json': { schema: ERROR } } });
+
+/** An error answer, with an example of the body as OpenUA writes it for that code. */
+function answer(description: string, code: ErrorCode, message: string, violations?: Violation[]) {
+  const example = new OpenUAError(code, message, violations).toJSON();
+  return { description, content: { 'application/json': { schema: ERROR, example } } };
+}
+
+type RouteConfig = { privilege?: unknown; keepsRejections?: boolean; orgFrom?: 'query' | 'params' };
 
 /**
- * The error answers a route can give, from what it declares: a route with inputs may be refused as a bad request; a protected route by its credential, its privilege or its rate limit; an event route by a full
- * queue. A route's own declared answers win.
+ * The error answers a route can give, from what it declares: a route with inputs may be refused as a bad request;
+ * a protected route by its credential, its privilege or its rate limit; an event route by a full queue. A route's
+ * own declared answers win.
  */
 function errorAnswers(route: RouteOptions, schema: Record<string, unknown>): Record<string, unknown> {
-  const { config } = route as RouteOptions & { config?: { privilege?: unknown; keepsRejections?: boolean } };
+  const { config } = route as RouteOptions & { config?: RouteConfig };
   const takesBody = ['POST', 'PUT', 'PATCH'].some((m) => [route.method].flat().includes(m as 'POST'));
   const answers: Record<string, unknown> = {};
   if (takesBody || schema.querystring || schema.params) {
-    answers[400] = answer('Refused: `violations` names each field, rule and value received');
+    answers[400] = answer(
+      'Refused: `violations` names each field, rule and value received',
+      'INVALID_REQUEST',
+      'Invalid request: eventType: must be at most 255 characters',
+      [
+        {
+          field: 'eventType',
+          rule: 'maxLength',
+          limit: 255,
+          message: 'must be at most 255 characters',
+          received: '…',
+        },
+      ],
+    );
   }
   if (config?.privilege) {
-    answers[401] = answer('No credential, or one that is not valid');
-    answers[403] = answer("The credential lacks the route's privilege, or names another organization");
+    answers[401] = answer(
+      'No credential, or one that is not valid',
+      'UNAUTHENTICATED',
+      'No credential: send "Authorization: Bearer <API key or search token>"',
+    );
+    answers[403] = answer(
+      "The credential lacks the route's privilege, or names another organization",
+      'FORBIDDEN',
+      'The credential may not do this',
+      [{ field: 'credential', rule: 'privilege', message: 'needs the "analytics:read" privilege' }],
+    );
     answers[429] = answer(
       "Over the organization's rate limit (Retry-After and RateLimit-* say when it lifts)",
+      'RATE_LIMITED',
+      'Over the rate limit of 1000 requests per 10 s; retry after 4 s',
     );
   }
   if (takesBody) {
-    answers[413] = answer('The body is larger than the limit');
-    answers[415] = answer('A media type the route does not read');
+    answers[413] = answer(
+      'The body is larger than the limit',
+      'BODY_TOO_LARGE',
+      'The body is larger than the limit of 1048576 bytes',
+    );
+    answers[415] = answer(
+      'A media type the route does not read',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Unsupported Media Type: application/xml. Send application/json, text/plain holding JSON, or application/x-www-form-urlencoded',
+    );
   }
   if (config?.keepsRejections)
-    answers[503] = answer('The ingest queue is full (Retry-After): nothing was kept');
-  answers.default = answer(`Any other error (${Object.keys(ErrorCodes).join(', ')})`);
+    answers[503] = answer(
+      'The ingest queue is full (Retry-After): nothing was kept',
+      'OVERLOADED',
+      overloaded(1).message,
+    );
+  answers.default = answer(
+    `Any other error (${Object.keys(ErrorCodes).join(', ')})`,
+    'INTERNAL',
+    'Internal error; it has been logged',
+  );
   return { ...answers, ...((schema.response as Record<string, unknown> | undefined) ?? {}) };
+}
+
+const ORG = {
+  type: 'string',
+  description:
+    "The organization the request acts on: the credential's own by default; another only with the master key " +
+    '(an API key naming another is refused with 403)',
+};
+
+/**
+ * The auth hook reads `?org=` on every protected route that does not name its organization in the path: the
+ * document says so once here rather than in every route's query schema. A route that declares `org` itself keeps
+ * its own description.
+ */
+function withOrg(route: RouteOptions, querystring: unknown): object | undefined {
+  const config = route.config as RouteConfig | undefined;
+  if (!config?.privilege || config.orgFrom === 'params') return querystring as object | undefined;
+  const declared = (querystring ?? { type: 'object', properties: {} }) as {
+    properties?: Record<string, unknown>;
+  };
+  if (declared.properties?.org) return declared;
+  return { ...declared, properties: { ...declared.properties, org: ORG } };
 }
 
 /**
@@ -55,10 +132,12 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
     transform: ({ schema, url, route }) => {
       const declared = (schema ?? {}) as Record<string, unknown>;
       if (declared.hide) return { schema: declared, url };
-      const publicRoute = !(route.config as { privilege?: unknown } | undefined)?.privilege;
+      const publicRoute = !(route.config as RouteConfig | undefined)?.privilege;
+      const querystring = withOrg(route, declared.querystring);
       return {
         schema: {
           ...declared,
+          ...(querystring && { querystring }),
           ...(publicRoute && { security: [] }),
           response: errorAnswers(route, declared),
         },
@@ -76,6 +155,23 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
           'an API key or the master key as a Bearer token, or a search token on the UA event routes.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      // In the order a newcomer meets them; the reference page groups operations by these.
+      tags: [
+        { name: 'UA Write API', description: "Coveo's Usage Analytics Write API v15: search pages log here" },
+        {
+          name: 'Channel Analytics',
+          description: 'The Channel Integration Framework JS API over HTTP, and its records',
+        },
+        { name: 'OData', description: 'The Channel Analytics entities, as Dataverse serves them' },
+        { name: 'Batch', description: 'Up to 1000 events of any kind in one request, answered one by one' },
+        { name: 'Events', description: 'The stored events, as loaded' },
+        { name: 'Rejections', description: 'What was refused, and why' },
+        { name: 'Query', description: 'Measures by dimensions over time, and the KPI catalogue' },
+        { name: 'Dimensions', description: 'customData keys declared as typed dimensions' },
+        { name: 'Alerts', description: 'Breach and anomaly rules, their alerts and webhooks' },
+        { name: 'Admin', description: 'Organizations, API keys and search tokens' },
+        { name: 'Operations', description: 'Readiness and metrics' },
+      ],
       components: {
         securitySchemes: {
           bearer: {
@@ -96,6 +192,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
     transformStaticCSP: () =>
       "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; " +
       "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
-    uiConfig: { validatorUrl: null, deepLinking: true },
+    // BaseLayout: the reference without Swagger UI's top bar (another product's logo, and a box to load other documents).
+    uiConfig: { validatorUrl: null, deepLinking: true, layout: 'BaseLayout' },
   });
 }

@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ListenAddress } from '../core/config.ts';
+import { oneOf } from '../core/validation.ts';
 import { LOG_CHECKPOINT } from '../ingest/group-commit.ts';
 import type { Metrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
@@ -11,9 +13,16 @@ import type { Services } from './services.ts';
 export const STORE_PING_TIMEOUT_MS = 5_000;
 
 /** What `GET /ready` answers: 200 `{status: "ready"}`, or 503 with the reason. */
-export type Readiness =
-  | { status: 'ready' }
-  | { status: 'recovering' | 'stopping' | 'storeUnreachable'; message: string };
+const ReadinessSchema = Type.Union([
+  Type.Object({ status: Type.Literal('ready') }),
+  Type.Object({
+    status: oneOf(['recovering', 'stopping', 'storeUnreachable'] as const),
+    message: Type.String(),
+  }),
+]);
+export type Readiness = Static<typeof ReadinessSchema>;
+
+const OPERATIONS = { tags: ['Operations'] };
 
 /**
  * Whether the server should be sent traffic: not while it loads the ingest log its last run left (events are
@@ -61,14 +70,38 @@ export async function installOperations(app: FastifyInstance, services: Services
   metrics.installHttp(app);
   await installRateLimits(app, metrics);
 
-  app.get('/ready', async (_request, reply) => {
+  const readyAnswers = {
+    200: { ...ReadinessSchema.anyOf[0], description: 'Send it traffic' },
+    503: {
+      ...ReadinessSchema.anyOf[1],
+      description: 'Not now: recovering, stopping, or its store does not answer',
+    },
+  };
+  const readySchema = {
+    ...OPERATIONS,
+    summary: 'Whether to send this server traffic',
+    response: readyAnswers,
+  };
+  app.get('/ready', { schema: readySchema }, async (_request, reply) => {
     const state = await readiness(services);
     return reply.code(state.status === 'ready' ? 200 : 503).send(state);
   });
 
   if (!config.metricsAddress) {
-    app.get('/metrics', { config: { privilege: 'metrics' } }, async (_request, reply) =>
-      reply.type(metrics.contentType).send(await metrics.text()),
+    const metricsSchema = {
+      ...OPERATIONS,
+      summary: 'Prometheus metrics (the `metrics` privilege)',
+      response: {
+        200: {
+          description: 'The Prometheus text format',
+          content: { 'text/plain': { schema: Type.String() } },
+        },
+      },
+    };
+    app.get(
+      '/metrics',
+      { schema: metricsSchema, config: { privilege: 'metrics' } },
+      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
     );
   }
 }

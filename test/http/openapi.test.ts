@@ -4,6 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Browser } from 'playwright-core';
+import { ErrorCodes } from '../../src/core/errors.ts';
+import { RULES } from '../../src/core/rules.ts';
 import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
 import { registeredRoutes, routeName } from '../helpers/routes.ts';
 import { ROOT, startServer, type TestServer } from '../helpers/server.ts';
@@ -13,10 +15,29 @@ import { ROOT, startServer, type TestServer } from '../helpers/server.ts';
  * left out of it; and `GET /docs`, the reference page built from it, served by OpenUA with nothing from elsewhere.
  */
 
+interface Operation {
+  tags?: string[];
+  summary?: string;
+  security?: unknown[];
+  parameters?: { in: string; name: string }[];
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+
 interface OpenApiDocument {
   openapi: string;
-  paths: Record<string, Record<string, unknown>>;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Record<string, unknown>> };
 }
+
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({
+      name: `${method.toUpperCase()} ${path}`,
+      method,
+      operation,
+    })),
+  );
 
 /** Fastify's `:param` (and OData's `(key)` segment) as OpenAPI writes it: `{param}`. */
 const asOpenApiPath = (path: string) => path.replace(/:([A-Za-z]+)/g, '{$1}');
@@ -57,6 +78,43 @@ describe('GET /openapi.json', () => {
     }
     assert.deepEqual(missing, []);
     assert.ok(listed > 70, `${listed} routes`);
+  });
+
+  it('gives every operation a tag, a summary and its success answer; every body-taking one, its body', () => {
+    const lacking = operations().flatMap(({ name, method, operation }) => [
+      ...(operation.tags?.length ? [] : [`${name}: tags`]),
+      ...(operation.summary ? [] : [`${name}: summary`]),
+      ...(Object.keys(operation.responses).some((code) => /^2/.test(code)) ? [] : [`${name}: 2xx answer`]),
+      ...(['post', 'put', 'patch'].includes(method) && !operation.requestBody ? [`${name}: body`] : []),
+    ]);
+    assert.deepEqual(lacking, []);
+  });
+
+  it('holds the error answer with every error code and every violation rule', () => {
+    const error = doc.components.schemas.Error as {
+      properties: {
+        code: { enum: string[] };
+        violations: { items: { properties: { rule: { description: string } } } };
+      };
+    };
+    assert.deepEqual(error.properties.code.enum, Object.keys(ErrorCodes));
+    const ruleText = error.properties.violations.items.properties.rule.description;
+    const missing = Object.keys(RULES).filter((rule) => !ruleText.includes(`\`${rule}\``));
+    assert.deepEqual(missing, []);
+  });
+
+  it('documents the refusals of every protected route, and the organization it may name', () => {
+    const wrong = operations().flatMap(({ name, operation }) => {
+      if (operation.security?.length === 0) return [];
+      const problems = ['401', '403', '429']
+        .filter((code) => !operation.responses[code]?.content)
+        .map((code) => `${name}: ${code}`);
+      const orgInPath = name.includes('{org}');
+      const orgInQuery = operation.parameters?.some((p) => p.in === 'query' && p.name === 'org');
+      if (!orgInPath && !orgInQuery) problems.push(`${name}: ?org=`);
+      return problems;
+    });
+    assert.deepEqual(wrong, []);
   });
 
   it('names the credential every protected route takes', () => {
