@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { Credential } from '../auth/credential.ts';
 import { type Identity, type IdentityFields, resolveIdentity } from '../auth/identity.ts';
 import { invalid, OpenUAError, type Violation } from '../core/errors.ts';
@@ -10,7 +11,7 @@ import { dedupWindowMs } from '../model/ingest-settings.ts';
 import { languageFields } from '../model/language.ts';
 import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
 import { queryUid, UA_EVENT_MODELS, type UaEventKind, type UaEventModel } from './event-kinds.ts';
-import type { Payload } from './schemas.ts';
+import type { EventAnswerSchema, Payload, SearchAnswerSchema } from './schemas.ts';
 import { resolveVisitor, type VisitTracker } from './visits.ts';
 
 /** What a UA request says outside the event body: the ingest context, and where its visitor may come from. */
@@ -20,14 +21,8 @@ export interface UaRequestContext extends IngestContext<Credential> {
   prioritizeVisitorParameter: boolean;
 }
 
-export interface VisitAnswer {
-  visitId: string;
-  visitorId: string;
-  clientId: string;
-}
-
-/** The v15 answer to one event: a search's also names the stored search event. */
-export type EventAnswer = VisitAnswer & { searchEventUid?: string };
+/** The v15 answer to one event (the routes' declared answer): a search's also names the stored search event. */
+export type EventAnswer = Static<typeof EventAnswerSchema> & Partial<Static<typeof SearchAnswerSchema>>;
 
 export interface Prepared {
   events: CanonicalEvent[];
