@@ -75,8 +75,8 @@ const ERROR_WHEN: Record<ErrorCode, string> = {
   UNAUTHENTICATED:
     'no credential; an API key that is unknown or revoked; a credential that is none of master key, API key ' +
     'or search token; on `/api/…`, a search token the UA Write API would answer `INVALID_TOKEN` (the message ' +
-    'says which); `access_token` (query or form body) anywhere but the UA Write API (send the Authorization ' +
-    'header)',
+    'says which); `access_token` (query or form body) anywhere but the UA Write API and the batch route (send ' +
+    'the Authorization header)',
   FORBIDDEN:
     'a missing privilege, a field that needs `analytics:impersonate`, another organization; creating an ' +
     'organization with other than the master key',

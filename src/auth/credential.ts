@@ -41,7 +41,7 @@ export class Authenticator {
   async authenticate(token: string | undefined): Promise<Credential> {
     if (!token) {
       throw unauthenticated(
-        'No credential: send "Authorization: Bearer <API key, search token or master key>" (or, on the UA Write API, access_token for beacons)',
+        'No credential: send "Authorization: Bearer <API key, search token or master key>" (or, for beacons on the UA Write API and the batch route, access_token)',
       );
     }
     if (this.masterDigest && timingSafeEqual(digest(token), this.masterDigest)) {

@@ -11,15 +11,34 @@ export function batchRoutes(batch: EventBatch, bodyLimit: number) {
       BATCH_ROUTE,
       {
         bodyLimit,
-        config: { privilege: 'analytics:write', keepsRejections: true },
+        // The SDK flushes its queue with navigator.sendBeacon as a page hides, which cannot set a header: its
+        // credential comes as `access_token`, as on the UA Write API's routes.
+        config: { privilege: 'analytics:write', keepsRejections: true, acceptsAccessToken: true },
         schema: {
           tags: ['Batch'],
           summary: 'Log many events of any kind at once',
           description:
             'Each event goes through the checks of its own route, alone: a refused one is answered and kept ' +
             'as a rejection, and the others are stored. The envelope alone can refuse the whole batch (400).',
-          // The handler checks the envelope, then each item on its own.
-          body: checkedByHandler(BatchBodySchema),
+          // The handler checks the envelope, then each item on its own. A beacon sends it as text/plain.
+          body: {
+            content: {
+              'application/json': { schema: checkedByHandler(BatchBodySchema) },
+              'text/plain': { schema: checkedByHandler(BatchBodySchema) },
+            },
+          },
+          querystring: checkedByHandler(
+            Type.Object(
+              {
+                access_token: Type.Optional(
+                  Type.String({
+                    description: 'The credential, for beacons, which cannot send an Authorization header',
+                  }),
+                ),
+              },
+              { additionalProperties: true },
+            ),
+          ),
           response: {
             200: Type.Object(
               { results: Type.Array(BatchResultSchema, { description: 'One per event, in order' }) },

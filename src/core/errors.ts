@@ -102,14 +102,14 @@ export const unauthenticated = (message: string, violations?: Violation[]) =>
   new OpenUAError('UNAUTHENTICATED', message, violations);
 
 /**
- * `access_token` (query or form body) on a route other than the UA Write API's: beacons need it there, and
- * anywhere else it would put a secret in URLs and logs. The value is never echoed.
+ * `access_token` (query or form body) on a route beacons do not post to (the UA Write API's, and the batch route
+ * the SDK's beacon flushes to): anywhere else it would put a secret in URLs and logs. The value is never echoed.
  */
 export const accessTokenRefused = () =>
   unauthenticated(
-    'access_token is accepted only on the UA Write API (/rest/ua/v15/analytics/… and /rest/v15/analytics/…), for ' +
-      'beacons that cannot set a header; elsewhere it would put a secret in URLs and logs. Send ' +
-      '"Authorization: Bearer <credential>" instead',
+    'access_token is accepted only on the UA Write API (/rest/ua/v15/analytics/… and /rest/v15/analytics/…) and ' +
+      'on POST /api/v1/events/batch, for beacons that cannot set a header; elsewhere it would put a secret in ' +
+      'URLs and logs. Send "Authorization: Bearer <credential>" instead',
     [
       {
         field: 'access_token',

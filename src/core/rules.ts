@@ -33,7 +33,7 @@ export const RULES = {
 
   // Credentials and organizations (auth/, orgs/, http/auth-hook.ts).
   authorizationHeader:
-    'The credential must come as `Authorization: Bearer`; `access_token` is for UA beacons only.',
+    'The credential must come as `Authorization: Bearer`; `access_token` is for beacons (UA routes, batches) only.',
   credentialOrganization: 'The organization named must be the credential’s own.',
   privilege: 'The credential lacks the privilege the route or field needs.',
   masterKey: 'Only the master key may do this (create organizations, …).',

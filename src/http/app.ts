@@ -20,6 +20,7 @@ import { installOpenApi } from './openapi.ts';
 import { installOperations } from './operations.ts';
 import { installRejections } from './rejections-hook.ts';
 import { RequestLog, requestSerializer } from './request-log.ts';
+import { sdkRoutes } from './sdk.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import type { Services } from './services.ts';
 
@@ -81,6 +82,8 @@ export async function buildApp(
   await app.register(
     alertRoutes(services.alertRules, services.alerts, services.webhooks, services.alertEvaluator),
   );
+  // The SDK's browser bundles, for the pages that log here to load from here.
+  await app.register(sdkRoutes());
   // Alert rules are evaluated by a serving server only (never by a CLI command that opens the store).
   app.addHook('onReady', () => services.alertEvaluator.start(app.log));
   app.addHook('onClose', () => services.close());

@@ -20,7 +20,8 @@ declare module 'fastify' {
     coveoInvalidToken?: boolean;
     /**
      * Take the credential from `access_token` (query string or form body) when there is no Authorization
-     * header: beacons cannot set one. Only the UA Write API's routes do; elsewhere `access_token` is refused.
+     * header: beacons cannot set one. Only the routes beacons post to do (the UA Write API's, and the batch
+     * route the SDK's beacon flushes its queue to); elsewhere `access_token` is refused.
      */
     acceptsAccessToken?: boolean;
   }

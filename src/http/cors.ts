@@ -1,17 +1,21 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BATCH_ROUTE } from '../batch/event-batch.ts';
 import type { Organizations } from '../orgs/organizations.ts';
 import { UA_PREFIXES } from '../ua/routes.ts';
+import { SDK_PREFIX } from './sdk.ts';
 
 /**
  * Which pages may read OpenUA's answers (CORS).
  *
- * - **The event routes** (the UA Write API, `/rest/ua/v15/analytics/…` and `/rest/v15/analytics/…`, and the
- *   Channel JS API, `/api/v1/channel/…`) answer a page on any origin, with credentials: search pages and agent
- *   desktops on any site post there (the official client with `credentials: 'include'`, for the visitor cookie).
- *   That gives a page nothing it has not already: OpenUA reads no credential from cookies, so a page needs the
- *   key or token in hand, and with it could post from anywhere; and these answers hold only the ids of what
- *   was just written.
+ * - **The event routes** (the UA Write API, `/rest/ua/v15/analytics/…` and `/rest/v15/analytics/…`, the
+ *   Channel JS API, `/api/v1/channel/…`, and the batch route the SDK posts to, `/api/v1/events/batch`) answer a
+ *   page on any origin, with credentials: search pages and agent desktops on any site post there (the official
+ *   client with `credentials: 'include'`, for the visitor cookie). That gives a page nothing it has not
+ *   already: OpenUA reads no credential from cookies, so a page needs the key or token in hand, and with it
+ *   could post from anywhere; and these answers hold only the ids of what was just written.
+ * - **The SDK's bundles** (`/sdk/…`) answer `Access-Control-Allow-Origin: *` themselves (http/sdk.ts): the same
+ *   public script for every site, cached by browsers and proxies alike, so never an answer naming one origin.
  * - **Every other route** (admin, query, events, OData, dimensions, alerts…) answers only the origins its
  *   organization lists in `allowedOrigins`, without `Access-Control-Allow-Credentials` (OpenUA's credential is
  *   the Authorization header, which CORS allows without it). The organization is the credential's, known once
@@ -26,7 +30,12 @@ import { UA_PREFIXES } from '../ua/routes.ts';
 
 const EVENT_PREFIXES = [...UA_PREFIXES.map((prefix) => `${prefix}/`), '/api/v1/channel/'];
 
-const isEventPath = (url: string) => EVENT_PREFIXES.some((prefix) => url.startsWith(prefix));
+const pathOf = (url: string) => url.split('?', 1)[0] as string;
+
+const isEventPath = (url: string) =>
+  EVENT_PREFIXES.some((prefix) => url.startsWith(prefix)) || pathOf(url) === BATCH_ROUTE;
+
+const isSdkPath = (url: string) => url.startsWith(`${SDK_PREFIX}/`);
 
 const isPreflight = (request: FastifyRequest) =>
   request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
@@ -90,7 +99,8 @@ export async function installCors(app: FastifyInstance, organizations: Organizat
 
   app.addHook('onSend', async (request, reply, payload) => {
     const origin = originOf(request);
-    if (origin === undefined || isPreflight(request) || isEventPath(request.url)) return payload;
+    if (origin === undefined || isPreflight(request) || isEventPath(request.url) || isSdkPath(request.url))
+      return payload;
     try {
       const allowed = await allowedFor(request.org || undefined);
       if ([...allowed].includes(origin)) {

@@ -164,6 +164,10 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         },
         { name: 'OData', description: 'The Channel Analytics entities, as Dataverse serves them' },
         { name: 'Batch', description: 'Up to 1000 events of any kind in one request, answered one by one' },
+        {
+          name: 'SDK',
+          description: 'The browser bundles of the OpenUA SDK (`@openua/sdk`), for a script tag on any site',
+        },
         { name: 'Events', description: 'The stored events, as loaded' },
         { name: 'Rejections', description: 'What was refused, and why' },
         { name: 'Query', description: 'Measures by dimensions over time, and the KPI catalogue' },

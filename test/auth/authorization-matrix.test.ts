@@ -37,6 +37,9 @@ const EXPECTED: Record<string, Access> = {
   'GET /ready': { public: 'readiness probe for load balancers and orchestrators' },
   'GET /metrics': { privilege: 'metrics' },
   'GET /openapi.json': { public: 'the OpenAPI document: what the API is, no data' },
+  'GET /sdk/:file': {
+    public: 'the SDK’s browser bundles, for script tags on any site: the same code for everyone, no data',
+  },
   ...Object.fromEntries(
     [
       '/docs',
@@ -219,6 +222,7 @@ async function buildRows(): Promise<Row[]> {
     ':name': 'wait_seconds',
     ':correlationId': 'fz-correlation',
     ':dimension': idIn('/dimensions/custom/:dimension'),
+    ':file': 'openua.js',
   };
   const fill = (path: string) =>
     path

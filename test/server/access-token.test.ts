@@ -18,9 +18,10 @@ import {
 import { UA_PREFIXES } from '../helpers/ua.ts';
 
 /**
- * `access_token` (query string or form body) is for beacons, which cannot set a header: only the UA Write API's
- * routes take it. Everywhere else it would put a secret in URLs, browser histories and proxy logs, so it is
- * refused, saying to use the Authorization header; and no log line ever holds its value.
+ * `access_token` (query string or form body) is for beacons, which cannot set a header: only the routes beacons
+ * post to take it, the UA Write API's and the batch route (where the SDK's beacon flushes its queue as a page
+ * hides). Everywhere else it would put a secret in URLs, browser histories and proxy logs, so it is refused,
+ * saying to use the Authorization header; and no log line ever holds its value.
  */
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -35,7 +36,7 @@ serverForSuite(async (started) => {
   readKey = await createKey(server, ['analytics:read']);
 });
 
-describe('access_token outside the UA Write API', () => {
+describe('access_token outside the UA Write API and the batch route', () => {
   it('in the query of admin, query, dimension and Channel routes: 401 saying to use the Authorization header', async () => {
     const master = encodeURIComponent(server.masterKey);
     const refused: [string, Parameters<typeof call>[1]][] = [
@@ -46,6 +47,7 @@ describe('access_token outside the UA Write API', () => {
         { body: { name: 'from a URL', privileges: ['admin'] } },
       ],
       [`/api/v1/events?access_token=${encodeURIComponent(readKey)}`, {}],
+      [`/api/v1/query?access_token=${master}`, { body: { measures: ['count'] } }],
       [`/rest/ua/v15/dimensions/custom?access_token=${master}`, {}],
       [`/api/v1/channel/initLogAnalytics?access_token=${encodeURIComponent(writeKey)}`, { body: {} }],
     ];
@@ -126,6 +128,52 @@ describe('access_token on the UA Write API (beacons)', () => {
     }
     const stored = await readEvents(server, server.masterKey, '&eventType=beacon-ua');
     assert.equal(stored.length, 1);
+  });
+});
+
+describe('access_token on the batch route (the SDK’s beacon)', () => {
+  const batchOf = (eventType: string, eventId = crypto.randomUUID()) =>
+    JSON.stringify({
+      sentAt: new Date().toISOString(),
+      events: [{ kind: 'custom', eventId, ...validCustomEvent({ eventType }) }],
+    });
+
+  it('works in the query with a text/plain JSON body, as navigator.sendBeacon sends it', async () => {
+    const eventId = crypto.randomUUID();
+    const beacon = await call<{ results: { status: string }[] }>(
+      `${server.url}/api/v1/events/batch?access_token=${encodeURIComponent(writeKey)}`,
+      { raw: batchOf('beacon-batch', eventId), headers: { 'content-type': 'text/plain;charset=UTF-8' } },
+    );
+    assert.equal(beacon.status, 200, JSON.stringify(beacon.body));
+    assert.deepEqual(
+      beacon.body.results.map((r) => r.status),
+      ['accepted'],
+    );
+    // The same event again (a fetch that was in flight as the page hid): stored once.
+    const again = await call<{ results: { status: string }[] }>(`${server.url}/api/v1/events/batch`, {
+      token: writeKey,
+      raw: batchOf('beacon-batch', eventId),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.deepEqual(
+      again.body.results.map((r) => r.status),
+      ['duplicate'],
+    );
+    assert.equal((await readEvents(server, server.masterKey, '&eventType=beacon-batch')).length, 1);
+  });
+
+  it('is checked as any credential: a wrong one is 401, a read-only key is 403, and nothing is stored', async () => {
+    const wrong = await call(`${server.url}/api/v1/events/batch?access_token=oua_not-a-key`, {
+      raw: batchOf('beacon-refused'),
+      headers: { 'content-type': 'text/plain' },
+    });
+    errorOf(wrong, 401, 'UNAUTHENTICATED');
+    const reader = await call(
+      `${server.url}/api/v1/events/batch?access_token=${encodeURIComponent(readKey)}`,
+      { raw: batchOf('beacon-refused'), headers: { 'content-type': 'text/plain' } },
+    );
+    errorOf(reader, 403, 'FORBIDDEN');
+    assert.equal((await readEvents(server, server.masterKey, '&eventType=beacon-refused')).length, 0);
   });
 });
 
