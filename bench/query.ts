@@ -1,7 +1,7 @@
 /**
  * `npm run bench:query`: dashboard-style queries through `POST /api/v1/query` over generated data.
  *
- * 1. The demo generator (demo/generator.ts, seed 1) writes BENCH_QUERY_EVENTS events through the storage
+ * 1. The demo generator (src/demo/generator.ts, seed 1) writes BENCH_QUERY_EVENTS events through the storage
  *    interface in bulk: a contact center's KPI events and a search UI's events over 30 days.
  * 2. `openua serve` opens that store; each query of a standard set runs BENCH_QUERY_RUNS times over HTTP
  *    after two unmeasured runs, and its p50 and p99 are printed, with the server's peak RSS.
@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { writeDemo } from '../demo/demo-writer.ts';
+import { writeDemo } from '../src/demo/demo-writer.ts';
 import { Dimensions } from '../src/query/dimensions.ts';
 import { planParts } from '../src/query/insights.ts';
 import { resolveQuery } from '../src/query/query-spec.ts';

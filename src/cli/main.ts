@@ -3,6 +3,7 @@ import { isPrivilege, PRIVILEGES, type Privilege } from '../auth/privileges.ts';
 import { ConfigError, loadDotEnv, readConfig } from '../core/config.ts';
 import { OpenUAError } from '../core/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
+import { runDemo } from './demo.ts';
 import { serve } from './serve.ts';
 import { StartError } from './start-errors.ts';
 
@@ -65,6 +66,26 @@ export function program(): Command {
     )
     .action(async () => {
       await serve(readConfig());
+    });
+
+  cli
+    .command('demo')
+    .description(
+      'fill an empty data directory (or a running server, with --url and --key) with a month of demo data: a contact center and a search page',
+    )
+    .option(
+      '--data-dir <dir>',
+      'the data directory to fill (default: OPENUA_DATA_DIR); no server may hold it',
+    )
+    .option('--seed <n>', 'the same seed gives the same events (for the same --end)', wholeNumber, 1)
+    .option('--events <n>', 'about how many events', positiveInt, 1_000_000)
+    .option('--days <n>', 'the events fall in this many days before the end', positiveInt, 30)
+    .option('--end <time>', 'the ISO 8601 time the days end at (default: now)', isoTime)
+    .option('--org <org>', 'organization (it must exist)', 'default')
+    .option('--url <url>', 'send to the server running there over HTTP instead of writing a data directory')
+    .option('--key <key>', 'with --url: a key with analytics:write and admin, or the master key')
+    .action(async (o) => {
+      await runDemo(readConfig(), o);
     });
 
   const serverOption = [
@@ -366,6 +387,13 @@ const numberOption = (value: string): number | string =>
 /** The options a command was given, without the ones left out. */
 const defined = (values: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+
+const isoTime = (value: string) => {
+  const time = new Date(value);
+  if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(time.getTime()))
+    throw new InvalidArgumentError('must be an ISO 8601 time, such as 2026-11-30T00:00:00Z');
+  return time;
+};
 
 const wholeNumber = (value: string) => {
   const n = Number(value);

@@ -5,6 +5,7 @@ import { DOCS_PREFIX, OPENAPI_PATH } from '../http/openapi.ts';
 import { listenMetrics } from '../http/operations.ts';
 import { createServices } from '../startup/services.ts';
 import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
+import { DEMO_COMMAND } from './demo.ts';
 import { dataDirProblem, listenProblem } from './start-errors.ts';
 
 /**
@@ -55,6 +56,9 @@ export async function serve(config: Config): Promise<void> {
     `OpenUA listening on ${address}`,
     `Data: ${storage.location} (${storage.engine})`,
     services.firstStart ? 'First start: created the organization "default".' : undefined,
+    services.firstStart
+      ? `To try it with a month of demo data (about 1M events): stop the server and run ${DEMO_COMMAND}, or, while it runs: ${DEMO_COMMAND} --url ${address} --key <the master key>`
+      : undefined,
     metrics
       ? `Metrics: ${metrics.url}/metrics (OPENUA_METRICS_ADDRESS, no credential)`
       : `Metrics: ${address}/metrics (the master key, or a key with the "metrics" privilege)`,

@@ -8,6 +8,7 @@ import { channelRoutes } from '../channel/routes.ts';
 import { installErrorHandler } from '../core/error-handler.ts';
 import { logDestination } from '../core/log.ts';
 import { routeValidatorCompiler } from '../core/validation.ts';
+import { forecastRoutes } from '../forecast/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
@@ -16,6 +17,7 @@ import { uaRoutes } from '../ua/routes.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentTypes } from './content-types.ts';
 import { installCors } from './cors.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { installOpenApi } from './openapi.ts';
 import { installOperations } from './operations.ts';
 import { installRejections } from './rejections-hook.ts';
@@ -82,8 +84,11 @@ export async function buildApp(
   await app.register(
     alertRoutes(services.alertRules, services.alerts, services.webhooks, services.alertEvaluator),
   );
+  await app.register(forecastRoutes(services.forecasts));
   // The SDK's browser bundles, for the pages that log here to load from here.
   await app.register(sdkRoutes());
+  // The dashboard's page and files: it reads everything it shows from the routes above, on this origin.
+  await app.register(dashboardRoutes());
   // Alert rules are evaluated by a serving server only (never by a CLI command that opens the store).
   app.addHook('onReady', () => services.alertEvaluator.start(app.log));
   app.addHook('onClose', () => services.close());

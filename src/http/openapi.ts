@@ -173,7 +173,12 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'Query', description: 'Measures by dimensions over time, and the KPI catalogue' },
         { name: 'Dimensions', description: 'customData keys declared as typed dimensions' },
         { name: 'Alerts', description: 'Breach and anomaly rules, their alerts and webhooks' },
+        { name: 'Forecast', description: 'Arrivals forecast per interval, and the agents needed (Erlang C)' },
         { name: 'Admin', description: 'Organizations, API keys and search tokens' },
+        {
+          name: 'Dashboard',
+          description: 'The dashboard page and its files, which read everything they show from this API',
+        },
         { name: 'Operations', description: 'Readiness and metrics' },
       ],
       components: {

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { notFound, OpenUAError } from '../core/errors.ts';
+import { builtFiles, listed, matchesEtag } from './static-files.ts';
 
 /** Where the root's `prepare` script (run by `npm install` and `npm ci`) builds the SDK's browser bundles. */
 export const SDK_DIST = fileURLToPath(new URL('../../packages/sdk/dist/', import.meta.url));
@@ -21,27 +19,12 @@ const BUILD_COMMAND = 'npm run build --workspace packages/sdk';
  */
 const CACHE_CONTROL = 'public, max-age=3600, must-revalidate';
 
-interface Bundle {
-  mtimeMs: number;
-  size: number;
-  body: Buffer;
-  /** Strong: the hash of the bytes, so every server holding the same build answers the same tag. */
-  etag: string;
-}
-
 const unbuilt = () =>
   new OpenUAError(
     'UNAVAILABLE',
     `The SDK's bundles are not built (${SDK_PREFIX}/… serves packages/sdk/dist/*.js): run \`${BUILD_COMMAND}\` ` +
       '(npm install runs it)',
   );
-
-/** Whether an If-None-Match header names this tag (weak comparison, as RFC 9110 has it for If-None-Match). */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
-}
 
 /**
  * `GET /sdk/<file>.js`: the SDK's browser bundles, public, for `<script src>` on any site. Only a `.js` file the
@@ -50,27 +33,15 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
  * are read again only when the file's size or time changes.
  */
 export function sdkRoutes(dist = SDK_DIST) {
-  const bundles = new Map<string, Bundle>();
+  const read = builtFiles();
 
-  async function bundle(file: string): Promise<Bundle> {
-    const listed = await readdir(dist).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [];
-      throw error;
-    });
-    const scripts = listed.filter((name) => name.endsWith('.js')).sort();
+  async function bundle(file: string) {
+    const scripts = (await listed(dist)).filter((name) => name.endsWith('.js'));
     if (scripts.length === 0) throw unbuilt();
     if (!scripts.includes(file)) {
       throw notFound(`No SDK bundle ${file}: the bundles are ${scripts.join(', ')}`);
     }
-    const where = path.join(dist, file);
-    const { mtimeMs, size } = await stat(where);
-    const known = bundles.get(file);
-    if (known && known.mtimeMs === mtimeMs && known.size === size) return known;
-    const body = await readFile(where);
-    const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
-    const fresh = { mtimeMs, size, body, etag };
-    bundles.set(file, fresh);
-    return fresh;
+    return read(dist, file);
   }
 
   return async (app: FastifyInstance) => {
@@ -113,7 +84,7 @@ export function sdkRoutes(dist = SDK_DIST) {
           .header('Cache-Control', CACHE_CONTROL)
           // Script tags on every site load these; the bytes are the same for everyone, credential or not.
           .header('Access-Control-Allow-Origin', '*');
-        if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+        if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
         return reply.type('application/javascript; charset=utf-8').send(body);
       },
     );

@@ -11,6 +11,7 @@ import type { KpiDefinitions } from '../channel/kpi-definitions.ts';
 import type { KpiEvents } from '../channel/kpi-events.ts';
 import type { ChannelRecords } from '../channel/records.ts';
 import type { Config } from '../core/config.ts';
+import type { Forecasts } from '../forecast/forecasts.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import type { Intake } from '../ingest/intake.ts';
@@ -52,6 +53,8 @@ export interface Services {
   alerts: Alerts;
   webhooks: Webhooks;
   alertEvaluator: AlertEvaluator;
+  /** Arrivals forecasts and staffing, over the query API. */
+  forecasts: Forecasts;
   /** The Prometheus registry and the observers every part above reports to. */
   metrics: Metrics;
   /** Whether this start created the `default` organization (an empty data dir). */

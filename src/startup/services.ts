@@ -13,6 +13,7 @@ import { KpiDefinitions } from '../channel/kpi-definitions.ts';
 import { KpiEvents } from '../channel/kpi-events.ts';
 import { ChannelRecords } from '../channel/records.ts';
 import type { Config } from '../core/config.ts';
+import { Forecasts } from '../forecast/forecasts.ts';
 import { Metrics } from '../http/metrics.ts';
 import type { Services } from '../http/services.ts';
 import { EventReader } from '../ingest/event-reader.ts';
@@ -161,6 +162,7 @@ export async function createServices(
     alerts,
     webhooks,
     alertEvaluator,
+    forecasts: new Forecasts(insights),
     metrics,
     firstStart,
     started,

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { PRIVILEGES, type Privilege } from '../../src/auth/privileges.ts';
 import { ENTITY_SETS, type EntitySet, KPI_DEFINITIONS, PROVIDERS } from '../../src/channel/entity-sets.ts';
+import { DASHBOARD_DIST } from '../../src/http/dashboard.ts';
 import { type Fixtures, FUZZ_ORG, makeFixtures } from '../fuzz/targets.ts';
 import { ODATA } from '../helpers/channel.ts';
 import { registeredRoutes } from '../helpers/routes.ts';
@@ -40,6 +43,10 @@ const EXPECTED: Record<string, Access> = {
   'GET /sdk/:file': {
     public: 'the SDK’s browser bundles, for script tags on any site: the same code for everyone, no data',
   },
+  'GET /': {
+    public: 'the dashboard’s page: no data; it asks the API with the credential its reader signs in with',
+  },
+  'GET /assets/:file': { public: 'the dashboard’s built files: the same code for everyone, no data' },
   ...Object.fromEntries(
     [
       '/docs',
@@ -109,6 +116,8 @@ const EXPECTED: Record<string, Access> = {
   'DELETE /api/v1/alert-rules/:id': admin,
   'GET /api/v1/alerts': read,
   'GET /api/v1/alerts/:id': read,
+  'POST /api/v1/forecast': read,
+  'POST /api/v1/staffing': read,
   [`GET ${ODATA}`]: read,
   [`GET ${ODATA}/`]: read,
   [`GET ${ODATA}/$metadata`]: read,
@@ -223,6 +232,8 @@ async function buildRows(): Promise<Row[]> {
     ':correlationId': 'fz-correlation',
     ':dimension': idIn('/dimensions/custom/:dimension'),
     ':file': 'openua.js',
+    // One file of the dashboard's build stands for the rest (their names are content hashes).
+    ':file@/assets/:file': readdirSync(join(DASHBOARD_DIST, 'assets'))[0] ?? 'missing',
   };
   const fill = (path: string) =>
     path

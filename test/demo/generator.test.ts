@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { writeDemo } from '../../demo/demo-writer.ts';
+import { ChannelRecords } from '../../src/channel/records.ts';
+import { writeDemo } from '../../src/demo/demo-writer.ts';
 import {
   DEMO_PROVIDERS,
   DEMO_SHORT_ABANDON_SECONDS,
   type GeneratorTally,
   generateEvents,
   newTally,
-} from '../../demo/generator.ts';
-import { ChannelRecords } from '../../src/channel/records.ts';
+} from '../../src/demo/generator.ts';
 import { ENTITY_TABLES } from '../../src/startup/services.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import type { KpiUnit, QueryFilter, UnitFact, UnitMeasure } from '../../src/storage/storage.ts';

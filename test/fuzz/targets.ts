@@ -285,6 +285,29 @@ export async function makeFixtures(server: Target): Promise<Fixtures> {
     [{ threshold: 5, rotateSecret: true, enabled: false }],
     'PATCH',
   );
+  // One week of history and a day ahead: the forecast reads history through the query API, a week per query.
+  const forecast = {
+    from: '2026-11-02T00:00:00Z',
+    to: '2026-11-03T00:00:00Z',
+    timeZone: 'Europe/Paris',
+    intervalMinutes: 60,
+    weeks: 1,
+    backtestWeeks: 0,
+    measure: 'count',
+    filters: [{ field: 'eventType', op: 'eq', value: 'facet' }],
+  };
+  body('/api/v1/forecast', '/api/v1/forecast', [
+    forecast,
+    { ...forecast, measure: 'conversations', trend: true },
+  ]);
+  body('/api/v1/staffing', '/api/v1/staffing', [
+    {
+      intervals: [{ start: '2026-11-02T09:00:00Z', arrivals: 100 }],
+      ahtSeconds: 180,
+      targetServiceLevel: 0.8,
+    },
+    { ...forecast, ahtSeconds: 240, targetAnswerSeconds: 30, maxOccupancy: 0.85 },
+  ]);
 
   // Coveo's dimension API (both of its body-taking methods, on the collection and on one dimension).
   const coveo = '/rest/ua/v15/dimensions/custom';

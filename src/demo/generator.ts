@@ -1,11 +1,12 @@
-import { type CanonicalEvent, NO_UA_FIELDS } from '../src/model/canonical-event.ts';
+import { type CanonicalEvent, NO_UA_FIELDS } from '../model/canonical-event.ts';
 
 /**
  * Realistic demo data from a seed: the same seed gives the same events, byte for byte. A contact center
- * (providers, channels, queues, agents; conversations with transfers, abandons inside and outside the
- * short-abandon threshold, notifications accepted, rejected and timed out, holds, wrap-up, presence
- * changes and a custom KPI) and a search UI (searches, clicks on results, custom events tied to them).
- * Used by `npm run bench:query`, and meant for a later `openua demo`.
+ * (providers, channels, queues, agents; conversations with transfers, consults, abandons inside and outside the
+ * short-abandon threshold, notifications received, accepted, rejected and timed out, holds, wrap-up, presence
+ * changes, a sentiment and a CSAT per conversation, and a custom KPI) and a search page (page views, searches,
+ * clicks on results, custom events tied to them). Desktops log under OpenUA's names or under the framework's own
+ * (its 2019 build's, its later build's), mixed, as real desktops do. Used by `openua demo` and `npm run bench:query`.
  */
 
 export interface GeneratorOptions {
@@ -26,9 +27,12 @@ export interface GeneratorTally {
   abandonedShort: number;
   abandonedLong: number;
   transfers: number;
+  consults: number;
   notifications: { accepted: number; rejected: number; timedOut: number };
   openSessions: number;
   searches: number;
+  views: number;
+  customKpiEvents: number;
 }
 
 export const newTally = (): GeneratorTally => ({
@@ -36,9 +40,12 @@ export const newTally = (): GeneratorTally => ({
   abandonedShort: 0,
   abandonedLong: 0,
   transfers: 0,
+  consults: 0,
   notifications: { accepted: 0, rejected: 0, timedOut: 0 },
   openSessions: 0,
   searches: 0,
+  views: 0,
+  customKpiEvents: 0,
 });
 
 /** The short-abandon threshold the generated abandons are placed around, in seconds. */
@@ -52,6 +59,32 @@ export const DEMO_PROVIDERS = [
   { id: 'd3e0a1c2-0000-4000-a000-000000000002', name: 'contoso-chat' },
   { id: 'd3e0a1c2-0000-4000-a000-000000000003', name: 'contoso-messaging' },
 ] as const;
+/** A provider whose analytics are switched off: it has no events, and the live API refuses any for it. */
+export const DEMO_SWITCHED_OFF_PROVIDERS = [
+  { id: 'd3e0a1c2-0000-4000-a000-000000000004', name: 'contoso-legacy-ivr' },
+] as const;
+/**
+ * The demo's custom KPIs: an agent checking who the customer is, and looking an order up (with the order's value
+ * as customData). Their definitions are the organization's own (Custom), made before their events.
+ */
+export const DEMO_CUSTOM_KPIS = [
+  {
+    name: 'CustomerVerified',
+    displayName: 'Customer verified',
+    description: "The agent checked the customer's identity (demo data; customData.method)",
+  },
+  {
+    name: 'OrderLookup',
+    displayName: 'Order lookup',
+    description: 'The agent opened the order the conversation is about (demo data; customData.order_value)',
+  },
+] as const;
+/**
+ * The names a desktop logs its notifications under: OpenUA's, the framework's 2019 build's (NotificationReceived,
+ * NotificationResponse accepted/rejected, NotificationTimedOut) or its later build's (NotificationAccepted…).
+ */
+type Desktop = 'openua' | 'cif2019' | 'cifLater';
+const DESKTOPS: readonly Desktop[] = ['openua', 'openua', 'openua', 'cif2019', 'cifLater'];
 const PRESENCE = ['Available', 'Busy', 'Away', 'DoNotDisturb', 'Offline'] as const;
 const WORDS = [
   'reset',
@@ -66,7 +99,8 @@ const WORDS = [
   'plan',
 ];
 const SOURCES = ['Knowledge Base', 'Community', 'Product Docs'];
-const AGENTS = 60;
+const PAGES = ['/', '/help', '/help/billing', '/help/account', '/community', '/contact'];
+export const DEMO_AGENTS = 60;
 
 /** mulberry32: a small, fast PRNG whose whole state is one 32-bit number. */
 function prng(seed: number): () => number {
@@ -98,7 +132,7 @@ export function* generateEvents(
     return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${hex(3)}-${(8 + Math.floor(random() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
   };
   const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
-  const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${String(i + 1).padStart(3, '0')}`);
+  const agents = Array.from({ length: DEMO_AGENTS }, (_, i) => `agent-${String(i + 1).padStart(3, '0')}`);
   const visitors = Array.from({ length: 5_000 }, uuid);
   const start = options.end.getTime() - options.days * 86_400_000;
   const span = options.end.getTime() - start;
@@ -140,6 +174,9 @@ export function* generateEvents(
     const channel = pick(DEMO_CHANNELS);
     const queue = pick(DEMO_QUEUES);
     const providerId = pick(DEMO_PROVIDERS).id;
+    const desktop = pick(DESKTOPS);
+    // The customer's mood, -1 to 1, as a sentiment model scores it: on each session as it goes, and at the end.
+    const sentiment = String(Math.round(between(-1, 1) * 100) / 100);
     const kpi = (ms: number, name: string, extra: Partial<CanonicalEvent> = {}) =>
       emit({
         ...base(ms, 'kpi', name),
@@ -163,7 +200,7 @@ export function* generateEvents(
         : between(DEMO_SHORT_ABANDON_SECONDS + 5, 600);
       if (short) count.abandonedShort++;
       else count.abandonedLong++;
-      kpi(t0 + wait * 1000, 'ConversationEnded', { eventValue: 'abandoned' });
+      kpi(t0 + wait * 1000, 'ConversationEnded', { eventValue: 'abandoned', customData: { sentiment } });
       return;
     }
     let sessions = 0;
@@ -172,11 +209,13 @@ export function* generateEvents(
       let agent = pick(agents);
       for (;;) {
         t += between(3, 90) * 1000;
-        kpi(t, 'NotificationDisplayed', { participantId: agent });
+        kpi(t, desktop === 'openua' ? 'NotificationDisplayed' : 'NotificationReceived', {
+          participantId: agent,
+        });
         const roll = random();
         const action = roll < 0.8 ? 'Accept' : roll < 0.9 ? 'Reject' : 'Timeout';
         t += (action === 'Timeout' ? 60 : between(1, 20)) * 1000;
-        kpi(t, 'NotificationResponse', { participantId: agent, notificationResponseAction: action });
+        kpi(t, ...notificationResponse(desktop, action, agent));
         if (action === 'Accept') {
           count.notifications.accepted++;
           break;
@@ -188,7 +227,7 @@ export function* generateEvents(
       sessions++;
       const providerSessionId = uuid();
       const inSession = { participantId: agent, providerSessionId };
-      kpi(t, 'SessionStarted', inSession);
+      kpi(t, 'SessionStarted', { ...inSession, customData: { sentiment } });
       if (sessions === 1) {
         t += between(5, 120) * 1000;
         kpi(t, 'FirstResponseSent', inSession);
@@ -204,6 +243,33 @@ export function* generateEvents(
         kpi(t, 'CustomerVerified', {
           ...inSession,
           customData: { method: pick(['otp', 'kba', 'voiceprint']) },
+        });
+      }
+      if (random() < 0.25) {
+        count.customKpiEvents++;
+        t += between(5, 60) * 1000;
+        kpi(t, 'OrderLookup', {
+          ...inSession,
+          entityName: 'salesorder',
+          entityRecordId: uuid(),
+          customData: { order_value: String(Math.round(between(5, 900) * 100) / 100) },
+        });
+      }
+      if (random() < 0.1) {
+        // A consult: the agent brings another agent in, then lets them go; the session stays the agent's.
+        count.consults++;
+        const consulted = pick(agents);
+        t += between(20, 300) * 1000;
+        kpi(t, 'ParticipantAdded', {
+          ...inSession,
+          eventValue: 'Consult',
+          customData: { consulted_agent: consulted },
+        });
+        t += between(30, 400) * 1000;
+        kpi(t, 'ParticipantRemoved', {
+          ...inSession,
+          eventValue: 'ConsultEnd',
+          customData: { consulted_agent: consulted },
         });
       }
       t += between(60, 900) * 1000;
@@ -222,7 +288,9 @@ export function* generateEvents(
       kpi(t, 'WrapUpEnded', inSession);
       kpi(t, 'SessionClosed', inSession);
       kpi(t, 'ConversationEnded', {
-        customData: random() < 0.3 ? { csat: String(1 + Math.floor(random() * 5)) } : {},
+        eventValue: pick(['Customer', 'Agent', 'Customer', 'System']),
+        // The customer's survey answer, 1 to 5: better the happier they were.
+        customData: { sentiment, csat: String(csatFor(Number(sentiment), random())) },
       });
       return;
     }
@@ -235,6 +303,7 @@ export function* generateEvents(
     const searchQueryUid = uuid();
     const words = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(WORDS)).join(' ');
     const numberOfResults = random() < 0.05 ? 0 : Math.floor(between(1, 500));
+    const originLevel2 = pick(['All', 'Articles', 'Community']);
     const ua = (
       ms: number,
       category: CanonicalEvent['category'],
@@ -249,9 +318,23 @@ export function* generateEvents(
         visitorId: visitor,
         visitId: `${visitor.slice(0, 8)}-${Math.floor(ms / 1_800_000)}`,
         originLevel1: 'SupportHub',
-        originLevel2: pick(['All', 'Articles', 'Community']),
+        originLevel2,
         ...extra,
       });
+    if (random() < 0.4) {
+      // The page the visitor searched from.
+      count.views++;
+      const page = pick(PAGES);
+      ua(t0 - between(1, 30) * 1000, 'view', 'view', {
+        eventValue: 'page',
+        location: `https://support.example.com${page}`,
+        title: `Support ${page}`,
+        contentIdKey: '@permanentid',
+        contentIdValue: `page${page}`,
+        contentType: 'page',
+        customData: { page_section: page.split('/')[1] || 'home' },
+      });
+    }
     ua(t0, 'search', 'search', {
       eventValue: 'searchboxSubmit',
       searchQueryUid,
@@ -313,6 +396,26 @@ export function* generateEvents(
   }
   if (batch.length > 0) yield inTimeOrder(batch);
 }
+
+/** A notification's answer as each desktop logs it: the event's name and its fields. */
+function notificationResponse(
+  desktop: Desktop,
+  action: 'Accept' | 'Reject' | 'Timeout',
+  participantId: string,
+): [string, Partial<CanonicalEvent>] {
+  if (desktop === 'openua')
+    return ['NotificationResponse', { participantId, notificationResponseAction: action }];
+  if (action === 'Timeout') return ['NotificationTimedOut', { participantId }];
+  if (desktop === 'cif2019') {
+    const notificationResponseAction = action === 'Accept' ? 'accepted' : 'rejected';
+    return ['NotificationResponse', { participantId, notificationResponseAction }];
+  }
+  return [action === 'Accept' ? 'NotificationAccepted' : 'NotificationRejected', { participantId }];
+}
+
+/** A CSAT answer, 1 to 5, that follows the sentiment (-1 to 1) with some noise. */
+const csatFor = (sentiment: number, noise: number) =>
+  Math.min(5, Math.max(1, Math.round(3 + sentiment * 2 + (noise - 0.5) * 2)));
 
 /** Oldest first; events of the same instant keep the order they were made in. */
 const inTimeOrder = (events: CanonicalEvent[]) =>

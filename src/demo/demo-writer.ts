@@ -1,21 +1,32 @@
 import {
   CONVERSATIONS,
   type EntitySet,
+  KPI_DEFINITIONS,
   PARTICIPANTS,
   PROVIDERS,
   SESSIONS,
-} from '../src/channel/entity-sets.ts';
-import type { ChannelRecords } from '../src/channel/records.ts';
-import type { CanonicalEvent } from '../src/model/canonical-event.ts';
-import type { Storage } from '../src/storage/storage.ts';
-import { DEMO_PROVIDERS, type GeneratorOptions, type GeneratorTally, generateEvents } from './generator.ts';
+} from '../channel/entity-sets.ts';
+import type { ChannelRecords } from '../channel/records.ts';
+import type { CanonicalEvent } from '../model/canonical-event.ts';
+import type { Storage } from '../storage/storage.ts';
+import {
+  DEMO_CUSTOM_KPIS,
+  DEMO_PROVIDERS,
+  DEMO_SWITCHED_OFF_PROVIDERS,
+  type GeneratorOptions,
+  type GeneratorTally,
+  generateEvents,
+} from './generator.ts';
 
 /**
  * Demo data in a store: the generator's events and, with `records`, the Channel Analytics records they
- * belong to (providers with analytics on, conversations, sessions, their agents), as initLogAnalytics would
- * have made them. Each record comes from the one event that opens it (ConversationQueued, SessionStarted),
- * so a conversation whose events fall in two batches is still written once. Everything goes through the
- * storage interface in bulk: one transaction of records and one of events per batch.
+ * belong to (providers with analytics on and off, the custom KPIs' definitions, conversations, sessions, their
+ * agents), as initLogAnalytics would have made them. Each record comes from the one event that opens it
+ * (ConversationQueued, SessionStarted), so a conversation whose events fall in two batches is still written
+ * once. Records are merged and committed by ChannelRecords, as the JS and admin APIs do; events go to
+ * `Storage.appendEvents`, the call the group commit loads the ingest log into the store with: one transaction
+ * of records and one of events per batch, without the ingest log (which makes a server's acknowledgement
+ * durable; here the command's end is the acknowledgement).
  */
 export async function writeDemo(
   storage: Storage,
@@ -26,15 +37,21 @@ export async function writeDemo(
 ): Promise<number> {
   let written = 0;
   if (records) {
-    await records.commit(
-      DEMO_PROVIDERS.map(({ id, name }) => {
-        const { record } = records.merge(PROVIDERS, options.org, {
-          values: { name, label: name, enableAnalytics: true },
-          customData: {},
-        });
-        return { set: PROVIDERS, record: { ...record, id } };
-      }),
-    );
+    const provider = ({ id, name }: { id: string; name: string }, enableAnalytics: boolean) => {
+      const { record } = records.merge(PROVIDERS, options.org, {
+        values: { name, label: name, enableAnalytics },
+        customData: {},
+      });
+      return { set: PROVIDERS, record: { ...record, id } };
+    };
+    await records.commit([
+      ...DEMO_PROVIDERS.map((p) => provider(p, true)),
+      ...DEMO_SWITCHED_OFF_PROVIDERS.map((p) => provider(p, false)),
+    ]);
+    for (const definition of DEMO_CUSTOM_KPIS) {
+      if (!(await records.findNamed(KPI_DEFINITIONS, options.org, definition.name)))
+        await records.create(KPI_DEFINITIONS, options.org, { ...definition }, 'fields');
+    }
   }
   for (const batch of generateEvents(options, tally)) {
     if (records) {
