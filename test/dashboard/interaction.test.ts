@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser, Locator } from 'playwright-core';
-import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
-import { openDashboard, pageUrl, quiet, startDemoServer, themeOf } from '../helpers/dashboard.ts';
-import { createKey, removeDir, type TestServer } from '../helpers/server.ts';
+import { browserSkipReason } from '../helpers/browser.ts';
+import { dashboardForSuite, openDashboard, pageUrl, quiet, themeOf } from '../helpers/dashboard.ts';
+import type { TestServer } from '../helpers/server.ts';
 
 /** What a person does with the keyboard and the theme toggle, in real Chromium. */
 
@@ -20,15 +20,8 @@ describe('the dashboard by keyboard, and its theme', { skip }, () => {
   let browser: Browser;
   let key: string;
 
-  before(async () => {
-    server = await startDemoServer();
-    browser = await launchChromium();
-    key = await createKey(server, ['analytics:read']);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (server) removeDir(server.dataDir);
+  dashboardForSuite(['analytics:read'], (suite) => {
+    ({ server, browser, key } = suite);
   });
 
   it('sorts a table from its header with Enter, both ways', async () => {

@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { Browser } from 'playwright-core';
-import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
+import { browserSkipReason } from '../helpers/browser.ts';
 import {
   type ApiCall,
+  dashboardForSuite,
   openDashboard,
   pageUrl,
   recordApiCalls,
   sameNumber,
   settled,
-  startDemoServer,
 } from '../helpers/dashboard.ts';
-import { call, createKey, ROOT, removeDir, type TestServer } from '../helpers/server.ts';
+import { call, ROOT, type TestServer } from '../helpers/server.ts';
 
 /**
  * The numbers of the Agent, Supervisor and Manager pages are the query API's answers for the same range and
@@ -58,15 +58,8 @@ describe('the people pages show what the query API answers', { skip }, () => {
   const range = { preset: 'custom', ...span };
   const chat = [{ field: 'channel', op: 'eq', value: 'chat' }];
 
-  before(async () => {
-    server = await startDemoServer();
-    browser = await launchChromium();
-    key = await createKey(server, ['analytics:read']);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (server) removeDir(server.dataDir);
+  dashboardForSuite(['analytics:read'], (suite) => {
+    ({ server, browser, key } = suite);
   });
 
   const query = async (spec: Spec) => {

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ChannelRecords } from '../../src/channel/records.ts';
 import { writeDemo } from '../../src/demo/demo-writer.ts';
 import { ENTITY_TABLES } from '../../src/startup/services.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
-import { ROOT, startServer, type TestServer, tempDir } from './server.ts';
+import { launchChromium } from './browser.ts';
+import { createKey, ROOT, removeDir, startServer, type TestServer, tempDir } from './server.ts';
 
 /** The dashboard in real Chromium, served by a real OpenUA over a small demo store. */
 
@@ -49,6 +51,31 @@ export async function startDemoServer(env: Record<string, string> = {}): Promise
     await storage.close();
   }
   return startServer({ dataDir, env });
+}
+
+/** What a suite of dashboard tests runs against: a server over the demo store, a Chromium, a key. */
+export interface DashboardSuite {
+  server: TestServer;
+  browser: Browser;
+  key: string;
+}
+
+/**
+ * Starts, before a suite's tests, a demo server, a Chromium and a key holding `privileges`, handed to `use`; ends them
+ * after the suite.
+ */
+export function dashboardForSuite(privileges: string[], use: (suite: DashboardSuite) => void): void {
+  let suite: Partial<DashboardSuite> = {};
+  before(async () => {
+    const server = await startDemoServer();
+    suite = { server, browser: await launchChromium(), key: await createKey(server, privileges) };
+    use(suite as DashboardSuite);
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.server?.close();
+    if (suite.server) removeDir(suite.server.dataDir);
+  });
 }
 
 /** What went wrong in a page: console errors, uncaught exceptions, failed requests, requests to other origins. */

@@ -2,14 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { installErrorHandler } from '../../src/core/error-handler.ts';
-import { ErrorBodySchema } from '../../src/core/errors.ts';
-import { routeValidatorCompiler } from '../../src/core/validation.ts';
+import type { FastifyInstance } from 'fastify';
 import { dashboardRoutes } from '../../src/http/dashboard.ts';
-import { installSecurityHeaders } from '../../src/http/security-headers.ts';
 import { errorOf } from '../helpers/errors.ts';
-import { type Answer, call, removeDir, serverForSuite, type TestServer, tempDir } from '../helpers/server.ts';
+import { asAnswer, routeApp } from '../helpers/route-app.ts';
+import { call, removeDir, serverForSuite, type TestServer, tempDir } from '../helpers/server.ts';
 
 /**
  * The dashboard as the server serves it: `GET /` (its page, revalidated on every load) and `GET /assets/<file>`
@@ -19,30 +16,6 @@ import { type Answer, call, removeDir, serverForSuite, type TestServer, tempDir 
 
 const INDEX = '<!doctype html><script type="module" src="/assets/index-Ab12.js"></script>';
 const SCRIPT = 'console.log("dashboard");\n';
-
-/** The dashboard routes alone over a directory of the test's own, with the server's security headers. */
-async function dashboardApp(dist: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
-  installErrorHandler(app, 1024);
-  app.addSchema(ErrorBodySchema);
-  app.setValidatorCompiler(routeValidatorCompiler);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  await installSecurityHeaders(app);
-  await app.register(dashboardRoutes(dist));
-  return app;
-}
-
-const asAnswer = (injected: Awaited<ReturnType<FastifyInstance['inject']>>): Answer<unknown> => {
-  let body: unknown = injected.body;
-  try {
-    body = JSON.parse(injected.body);
-  } catch {}
-  return {
-    status: injected.statusCode,
-    headers: new Headers(injected.headers as Record<string, string>),
-    body,
-  };
-};
 
 /** The CSP's directives, by name. */
 function policy(header: string | null): Map<string, string[]> {
@@ -74,7 +47,7 @@ describe('GET / and GET /assets/<file>, over a build directory', () => {
   let app: FastifyInstance;
   before(async () => {
     dist = path.join(tempDir('openua-dashboard-'), 'dist');
-    app = await dashboardApp(dist);
+    app = await routeApp(dashboardRoutes(dist), { securityHeaders: true });
   });
   after(async () => {
     await app.close();

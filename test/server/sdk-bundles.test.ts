@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { installErrorHandler } from '../../src/core/error-handler.ts';
-import { ErrorBodySchema } from '../../src/core/errors.ts';
-import { routeValidatorCompiler } from '../../src/core/validation.ts';
+import type { FastifyInstance } from 'fastify';
 import { sdkRoutes } from '../../src/http/sdk.ts';
 import { errorOf } from '../helpers/errors.ts';
-import { type Answer, call, removeDir, serverForSuite, type TestServer, tempDir } from '../helpers/server.ts';
+import { asAnswer, routeApp } from '../helpers/route-app.ts';
+import { call, removeDir, serverForSuite, type TestServer, tempDir } from '../helpers/server.ts';
 
 /**
  * What the SDK needs of the server: its browser bundles at `GET /sdk/<file>.js` (public, any site, an hour's
@@ -18,36 +16,12 @@ import { type Answer, call, removeDir, serverForSuite, type TestServer, tempDir 
 
 const PAGE = 'https://shop.example.com';
 
-/** The bundle route alone over a directory of the test's own, answered in-process. */
-async function bundleApp(dist: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
-  installErrorHandler(app, 1024);
-  // As buildApp does: the error answers the route declares refer to the Error schema.
-  app.addSchema(ErrorBodySchema);
-  app.setValidatorCompiler(routeValidatorCompiler);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  await app.register(sdkRoutes(dist));
-  return app;
-}
-
-const asAnswer = (injected: Awaited<ReturnType<FastifyInstance['inject']>>): Answer<unknown> => {
-  let body: unknown = injected.body;
-  try {
-    body = JSON.parse(injected.body);
-  } catch {}
-  return {
-    status: injected.statusCode,
-    headers: new Headers(injected.headers as Record<string, string>),
-    body,
-  };
-};
-
 describe('GET /sdk/<file>.js, over a directory of bundles', () => {
   let dist: string;
   let app: FastifyInstance;
   before(async () => {
     dist = path.join(tempDir('openua-sdk-'), 'dist');
-    app = await bundleApp(dist);
+    app = await routeApp(sdkRoutes(dist));
   });
   after(async () => {
     await app.close();

@@ -15,7 +15,7 @@ import { FilterBar } from '../components/FilterBar.tsx';
 import { KpiCard, KpiValue } from '../components/KpiCard.tsx';
 import { PageHeader } from '../components/Layout.tsx';
 import { TimeRange } from '../components/TimeRange.tsx';
-import { formatDuration, formatTime, toNumber } from '../format.ts';
+import { formatDuration, formatTime, toNumber, type ValueUnit } from '../format.ts';
 import { setParams, useRoute } from '../url-state.ts';
 import { useApi } from '../use-api.ts';
 import {
@@ -26,7 +26,13 @@ import {
   burndown,
 } from './agent/queries.ts';
 import { Section } from './supervisor/Section.tsx';
-import { settleAll, usePolling } from './supervisor/use-polling.ts';
+import {
+  type Settled,
+  sectionState,
+  settleAll,
+  settledValues,
+  usePolling,
+} from './supervisor/use-polling.ts';
 
 export { queriesFor } from './agent/queries.ts';
 
@@ -53,9 +59,28 @@ function ShareBar({ share }: { share: number }) {
   );
 }
 
+/** The day's work items, as cards and as the burndown's lines. */
+const WORK_ITEMS = [
+  { key: 'assigned', label: 'Assigned' },
+  { key: 'handled', label: 'Handled' },
+  { key: 'remaining', label: 'Remaining' },
+] as const;
+
+/** The agent's numbers set against the team's (`agent.<kpi>` beside `team.<kpi>`). */
+const AGAINST_TEAM: { kpi: string; label: string; unit?: ValueUnit; hint?: string }[] = [
+  {
+    kpi: 'csat',
+    label: 'CSAT (1–5)',
+    hint: 'Mean CSAT of the conversations the agent answered first',
+  },
+  { kpi: 'averageHandleTime', label: 'Average handle time', unit: 'seconds' },
+  { kpi: 'notificationAcceptanceRate', label: 'Accept rate', unit: 'percent' },
+  { kpi: 'sessions', label: 'Sessions', unit: 'count' },
+];
+
 const timeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-type Answers = Partial<Record<AgentQuery, { value?: QueryAnswer; error?: unknown }>>;
+type Answers = Settled<AgentQuery, QueryAnswer>;
 
 export function Agent() {
   const { params } = useRoute();
@@ -90,16 +115,11 @@ export function Agent() {
   const live = usePolling((at) => query(agentQueries(params, at, zone).live), 'live', LIVE_MS);
 
   const answers = useMemo(() => {
-    const out: Partial<Record<AgentQuery, QueryAnswer>> = {};
-    for (const [name, settled] of Object.entries(loaded.data ?? {})) {
-      if (settled?.value) out[name as AgentQuery] = settled.value;
-    }
+    const out = settledValues(loaded.data);
     if (live.data) out.live = live.data;
     return out;
   }, [loaded.data, live.data]);
   const numbers = useMemo(() => agentNumbers(answers, agent, live.at ?? now), [answers, agent, live.at, now]);
-  const waiting = loaded.loading && !loaded.data;
-  const failure = (name: AgentQuery) => loaded.data?.[name]?.error;
 
   const points = useMemo(
     () =>
@@ -111,11 +131,11 @@ export function Agent() {
   const burndownChart = useMemo(
     () => ({
       x: points.map((point) => new Date(point.time).getTime() / 1000),
-      series: [
-        { label: 'Assigned', values: points.map((point) => point.assigned), unit: 'count' },
-        { label: 'Handled', values: points.map((point) => point.handled), unit: 'count' },
-        { label: 'Remaining', values: points.map((point) => point.remaining), unit: 'count' },
-      ],
+      series: WORK_ITEMS.map((item) => ({
+        label: item.label,
+        values: points.map((point) => point[item.key]),
+        unit: 'count',
+      })),
     }),
     [points],
   );
@@ -178,47 +198,20 @@ export function Agent() {
       <Section
         title="Performance against the team"
         query="agent team csat"
-        loading={waiting}
-        error={failure('agent') ?? failure('team') ?? failure('csat')}
-        retry={loaded.reload}
+        {...sectionState(loaded, 'agent', 'team', 'csat')}
       >
         <div class="kpi-row">
-          <KpiCard
-            name="agent.csat"
-            label="CSAT (1–5)"
-            value={numbers['agent.csat']}
-            reference={{ name: 'team.csat', label: 'Team', value: numbers['team.csat'] }}
-            hint="Mean CSAT of the conversations the agent answered first"
-          />
-          <KpiCard
-            name="agent.averageHandleTime"
-            label="Average handle time"
-            value={numbers['agent.averageHandleTime']}
-            unit="seconds"
-            reference={{
-              name: 'team.averageHandleTime',
-              label: 'Team',
-              value: numbers['team.averageHandleTime'],
-            }}
-          />
-          <KpiCard
-            name="agent.notificationAcceptanceRate"
-            label="Accept rate"
-            value={numbers['agent.notificationAcceptanceRate']}
-            unit="percent"
-            reference={{
-              name: 'team.notificationAcceptanceRate',
-              label: 'Team',
-              value: numbers['team.notificationAcceptanceRate'],
-            }}
-          />
-          <KpiCard
-            name="agent.sessions"
-            label="Sessions"
-            value={numbers['agent.sessions']}
-            unit="count"
-            reference={{ name: 'team.sessions', label: 'Team', value: numbers['team.sessions'] }}
-          />
+          {AGAINST_TEAM.map((entry) => (
+            <KpiCard
+              key={entry.kpi}
+              name={`agent.${entry.kpi}`}
+              label={entry.label}
+              value={numbers[`agent.${entry.kpi}`]}
+              unit={entry.unit}
+              reference={{ name: `team.${entry.kpi}`, label: 'Team', value: numbers[`team.${entry.kpi}`] }}
+              hint={entry.hint}
+            />
+          ))}
         </div>
       </Section>
 
@@ -226,9 +219,7 @@ export function Agent() {
         <Section
           title="Today's work items"
           query="burndown"
-          loading={waiting}
-          error={failure('burndown')}
-          retry={loaded.reload}
+          {...sectionState(loaded, 'burndown')}
           empty={
             points.length === 0
               ? {
@@ -239,24 +230,15 @@ export function Agent() {
           }
         >
           <div class="kpi-row">
-            <KpiCard
-              name="workItems.assigned"
-              label="Assigned"
-              value={numbers['workItems.assigned']}
-              unit="count"
-            />
-            <KpiCard
-              name="workItems.handled"
-              label="Handled"
-              value={numbers['workItems.handled']}
-              unit="count"
-            />
-            <KpiCard
-              name="workItems.remaining"
-              label="Remaining"
-              value={numbers['workItems.remaining']}
-              unit="count"
-            />
+            {WORK_ITEMS.map((item) => (
+              <KpiCard
+                key={item.key}
+                name={`workItems.${item.key}`}
+                label={item.label}
+                value={numbers[`workItems.${item.key}`]}
+                unit="count"
+              />
+            ))}
           </div>
           <Chart testId="burndown-chart" title="Work items today, cumulative by hour" {...burndownChart} />
         </Section>
@@ -264,9 +246,7 @@ export function Agent() {
         <Section
           title="Presence time by status"
           query="presence"
-          loading={waiting}
-          error={failure('presence')}
-          retry={loaded.reload}
+          {...sectionState(loaded, 'presence')}
           empty={
             presenceRows.length === 0
               ? {

@@ -32,13 +32,13 @@ import {
 } from './manager/queries.ts';
 import { Staffing } from './manager/Staffing.tsx';
 import { Section } from './supervisor/Section.tsx';
-import { settleAll } from './supervisor/use-polling.ts';
+import { type Settled, sectionState, settleAll, settledValues } from './supervisor/use-polling.ts';
 
 export { queriesFor } from './manager/queries.ts';
 
 const FILTER_FIELDS = ['channel', 'queueName', 'queueId', 'providerId', 'participantId'];
 
-type Answers = Partial<Record<ManagerQuery, { value?: QueryAnswer; error?: unknown }>>;
+type Answers = Settled<ManagerQuery, QueryAnswer>;
 
 /** Provider names by record id, from the OData providers set (analytics:read), to label the provider breakdown. */
 function useProviderNames() {
@@ -161,16 +161,9 @@ export function Manager() {
   const providerNames = useProviderNames();
   const [sentimentKpi, setSentimentKpi] = useState<string>('averageHandleTime');
 
-  const answers = useMemo(() => {
-    const out: Partial<Record<ManagerQuery, QueryAnswer>> = {};
-    for (const [name, settled] of Object.entries(loaded.data ?? {})) {
-      if (settled?.value) out[name as ManagerQuery] = settled.value;
-    }
-    return out;
-  }, [loaded.data]);
+  const answers = useMemo(() => settledValues(loaded.data), [loaded.data]);
   const numbers = useMemo(() => managerNumbers(answers), [answers]);
   const waiting = loaded.loading && !loaded.data;
-  const failure = (name: ManagerQuery) => loaded.data?.[name]?.error;
   const nothing = !waiting && answers.totals !== undefined && !numbers.conversations;
   const emptyRange = nothing
     ? {
@@ -216,9 +209,7 @@ export function Manager() {
       <Section
         title="KPIs against the previous period"
         query="totals"
-        loading={waiting}
-        error={failure('totals')}
-        retry={loaded.reload}
+        {...sectionState(loaded, 'totals')}
         empty={emptyRange}
       >
         <div class="kpi-row">
@@ -236,14 +227,7 @@ export function Manager() {
         </div>
       </Section>
 
-      <Section
-        title="Over time"
-        query="trend"
-        loading={waiting}
-        error={failure('trend')}
-        retry={loaded.reload}
-        empty={emptyRange}
-      >
+      <Section title="Over time" query="trend" {...sectionState(loaded, 'trend')} empty={emptyRange}>
         <div class="grid-3">
           {HEADLINE.map((entry) => (
             <TrendChart
@@ -260,9 +244,7 @@ export function Manager() {
       <Section
         title="Volumes by channel, queue and provider"
         query="byChannel byQueue byProvider"
-        loading={waiting}
-        error={failure('byChannel') ?? failure('byQueue') ?? failure('byProvider')}
-        retry={loaded.reload}
+        {...sectionState(loaded, 'byChannel', 'byQueue', 'byProvider')}
         empty={emptyRange}
       >
         <div class="grid-3">
@@ -295,9 +277,7 @@ export function Manager() {
         <Section
           title="Handle-time distribution"
           query="handleTime"
-          loading={waiting}
-          error={failure('handleTime')}
-          retry={loaded.reload}
+          {...sectionState(loaded, 'handleTime')}
           empty={
             answers.handleTime && numbers['handleTime.p50'] === null
               ? {
@@ -337,9 +317,7 @@ export function Manager() {
         <Section
           title="Which KPIs move with sentiment"
           query="sentiment"
-          loading={waiting}
-          error={failure('sentiment')}
-          retry={loaded.reload}
+          {...sectionState(loaded, 'sentiment')}
           empty={
             answers.sentiment && answers.sentiment.rows.length === 0
               ? {

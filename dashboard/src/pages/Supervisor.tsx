@@ -25,7 +25,7 @@ import {
 } from './supervisor/queries.ts';
 import { Section } from './supervisor/Section.tsx';
 import { TraceDrawer } from './supervisor/TraceDrawer.tsx';
-import { settleAll, usePolling } from './supervisor/use-polling.ts';
+import { settleAll, settledValues, usePolling } from './supervisor/use-polling.ts';
 
 export { queriesFor } from './supervisor/queries.ts';
 
@@ -92,17 +92,7 @@ export function Supervisor() {
   const waiting = !polled.data;
 
   const numbers = useMemo(
-    () =>
-      now && answers
-        ? supervisorNumbers(
-            Object.fromEntries(
-              Object.entries(answers).flatMap(([name, settled]) =>
-                settled?.value ? [[name, settled.value]] : [],
-              ),
-            ),
-            now,
-          )
-        : {},
+    () => (now && answers ? supervisorNumbers(settledValues(answers), now) : {}),
     [answers, now],
   );
   const open = useMemo(() => {

@@ -53,3 +53,27 @@ export async function settleAll<K extends string, T>(
   });
   return out;
 }
+
+/** The answers that came, by name: what the pages' number functions read. */
+export function settledValues<K extends string, T>(
+  settled: Settled<K, T> | undefined,
+): Partial<Record<K, T>> {
+  const out: Partial<Record<K, T>> = {};
+  for (const [name, entry] of Object.entries(settled ?? {}) as [K, { value?: T } | undefined][]) {
+    if (entry?.value) out[name] = entry.value;
+  }
+  return out;
+}
+
+/**
+ * A Section's state when its calls were loaded together: loading until the first answer, the first error
+ * among its own calls, and a retry that loads them all again.
+ */
+export function sectionState<K extends string, T>(
+  loaded: { data: Settled<K, T> | undefined; loading: boolean; reload: () => void },
+  ...names: K[]
+): { loading: boolean; error: unknown; retry: () => void } {
+  let error: unknown;
+  for (const name of names) error ??= loaded.data?.[name]?.error;
+  return { loading: loaded.loading && !loaded.data, error, retry: loaded.reload };
+}
