@@ -14,14 +14,27 @@ import {
 } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import autocannon from 'autocannon';
+import type { ClickHouseSettings } from '../src/core/config.ts';
 import { GroupCommit, type IngestStats } from '../src/ingest/group-commit.ts';
 import { IngestLog } from '../src/ingest/ingest-log.ts';
 import type { CanonicalEvent } from '../src/model/canonical-event.ts';
 import { newEventId } from '../src/model/event-id.ts';
-import { DuckDBStorage } from '../src/storage/duckdb/duckdb-storage.ts';
 import { COLUMN_TYPES } from '../src/storage/duckdb/values.ts';
-import { EVENT_COLUMNS } from '../src/storage/event-columns.ts';
+import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMNS } from '../src/storage/event-columns.ts';
+import { openStorage } from '../src/storage/open-storage.ts';
 import { canonicalEvent } from '../test/helpers/events.ts';
+import {
+  type BenchClickHouse,
+  benchClickHouse,
+  benchEngine,
+  clickHouseEnv,
+  clickHouseSettings,
+  countEvents,
+  dropDatabase,
+  rawClient,
+  runDatabase,
+  storageSettings,
+} from './clickhouse.ts';
 import {
   envInt,
   fixed2,
@@ -38,6 +51,9 @@ import {
 } from './processes.ts';
 
 const DB_FILE = 'openua.duckdb';
+const ENGINE = benchEngine();
+/** The ClickHouse of a run on it, started in main. */
+let clickhouseServer: BenchClickHouse | undefined;
 
 const settings = {
   seconds: envInt('BENCH_DURATION', 10, 1),
@@ -168,6 +184,45 @@ async function countStored(file: string): Promise<number> {
   }
 }
 
+/** A store of one run of the bench: a directory (the server's ingest log, and DuckDB's file), and a database on ClickHouse. */
+interface BenchStore {
+  dataDir: string;
+  clickhouse?: ClickHouseSettings;
+  /** Events stored, as every query counts them. */
+  count(): Promise<number>;
+  remove(): Promise<void>;
+}
+
+function newStore(prefix: string): BenchStore {
+  const dataDir = tempDir(prefix);
+  if (!clickhouseServer) {
+    return {
+      dataDir,
+      count: () => countStored(path.join(dataDir, DB_FILE)),
+      remove: async () => removeDir(dataDir),
+    };
+  }
+  const clickhouse = clickHouseSettings(
+    clickhouseServer.url,
+    runDatabase(`openua_bench_${prefix.replaceAll('-', '_')}`),
+  );
+  return {
+    dataDir,
+    clickhouse,
+    count: () => countEvents(clickhouse),
+    remove: async () => {
+      removeDir(dataDir);
+      await dropDatabase(clickhouse);
+    },
+  };
+}
+
+/** What `openua serve` needs to open a store. */
+const serverEnv = (store: BenchStore) => ({
+  OPENUA_DATA_DIR: store.dataDir,
+  ...clickHouseEnv(store.clickhouse),
+});
+
 interface HttpFigures {
   bare: autocannon.Result;
   openua: autocannon.Result;
@@ -196,14 +251,14 @@ async function singleEventBench(): Promise<HttpFigures> {
     );
   }
 
-  const dataDir = tempDir('server');
+  const store = newStore('server');
   const nodeFlags: string[] = [];
   if (settings.profileDir) {
     mkdirSync(settings.profileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`);
   }
   const openua = await startServer('OpenUA', [...nodeFlags, path.join(ROOT, 'bin/openua.js'), 'serve'], {
-    OPENUA_DATA_DIR: dataDir,
+    ...serverEnv(store),
     OPENUA_MASTER_KEY: masterKey,
     OPENUA_LOG_LEVEL: 'warn',
   });
@@ -219,7 +274,7 @@ async function singleEventBench(): Promise<HttpFigures> {
 
   const warm = loads.warm?.result;
   const acknowledged = o['2xx'] + (warm?.['2xx'] ?? 0);
-  const stored = await countStored(path.join(dataDir, DB_FILE));
+  const stored = await store.count();
   say(
     `OpenUA acknowledged 2xx: ${acknowledged} (warm-up ${warm?.['2xx'] ?? 0} + measured ${o['2xx']}), ` +
       `stored: ${stored}` +
@@ -236,7 +291,7 @@ async function singleEventBench(): Promise<HttpFigures> {
   if (socketErrors > 0) failures.push(`${socketErrors} socket errors or timeouts`);
   if (stored < acknowledged) failures.push(`${acknowledged - stored} acknowledged events were not stored`);
   if (exitCode !== 0) failures.push(`the server exited with ${exitCode} on SIGTERM:\n${openua.output()}`);
-  removeDir(dataDir);
+  await store.remove();
   if (failures.length > 0) throw new Error(`OpenUA failed under load:\n  ${failures.join('\n  ')}`);
 
   say(`${SINGLE_EVENT_RATIO} ${fixed2(o.requests.average / b.requests.average)}`);
@@ -276,13 +331,13 @@ function buildEvents(count: number): CanonicalEvent[] {
   });
 }
 
-/** A fresh file whose events table OpenUA created, so both writers fill the same schema. */
-async function freshStore(): Promise<string> {
-  const dir = tempDir('batch');
-  const storage = await DuckDBStorage.open(dir);
+/** A fresh store whose events table OpenUA created, so both writers fill the same schema. */
+async function freshStore(): Promise<BenchStore> {
+  const store = newStore('batch');
+  const storage = await openStorage(storageSettings(store.dataDir, store.clickhouse));
   await storage.migrate([]);
   await storage.close();
-  return dir;
+  return store;
 }
 
 const TEXT_LIST = LIST(VARCHAR);
@@ -347,8 +402,8 @@ interface BatchRun {
 }
 
 async function rawAppenderRun(events: readonly CanonicalEvent[]): Promise<BatchRun> {
-  const dir = await freshStore();
-  const file = path.join(dir, DB_FILE);
+  const store = await freshStore();
+  const file = path.join(store.dataDir, DB_FILE);
   const instance = await DuckDBInstance.create(file);
   const connection = await instance.connect();
   let seconds: number;
@@ -367,15 +422,61 @@ async function rawAppenderRun(events: readonly CanonicalEvent[]): Promise<BatchR
     connection.closeSync();
     instance.closeSync();
   }
-  const stored = await countStored(file);
-  removeDir(dir);
+  const stored = await store.count();
+  await store.remove();
+  return { seconds, stored };
+}
+
+// Written here rather than borrowed from ClickHouseStorage, for the same reason as appendRaw: the rows of the
+// events table OpenUA made (times as microseconds, booleans as 0/1, customData as key and value arrays, version 0
+// as OpenUA appends), built once before the clock starts, so the baseline is ClickHouse taking JSONEachRow.
+function clickHouseRows(events: readonly CanonicalEvent[]): Record<string, unknown>[] {
+  return events.map((event) => {
+    const row: Record<string, unknown> = {};
+    for (const { column, field, type } of EVENT_COLUMNS) {
+      const value = event[field];
+      row[column] =
+        value === null || value === undefined
+          ? type === 'text[]'
+            ? []
+            : null
+          : type === 'timestamp'
+            ? (value as Date).getTime() * 1000
+            : type === 'boolean'
+              ? Number(value)
+              : type === 'json'
+                ? JSON.stringify(value)
+                : value;
+    }
+    row[CUSTOM_KEYS_COLUMN] = Object.keys(event.customData);
+    row[CUSTOM_VALUES_COLUMN] = Object.values(event.customData);
+    row._version = 0;
+    row._deleted = 0;
+    return row;
+  });
+}
+
+/** @clickhouse/client's insert of the rows in blocks of TX_ROWS, one INSERT after the other, as the writer loads. */
+async function rawInsertRun(blocks: readonly Record<string, unknown>[][]): Promise<BatchRun> {
+  const store = await freshStore();
+  const client = rawClient(store.clickhouse as ClickHouseSettings);
+  let seconds: number;
+  try {
+    const start = performance.now();
+    for (const values of blocks) await client.insert({ table: 'events', values, format: 'JSONEachRow' });
+    seconds = (performance.now() - start) / 1000;
+  } finally {
+    await client.close();
+  }
+  const stored = await store.count();
+  await store.remove();
   return { seconds, stored };
 }
 
 async function groupCommitRun(events: readonly CanonicalEvent[]): Promise<BatchRun> {
-  const dir = await freshStore();
-  const storage = await DuckDBStorage.open(dir);
-  const writer = new GroupCommit(storage, await IngestLog.open(path.join(dir, 'ingest-log')), {
+  const store = await freshStore();
+  const storage = await openStorage(storageSettings(store.dataDir, store.clickhouse));
+  const writer = new GroupCommit(storage, await IngestLog.open(path.join(store.dataDir, 'ingest-log')), {
     capacity: 1_000_000,
     batchSize: TX_ROWS,
     lingerMs: 0,
@@ -396,10 +497,24 @@ async function groupCommitRun(events: readonly CanonicalEvent[]): Promise<BatchR
     await writer.drain();
     await storage.close();
   }
-  const stored = await countStored(storage.location);
-  removeDir(dir);
+  const stored = await store.count();
+  await store.remove();
   return { seconds, stored, stats: writer.stats() };
 }
+
+/** The writer's baseline on this run's engine: its name, how it writes, and what a store load is called. */
+const BASELINE =
+  ENGINE === 'duckdb'
+    ? {
+        name: 'raw appender',
+        how: `raw appender (data chunks of ${RAW_CHUNK_ROWS} rows, ${TX_ROWS} rows per transaction)`,
+        loads: 'store transactions',
+      }
+    : {
+        name: 'raw insert',
+        how: `raw JSONEachRow insert (@clickhouse/client, one INSERT per ${TX_ROWS} rows, rows built before the clock)`,
+        loads: 'store inserts',
+      };
 
 interface BatchFigures {
   raw: number;
@@ -409,22 +524,28 @@ interface BatchFigures {
 async function batchWriterBench(): Promise<BatchFigures> {
   say();
   say(
-    `== batch writer: ${settings.events} events, raw appender (data chunks of ${RAW_CHUNK_ROWS} rows, ${TX_ROWS} rows per transaction) vs ` +
+    `== batch writer: ${settings.events} events, ${BASELINE.how} vs ` +
       `GroupCommit through its ingest log into the store (${settings.events / EVENTS_PER_SUBMIT} concurrent submits of ${EVENTS_PER_SUBMIT}, ` +
       `batchSize ${TX_ROWS}); each twice, alternating, best run kept ==`,
   );
   const events = buildEvents(settings.events);
+  const blocks: Record<string, unknown>[][] = [];
+  if (ENGINE === 'clickhouse') {
+    const rows = clickHouseRows(events);
+    for (let from = 0; from < rows.length; from += TX_ROWS) blocks.push(rows.slice(from, from + TX_ROWS));
+  }
+  const rawRun = () => (ENGINE === 'duckdb' ? rawAppenderRun(events) : rawInsertRun(blocks));
   const runs: { raw: BatchRun[]; openua: BatchRun[] } = { raw: [], openua: [] };
   for (let round = 1; round <= 2; round++) {
     for (const kind of ['raw', 'openua'] as const) {
-      const run = kind === 'raw' ? await rawAppenderRun(events) : await groupCommitRun(events);
+      const run = kind === 'raw' ? await rawRun() : await groupCommitRun(events);
       if (run.stored !== events.length) {
         throw new Error(`${kind} run ${round} stored ${run.stored} of ${events.length} events`);
       }
       runs[kind].push(run);
-      const label = kind === 'raw' ? 'raw appender' : 'OpenUA      ';
+      const label = (kind === 'raw' ? BASELINE.name : 'OpenUA').padEnd(12);
       const commits = run.stats
-        ? `, ${run.stats.logWrites} log writes and ${run.stats.loads} store transactions of ${int(run.stats.loadedEvents / Math.max(run.stats.loads, 1))} events on average`
+        ? `, ${run.stats.logWrites} log writes and ${run.stats.loads} ${BASELINE.loads} of ${int(run.stats.loadedEvents / Math.max(run.stats.loads, 1))} events on average`
         : '';
       say(
         `${label} run ${round}: ${int(events.length / run.seconds)} rows/s (${run.seconds.toFixed(2)} s)${commits}`,
@@ -434,7 +555,7 @@ async function batchWriterBench(): Promise<BatchFigures> {
   const best = (list: BatchRun[]) => Math.min(...list.map((r) => r.seconds));
   const raw = events.length / best(runs.raw);
   const openua = events.length / best(runs.openua);
-  say(`best of 2: OpenUA ${int(openua)} rows/s, raw appender ${int(raw)} rows/s`);
+  say(`best of 2: OpenUA ${int(openua)} rows/s, ${BASELINE.name} ${int(raw)} rows/s`);
   say(`batch writer ratio: ${fixed2(openua / raw)}`);
   return { raw, openua };
 }
@@ -509,9 +630,9 @@ async function driveBatches(
 async function batchHttpBench(): Promise<BatchLoad[]> {
   const masterKey = `bench_${randomBytes(16).toString('hex')}`;
   say('== batches over HTTP (POST /api/v1/events/batch) ==');
-  const dataDir = tempDir('batch-http');
+  const store = newStore('batch-http');
   const openua = await startServer('OpenUA', [path.join(ROOT, 'bin/openua.js'), 'serve'], {
-    OPENUA_DATA_DIR: dataDir,
+    ...serverEnv(store),
     OPENUA_MASTER_KEY: masterKey,
     OPENUA_LOG_LEVEL: 'warn',
   });
@@ -540,8 +661,8 @@ async function batchHttpBench(): Promise<BatchLoad[]> {
   } finally {
     exitCode = await stopServer(openua);
   }
-  const stored = await countStored(path.join(dataDir, DB_FILE));
-  removeDir(dataDir);
+  const stored = await store.count();
+  await store.remove();
   if (exitCode !== 0) throw new Error(`the server exited with ${exitCode} on SIGTERM:\n${openua.output()}`);
   if (stored < acknowledged) throw new Error(`${acknowledged - stored} acknowledged events were not stored`);
   say(`acknowledged ${acknowledged} events in accepted batches, stored ${stored}`);
@@ -558,12 +679,27 @@ async function main(): Promise<void> {
       `${settings.connections} connections, ${settings.events} events per batch-writer run` +
       (settings.profileDir ? `, CPU profile of OpenUA to ${settings.profileDir}` : ''),
   );
+  if (ENGINE === 'clickhouse') {
+    clickhouseServer = await benchClickHouse();
+    say(
+      `engine: ClickHouse at ${clickhouseServer.url}` +
+        (clickhouseServer.started ? ' (a server started for this run)' : '') +
+        ', a database of its own for each store',
+    );
+  }
   say();
-  const http = await singleEventBench();
-  say();
-  const batches = await batchHttpBench();
-  say();
-  const batch = await batchWriterBench();
+  let http: HttpFigures;
+  let batches: BatchLoad[];
+  let batch: BatchFigures;
+  try {
+    http = await singleEventBench();
+    say();
+    batches = await batchHttpBench();
+    say();
+    batch = await batchWriterBench();
+  } finally {
+    await clickhouseServer?.stop();
+  }
   const { bare, openua } = http;
   say();
   say('== summary ==');
@@ -573,12 +709,12 @@ async function main(): Promise<void> {
       `(p50 ${ms(bare.latency.p50)} ms, p99 ${ms(bare.latency.p99)} ms)`,
   );
   say(`${SINGLE_EVENT_RATIO} ${fixed2(openua.requests.average / bare.requests.average)}`);
-  say(`batch writer: openua ${int(batch.openua)} ev/s vs raw appender ${int(batch.raw)} rows/s`);
+  say(`batch writer: openua ${int(batch.openua)} ev/s vs ${BASELINE.name} ${int(batch.raw)} rows/s`);
   say(`batch writer ratio: ${fixed2(batch.openua / batch.raw)}`);
   for (const { size, events, p99 } of batches) {
     say(
       `HTTP batches of ${size}: ${int(events)} ev/s, p99 ${ms(p99)} ms per request; ` +
-        `ratio to the raw appender: ${fixed2(events / batch.raw)}`,
+        `ratio to the ${BASELINE.name}: ${fixed2(events / batch.raw)}`,
     );
   }
 }

@@ -19,6 +19,7 @@ const settings = () => Object.values(SETTINGS) as Setting<unknown>[];
 /** What a setting without a default becomes when unset, where another part of the code decides it. */
 const UNSET: Record<string, string> = {
   OPENUA_STORE_MEMORY_LIMIT: `unset: DuckDB's store takes \`${DEFAULT_MEMORY_LIMIT}\` (unbounded, it would take 80% of the machine's memory)`,
+  OPENUA_CLICKHOUSE_PASSWORD: 'unset: no password',
 };
 
 /** Appended to a setting's meaning: where the documentation says more, and bounds decided elsewhere. */
@@ -29,6 +30,9 @@ const NOTES: Record<string, string> = {
   OPENUA_WEBHOOK_RETRY_BASE_MS: ` (up to ${MAX_RETRY_DELAY_MS / 60_000} minutes; see [Breach alerts](../api/alerts.md))`,
   OPENUA_METRICS_ADDRESS: ' (see [Metrics](running.md#metrics))',
   OPENUA_LOG_FORMAT: ' (see [Starting, and logs](running.md#starting-and-logs))',
+  OPENUA_CLICKHOUSE_URL: ' (see [ClickHouse](clickhouse.md))',
+  OPENUA_CLICKHOUSE_CLUSTER: ' (see [ClickHouse](clickhouse.md))',
+  OPENUA_CACHE_TTL_MS: ' (see [Scale-out](scale-out.md))',
 };
 
 /** A variable read outside SETTINGS: by what file, and to what end. */

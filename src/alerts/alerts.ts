@@ -135,14 +135,7 @@ export class Alerts {
   }
 }
 
-/** Any of these values of a field, as a record filter (a balanced tree, so long lists nest shallowly). */
+/** Any of these values of a field, as a record filter; undefined for none. */
 export function anyOf(field: string, values: readonly string[]): RecordFilter | undefined {
-  if (values.length === 0) return undefined;
-  if (values.length === 1) return { kind: 'compare', op: 'eq', field, value: values[0] as string };
-  const middle = Math.floor(values.length / 2);
-  return {
-    kind: 'or',
-    left: anyOf(field, values.slice(0, middle)) as RecordFilter,
-    right: anyOf(field, values.slice(middle)) as RecordFilter,
-  };
+  return values.length === 0 ? undefined : { kind: 'in', field, values: [...values] };
 }

@@ -51,7 +51,11 @@ const KEY_PATTERN = /^oua_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 export const looksLikeApiKey = (token: string) => token.startsWith('oua_');
 
-const CACHE_TTL_MS = 10_000;
+/**
+ * How long a key read from the store is trusted by default (`OPENUA_CACHE_TTL_MS`): a key revoked through
+ * another server sharing the store is refused here within this time.
+ */
+export const KEY_CACHE_TTL_MS = 10_000;
 
 const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
@@ -85,13 +89,25 @@ export const NewApiKeyAnswerSchema = Type.Object({
 });
 
 export class ApiKeys {
-  /** Keys recently read, so a request costs no storage round trip. Entries expire so that a revocation
-   * made through another server sharing the store takes effect within CACHE_TTL_MS. */
+  /**
+   * Keys recently read, so a request costs no storage round trip. Entries expire after `ttlMs`, and the next
+   * request reads the key again: that is how a revocation made through another server sharing the store
+   * reaches this one, within `ttlMs`.
+   */
   private readonly cache = new Map<string, { key: ApiKey; at: number }>();
   /** Ids recently not found, so that a made-up key costs the store one read, not one per request. */
-  private readonly unknown = new NegativeCache(CACHE_TTL_MS, 10_000);
+  private readonly unknown: NegativeCache;
+  /** Reads of the store under way, by id: the requests that find an entry expired together share one. */
+  private readonly reading = new Map<string, Promise<ApiKey | undefined>>();
+  private readonly ttlMs: number;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    options: { cacheTtlMs?: number } = {},
+  ) {
+    this.ttlMs = options.cacheTtlMs ?? KEY_CACHE_TTL_MS;
+    this.unknown = new NegativeCache(this.ttlMs, 10_000);
+  }
 
   async create(org: string, input: ApiKeyInput): Promise<{ key: string; apiKey: ApiKey }> {
     const id = randomBytes(8).toString('hex');
@@ -120,7 +136,8 @@ export class ApiKeys {
       throw notFound(`API key ${JSON.stringify(id)} does not exist in organization ${JSON.stringify(org)}`);
     const revoked = { ...key, revokedAt: key.revokedAt ?? new Date() };
     await this.storage.upsert(API_KEYS, revoked);
-    this.cache.delete(id);
+    this.reading.delete(id);
+    this.cache.set(id, { key: revoked, at: Date.now() });
     return revoked;
   }
 
@@ -138,13 +155,32 @@ export class ApiKeys {
   }
 
   /** The key with this id: from the caches when they know, else from the store. */
-  private async find(id: string): Promise<ApiKey | undefined> {
+  private find(id: string): Promise<ApiKey | undefined> {
     const cached = this.cache.get(id);
-    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.key;
-    if (this.unknown.has(id)) return undefined;
-    const [key] = await this.storage.find(API_KEYS, { id });
-    if (key) this.cache.set(id, { key, at: Date.now() });
-    else this.unknown.add(id);
-    return key;
+    if (cached && Date.now() - cached.at < this.ttlMs) return Promise.resolve(cached.key);
+    if (this.unknown.has(id)) return Promise.resolve(undefined);
+    const known = this.reading.get(id);
+    if (known) return known;
+    // The time is taken before the read, so an entry is never trusted longer than `ttlMs` after it was read.
+    const at = Date.now();
+    const pending: Promise<ApiKey | undefined> = this.storage.find(API_KEYS, { id }).then(
+      ([key]) => {
+        // A revocation made here while the read was under way wins over what the read found.
+        if (this.reading.get(id) !== pending) return this.cache.get(id)?.key ?? key;
+        this.reading.delete(id);
+        if (key) this.cache.set(id, { key, at });
+        else {
+          this.cache.delete(id);
+          this.unknown.add(id, at);
+        }
+        return key;
+      },
+      (error: unknown) => {
+        if (this.reading.get(id) === pending) this.reading.delete(id);
+        throw error;
+      },
+    );
+    this.reading.set(id, pending);
+    return pending;
   }
 }

@@ -5,6 +5,7 @@ import type { IngestContext } from '../ingest/context.ts';
 import type { EventReader } from '../ingest/event-reader.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
+import { keyedEventId } from '../model/event-id.ts';
 import { dedupWindowMs } from '../model/ingest-settings.ts';
 import { timeBoundsViolation } from '../model/timestamps.ts';
 import type { RecordFilter } from '../storage/storage.ts';
@@ -50,8 +51,7 @@ const carries = (set: EntitySet | undefined, id: string): RecordFilter => {
   return external
     ? {
         kind: 'or',
-        left: correlation,
-        right: { kind: 'compare', op: 'eq', field: 'externalCorrelationId', value: id },
+        filters: [correlation, { kind: 'compare', op: 'eq', field: 'externalCorrelationId', value: id }],
       }
     : correlation;
 };
@@ -274,7 +274,11 @@ export class ChannelAnalytics {
         continue;
       }
       const idempotencyKey = ownKey ?? context.idempotencyKey;
-      if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
+      if (idempotencyKey !== undefined) {
+        event.idempotencyKey = idempotencyKey;
+        // Its key's id, so a retry that reaches another server is the same event (keyedEventId).
+        event.id = keyedEventId(context.org, idempotencyKey, event.eventTime);
+      }
       events.push(event);
     }
     if (errors.length > 0) throw invalid(errors);

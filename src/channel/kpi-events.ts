@@ -33,8 +33,7 @@ export interface KpiEventLinks {
 const IS_KPI: RecordFilter = { kind: 'compare', op: 'eq', field: 'category', value: 'kpi' };
 const byId = (id: string): RecordFilter => ({
   kind: 'and',
-  left: IS_KPI,
-  right: { kind: 'compare', op: 'eq', field: 'id', value: id },
+  filters: [IS_KPI, { kind: 'compare', op: 'eq', field: 'id', value: id }],
 });
 
 /**
@@ -211,7 +210,7 @@ export class KpiEvents {
   }
 
   async list(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>> {
-    const where: RecordFilter = query.where ? { kind: 'and', left: IS_KPI, right: query.where } : IS_KPI;
+    const where: RecordFilter = query.where ? { kind: 'and', filters: [IS_KPI, query.where] } : IS_KPI;
     return this.reader.queryEvents(org, { ...query, where });
   }
 

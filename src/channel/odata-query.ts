@@ -113,14 +113,16 @@ function toFilter(node: Node, set: EntitySet): RecordFilter {
     case 'ParenExpression':
       return toFilter(node.value as Node, set);
     case 'AndExpression':
-    case 'OrExpression':
-      return {
-        kind: node.type === 'AndExpression' ? 'and' : 'or',
-        left: toFilter(pair.left, set),
-        right: toFilter(pair.right, set),
-      };
+    case 'OrExpression': {
+      const kind = node.type === 'AndExpression' ? 'and' : 'or';
+      // A chain `a and b and c` parses as nested pairs; one n-ary node keeps the SQL shallow.
+      const filters = [toFilter(pair.left, set), toFilter(pair.right, set)].flatMap((f) =>
+        f.kind === kind ? f.filters : [f],
+      );
+      return { kind, filters };
+    }
     case 'NotExpression':
-      return { kind: 'not', operand: toFilter(node.value as Node, set) };
+      return { kind: 'not', filter: toFilter(node.value as Node, set) };
     case 'MethodCallExpression': {
       const { method, parameters } = node.value as { method: string; parameters: Node[] };
       if (!MATCHES.includes(method as TextMatch)) {

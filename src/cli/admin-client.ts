@@ -10,8 +10,11 @@ import type { Config } from '../core/config.ts';
 import { invalid, OpenUAError } from '../core/errors.ts';
 import { compileCheck } from '../core/validation.ts';
 import { OrganizationInput, OrganizationSettings, publicOrganization } from '../orgs/organizations.ts';
-import { createServices, type Services } from '../startup/services.ts';
-import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
+import type { Services } from '../startup/services.ts';
+import { openStorage } from '../storage/open-storage.ts';
+import { StoreBusyError } from '../storage/storage.ts';
+import { commandServices } from './command-services.ts';
+import { storeProblem } from './start-errors.ts';
 
 /** The configuration records the CLI manages, by their admin API path. */
 type ConfigKind = 'providers' | 'kpi-definitions';
@@ -57,7 +60,7 @@ function checked<T extends TSchema>(schema: T, input: unknown): Static<T> {
   return input as Static<T>;
 }
 
-/** Works on the data directory directly; only possible while no server holds the DuckDB file. */
+/** Works on the store directly; on DuckDB, only possible while no server holds its file. */
 class LocalAdmin implements AdminClient {
   constructor(private readonly services: Services) {}
   async createOrg(id: string, name?: string) {
@@ -230,26 +233,24 @@ class RemoteAdmin implements AdminClient {
   async close() {}
 }
 
-const isLockError = (error: unknown) => /lock|Conflicting/i.test(String((error as Error)?.message ?? error));
-
 /**
- * Opens the data directory when it is free. When a server holds it, falls back to that server's HTTP API
- * with OPENUA_MASTER_KEY (DuckDB lets one process at a time open a file for writing).
+ * Opens the store when it is free. When a server holds it, falls back to that server's HTTP API with
+ * OPENUA_MASTER_KEY (DuckDB lets one process at a time open a file for writing; a ClickHouse store is never held).
  */
 export async function openAdmin(config: Config, serverUrl: string | undefined): Promise<AdminClient> {
   const url = serverUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   if (serverUrl) return remote(url, config);
-  try {
-    return new LocalAdmin(
-      await createServices(
-        config,
-        await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }),
-      ),
-    );
-  } catch (error) {
-    if (!isLockError(error)) throw error;
+  const storage = await openStorage(config.storage).catch((error: unknown) => {
+    if (error instanceof StoreBusyError) return undefined;
+    throw storeProblem(error, config) ?? error;
+  });
+  if (!storage)
     return remote(url, config, `the data directory ${config.dataDir} is in use by a running server`);
-  }
+  const services = await commandServices(config, storage).catch(async (error: unknown) => {
+    await storage.close().catch(() => undefined);
+    throw storeProblem(error, config) ?? error;
+  });
+  return new LocalAdmin(services);
 }
 
 function remote(url: string, config: Config, why?: string): AdminClient {

@@ -4,9 +4,10 @@ import type { Config } from '../core/config.ts';
 import { DemoHttpError, type DemoTarget, sendDemo } from '../demo/demo-sender.ts';
 import { writeDemo } from '../demo/demo-writer.ts';
 import { DEMO_AGENTS, type GeneratorOptions, newTally } from '../demo/generator.ts';
-import { createServices } from '../startup/services.ts';
-import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
-import { dataDirProblem, StartError } from './start-errors.ts';
+import { openStorage } from '../storage/open-storage.ts';
+import { StoreBusyError } from '../storage/storage.ts';
+import { commandServices } from './command-services.ts';
+import { StartError, storeProblem } from './start-errors.ts';
 
 export interface DemoCommand {
   seed: number;
@@ -69,8 +70,9 @@ export async function runDemo(config: Config, command: DemoCommand): Promise<voi
       ].filter((line) => line !== undefined);
     } else {
       const dataDir = path.resolve(command.dataDir ?? config.dataDir);
-      const written = await writeLocal({ ...config, dataDir }, options, tally, (n) => bar.update(n));
-      summary = [`Wrote ${written} events into ${dataDir} (organization "${command.org}")`];
+      const local = { ...config, dataDir, storage: { ...config.storage, dataDir } };
+      const { written, location } = await writeLocal(local, options, tally, (n) => bar.update(n));
+      summary = [`Wrote ${written} events into ${location} (organization "${command.org}")`];
     }
   } finally {
     bar.stop();
@@ -88,31 +90,36 @@ export async function runDemo(config: Config, command: DemoCommand): Promise<voi
   );
 }
 
-/** The demo into a data directory, through the same records and storage calls as a server's (demo-writer.ts). */
+/**
+ * The demo into the store the settings name (a data directory, or a ClickHouse), through the same records and
+ * storage calls as a server's (demo-writer.ts). Answers how many events, and where.
+ */
 async function writeLocal(
   config: Config,
   options: GeneratorOptions,
   tally: ReturnType<typeof newTally>,
   onBatch: (written: number) => void,
-): Promise<number> {
-  const storage = await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }).catch(
-    (error: unknown) => {
-      throw busyStore(error, config) ?? dataDirProblem(error, config) ?? error;
-    },
-  );
-  const services = await createServices(config, storage).catch(async (error: unknown) => {
+): Promise<{ written: number; location: string }> {
+  const storage = await openStorage(config.storage).catch((error: unknown) => {
+    throw busyStore(error, config) ?? storeProblem(error, config) ?? error;
+  });
+  const services = await commandServices(config, storage).catch(async (error: unknown) => {
     await storage.close().catch(() => undefined);
-    throw error;
+    throw storeProblem(error, config) ?? error;
   });
   try {
     await services.organizations.require(options.org);
     const { count } = await storage.queryEvents(options.org, { limit: 1, count: true });
     if (count) {
+      const elsewhere = config.storage.clickhouse
+        ? 'load the demo into another organization (--org)'
+        : 'load the demo into an empty data directory (--data-dir), or another organization (--org)';
       throw new StartError(
-        `the organization "${options.org}" in ${config.dataDir} already holds ${count} events: load the demo into an empty data directory (--data-dir), or another organization (--org)`,
+        `the organization "${options.org}" in ${storage.location} already holds ${count} events: ${elsewhere}`,
       );
     }
-    return await writeDemo(storage, services.channelRecords, options, tally, onBatch);
+    const written = await writeDemo(storage, services.channelRecords, options, tally, onBatch);
+    return { written, location: storage.location };
   } finally {
     await services.close();
   }
@@ -120,8 +127,7 @@ async function writeLocal(
 
 /** A store a running server holds: the demo can go to that server instead. */
 function busyStore(error: unknown, config: Pick<Config, 'dataDir' | 'port'>): StartError | undefined {
-  if (!/Could not set lock on file|Conflicting lock/i.test(String((error as Error | undefined)?.message)))
-    return;
+  if (!(error instanceof StoreBusyError)) return;
   return new StartError(
     `the store in ${config.dataDir} is in use by a running server, and only one process may open it. ` +
       `Stop the server and run the command again, or send the demo to the server over HTTP: ` +

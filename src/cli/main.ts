@@ -4,6 +4,7 @@ import { ConfigError, loadDotEnv, readConfig } from '../core/config.ts';
 import { OpenUAError } from '../core/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
 import { runDemo } from './demo.ts';
+import { migrateCommand } from './migrate.ts';
 import { serve } from './serve.ts';
 import { StartError } from './start-errors.ts';
 
@@ -87,6 +88,8 @@ export function program(): Command {
     .action(async (o) => {
       await runDemo(readConfig(), o);
     });
+
+  cli.addCommand(migrateCommand());
 
   const serverOption = [
     '--server <url>',

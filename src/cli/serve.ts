@@ -4,9 +4,9 @@ import { buildApp } from '../http/app.ts';
 import { DOCS_PREFIX, OPENAPI_PATH } from '../http/openapi.ts';
 import { listenMetrics } from '../http/operations.ts';
 import { createServices } from '../startup/services.ts';
-import { DuckDBStorage } from '../storage/duckdb/duckdb-storage.ts';
+import { openStorage } from '../storage/open-storage.ts';
 import { DEMO_COMMAND } from './demo.ts';
-import { dataDirProblem, listenProblem } from './start-errors.ts';
+import { listenProblem, storeProblem } from './start-errors.ts';
 
 /**
  * `openua serve`: opens the store, listens, then loads into the store what the last run left in the ingest log
@@ -18,11 +18,9 @@ export async function serve(config: Config): Promise<void> {
   // to ~750 MB; favouring size keeps the whole process under 400 MB for about 15% of ingest throughput. V8 reads
   // this flag at each collection, so setting it now, before the server allocates, takes effect.
   if (config.optimizeForSize) setFlagsFromString('--optimize-for-size');
-  const storage = await DuckDBStorage.open(config.dataDir, { memoryLimit: config.storeMemoryLimit }).catch(
-    (error: unknown) => {
-      throw dataDirProblem(error, config) ?? error;
-    },
-  );
+  const storage = await openStorage(config.storage).catch((error: unknown) => {
+    throw storeProblem(error, config) ?? error;
+  });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   const services = await createServices(
     config,
@@ -32,7 +30,7 @@ export async function serve(config: Config): Promise<void> {
     { recoverInBackground: true },
   ).catch(async (error: unknown) => {
     await storage.close().catch(() => undefined);
-    throw dataDirProblem(error, config) ?? error;
+    throw storeProblem(error, config) ?? error;
   });
   const server = await buildApp(services);
   app = server;
@@ -52,19 +50,23 @@ export async function serve(config: Config): Promise<void> {
       })
     : undefined;
 
+  // DuckDB lets one process open its file: the CLI writes to it only once the server is stopped. A ClickHouse
+  // store is shared, so the CLI writes to it beside running servers.
+  const shared = config.storage.clickhouse !== undefined;
+  const stopFirst = shared ? '' : 'stop the server and ';
   const lines = [
     `OpenUA listening on ${address}`,
     `Data: ${storage.location} (${storage.engine})`,
     services.firstStart ? 'First start: created the organization "default".' : undefined,
     services.firstStart
-      ? `To try it with a month of demo data (about 1M events): stop the server and run ${DEMO_COMMAND}, or, while it runs: ${DEMO_COMMAND} --url ${address} --key <the master key>`
+      ? `To try it with a month of demo data (about 1M events): ${stopFirst}run ${DEMO_COMMAND}, or, while it runs: ${DEMO_COMMAND} --url ${address} --key <the master key>`
       : undefined,
     metrics
       ? `Metrics: ${metrics.url}/metrics (OPENUA_METRICS_ADDRESS, no credential)`
       : `Metrics: ${address}/metrics (the master key, or a key with the "metrics" privilege)`,
     config.masterKey
       ? 'Master key: set (OPENUA_MASTER_KEY). Make scoped keys with: npm run openua -- key create --name web --privileges analytics:write'
-      : 'No OPENUA_MASTER_KEY. To get a key, stop the server and run: npm run openua -- key create --name web --privileges analytics:write,analytics:read (or set OPENUA_MASTER_KEY to administer while it runs)',
+      : `No OPENUA_MASTER_KEY. To get a key, ${stopFirst}run: npm run openua -- key create --name web --privileges analytics:write,analytics:read${shared ? '' : ' (or set OPENUA_MASTER_KEY to administer while it runs)'}`,
     `Send events to ${address}/rest/ua/v15/analytics/custom`,
     `API reference: ${address}${DOCS_PREFIX}/ (OpenAPI 3.1: ${address}${OPENAPI_PATH})`,
   ];

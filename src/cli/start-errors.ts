@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { Config, ListenAddress } from '../core/config.ts';
+import { storeUnreachable } from '../storage/open-storage.ts';
+import { StoreBusyError, StoreCredentialsError } from '../storage/storage.ts';
 
 /**
  * Why `openua serve` could not start, in one line that says what to do. The CLI prints its message alone
@@ -39,25 +41,50 @@ export function listenProblem(error: unknown, { host, port, setting }: Listener)
   }
 }
 
-/** The PID DuckDB names in its lock error ("Conflicting lock is held in /usr/bin/node (PID 1234)"). */
-const lockHolder = (message: string) => /\(PID (\d+)\)/.exec(message)?.[1];
+/**
+ * A store that cannot be opened, in one line: one another process holds, a ClickHouse that does not answer or
+ * refuses the credentials, or a data directory it cannot use (dataDirProblem).
+ */
+export function storeProblem(
+  error: unknown,
+  config: Pick<Config, 'dataDir' | 'storage'>,
+): StartError | undefined {
+  if (error instanceof StoreBusyError) {
+    const pid = error.holderPid ? ` (PID ${error.holderPid})` : '';
+    // On ClickHouse the store is shared; what one process holds is the data directory, for its ingest log.
+    if (config.storage.clickhouse) {
+      return new StartError(
+        `the data directory ${config.dataDir} is in use by another process${pid}, another OpenUA server most likely: ` +
+          'servers may share a ClickHouse, not a data directory: set OPENUA_DATA_DIR to another directory',
+      );
+    }
+    return new StartError(
+      `the store in ${config.dataDir} is in use by another process${pid}, another OpenUA server most likely: ` +
+        'stop it, or set OPENUA_DATA_DIR to another directory (to administer the running one, use the CLI with OPENUA_MASTER_KEY)',
+    );
+  }
+  const unreachable = storeUnreachable(config.storage.clickhouse, error);
+  if (unreachable) {
+    return new StartError(
+      `ClickHouse at ${unreachable.location} does not answer (${unreachable.reason}): start it, or unset OPENUA_CLICKHOUSE_URL to use the embedded store`,
+    );
+  }
+  if (error instanceof StoreCredentialsError) {
+    return new StartError(
+      `ClickHouse at ${error.location} refuses the user ${JSON.stringify(error.user)} (code ${error.code}): check OPENUA_CLICKHOUSE_USER and OPENUA_CLICKHOUSE_PASSWORD`,
+    );
+  }
+  return dataDirProblem(error, config);
+}
 
 /**
- * A data directory or store that cannot be used: a file in the way, no permission, a read-only or full disk,
- * or a store another process holds (DuckDB lets one process open its file).
+ * A data directory or store file that cannot be used: a file in the way, no permission, a read-only or full disk.
  */
 export function dataDirProblem(error: unknown, config: Pick<Config, 'dataDir'>): StartError | undefined {
   const dir = config.dataDir;
   const message = String((error as Error | undefined)?.message ?? error);
   const where = (error as SystemError | undefined)?.path ?? dir;
   const inside = path.resolve(where).startsWith(dir) || where === dir;
-  if (/Could not set lock on file|Conflicting lock/i.test(message)) {
-    const pid = lockHolder(message);
-    return new StartError(
-      `the store in ${dir} is in use by another process${pid ? ` (PID ${pid})` : ''}, another OpenUA server most likely: ` +
-        'stop it, or set OPENUA_DATA_DIR to another directory (to administer the running one, use the CLI with OPENUA_MASTER_KEY)',
-    );
-  }
   const fix = 'or set OPENUA_DATA_DIR to another directory';
   switch (codeOf(error)) {
     case 'EEXIST':

@@ -32,6 +32,8 @@ interface Kind<T> {
   blankIsUnset?: true;
   /** A refusal does not repeat the text: it is a secret. */
   secret?: true;
+  /** The text as a refusal repeats it, when part of it may be a secret (a password in a URL). */
+  shown?(text: string): string;
 }
 
 const integer = (min: number, max: number): Kind<number> => ({
@@ -52,6 +54,58 @@ const secret = (minLength: number): Kind<string> => ({
   secret: true,
   parse: (value, refuse) => (value.length < minLength ? refuse() : value),
 });
+
+/** Any text, never repeated in a refusal or a log. */
+const password: Kind<string> = { accepts: 'any text', secret: true, parse: (value) => value };
+
+/** A name ClickHouse takes unquoted (a database, a cluster): letters, digits and underscores. */
+const sqlName: Kind<string> = {
+  accepts: 'a name of letters, digits and underscores, not starting with a digit',
+  parse: (value, refuse) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(value.trim()) ? value.trim() : refuse()),
+};
+
+/** A URL with its password, if it has one, written `***`. */
+function withoutPassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@');
+}
+
+/**
+ * The origin of an HTTP(S) URL (`http://127.0.0.1:8123`): the user and password have their own settings, and
+ * ClickHouse's client would read a path as a database, which has its own setting too.
+ */
+function httpOrigin(text: string, refuse: (why?: string) => never): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return refuse();
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return refuse(' (not http or https)');
+  if (url.username || url.password)
+    return refuse(' (the user and password go in OPENUA_CLICKHOUSE_USER and OPENUA_CLICKHOUSE_PASSWORD)');
+  if (url.pathname !== '/' || url.search || url.hash)
+    return refuse(' (no path or query: the database goes in OPENUA_CLICKHOUSE_DATABASE)');
+  return url.origin;
+}
+
+const httpUrl: Kind<string> = {
+  accepts: 'an http(s) URL such as http://127.0.0.1:8123',
+  shown: withoutPassword,
+  parse: httpOrigin,
+};
+
+const httpUrls: Kind<string[]> = {
+  accepts: 'http(s) URLs separated by commas, such as http://10.0.0.1:8123,http://10.0.0.2:8123',
+  shown: (text) => text.split(',').map(withoutPassword).join(','),
+  blankIsUnset: true,
+  parse(text, refuse) {
+    const urls = text.split(',').map((entry) => entry.trim());
+    if (urls.some((url) => url === '')) return refuse(' (an empty entry)');
+    const origins = urls.map((url) => httpOrigin(url, refuse));
+    if (new Set(origins).size < origins.length) return refuse(' (a URL twice)');
+    return origins;
+  },
+};
 
 /** A memory size as DuckDB reads one: a number and a unit (`256MB`, `1.5GB`, `512MiB`). */
 const memorySize: Kind<string> = {
@@ -176,7 +230,7 @@ function setting<T>(variable: string, kind: Kind<T>, declared: Declaration): Set
       const value = found?.value ?? declared.default;
       if (value === undefined) return undefined;
       return kind.parse(value, (why = '') => {
-        const said = kind.secret ? '' : `; received ${JSON.stringify(value)}`;
+        const said = kind.secret ? '' : `; received ${JSON.stringify(kind.shown?.(value) ?? value)}`;
         throw new ConfigError(`${name} must be ${kind.accepts}${why}${said}`);
       });
     },
@@ -199,8 +253,8 @@ export const SETTINGS = {
   dataDir: setting('OPENUA_DATA_DIR', directory, {
     default: './data',
     meaning:
-      'where the DuckDB file `openua.duckdb` and the ingest log `ingest-log/` live (a relative path is from ' +
-      'the working directory)',
+      'where the ingest log `ingest-log/` and, unless the store is ClickHouse, the DuckDB file `openua.duckdb` ' +
+      'live (a relative path is from the working directory)',
   }),
   logLevel: setting(
     'OPENUA_LOG_LEVEL',
@@ -237,6 +291,13 @@ export const SETTINGS = {
     meaning:
       'how long acknowledged events may wait in the ingest log before they are loaded into the store, in ms',
   }),
+  cacheTtlMs: setting('OPENUA_CACHE_TTL_MS', integer(0, 600_000), {
+    default: '10000',
+    meaning:
+      'how long a server trusts the API keys and organizations it has read before reading them again, in ms: a ' +
+      "key revoked, or an organization's settings changed, through another server sharing the store takes " +
+      'effect here within this time (0: read at every request)',
+  }),
   visitTimeoutMinutes: setting('OPENUA_VISIT_TIMEOUT_MINUTES', integer(1, 24 * 60), {
     default: '30',
     meaning: "minutes without an event after which a visitor's next event opens a new visit",
@@ -245,6 +306,31 @@ export const SETTINGS = {
     meaning:
       "the `Domain` of the `coveo_visitorId` cookie: set it to the site the official client's pages are on, so " +
       "that its cookie and OpenUA's are one; unset, the cookie is OpenUA's host's alone",
+  }),
+  clickhouseUrl: setting('OPENUA_CLICKHOUSE_URL', httpUrl, {
+    meaning:
+      "ClickHouse's HTTP interface: set, the store is that ClickHouse (several OpenUA servers may share it), and " +
+      'only the ingest log stays in `OPENUA_DATA_DIR`; unset, the store is the embedded DuckDB file',
+  }),
+  clickhouseDatabase: setting('OPENUA_CLICKHOUSE_DATABASE', sqlName, {
+    default: 'openua',
+    meaning: "the ClickHouse database OpenUA's tables are in (made at start when missing)",
+  }),
+  clickhouseUser: setting('OPENUA_CLICKHOUSE_USER', text('a ClickHouse user name'), {
+    default: 'default',
+    meaning: 'the ClickHouse user OpenUA signs in as',
+  }),
+  clickhousePassword: setting('OPENUA_CLICKHOUSE_PASSWORD', password, {
+    meaning: "that user's password (never logged nor repeated in an error)",
+  }),
+  clickhouseCluster: setting('OPENUA_CLICKHOUSE_CLUSTER', sqlName, {
+    meaning:
+      "a cluster of ClickHouse's `remote_servers`: set (with `OPENUA_CLICKHOUSE_SHARDS`), each shard holds local " +
+      'tables and OpenUA reads and writes `Distributed` tables over them',
+  }),
+  clickhouseShards: setting('OPENUA_CLICKHOUSE_SHARDS', httpUrls, {
+    meaning:
+      "the HTTP interface of every shard of `OPENUA_CLICKHOUSE_CLUSTER`, where OpenUA makes each shard's tables",
   }),
   storeMemoryLimit: setting('OPENUA_STORE_MEMORY_LIMIT', memorySize, {
     meaning:
@@ -309,11 +395,60 @@ export const SETTINGS = {
   }),
 } satisfies Record<string, Setting<unknown>>;
 
+/** A ClickHouse store: a node, or a cluster whose shards are each named by their HTTP URL. */
+export interface ClickHouseSettings {
+  url: string;
+  database: string;
+  user: string;
+  password: string;
+  cluster?: string;
+  shards?: string[];
+}
+
+/** Which store to open (src/storage/open-storage.ts): DuckDB in `dataDir`, or ClickHouse when `clickhouse` is set. */
+export interface StorageSettings {
+  dataDir: string;
+  /** DuckDB's memory limit; unset, the engine's default. */
+  memoryLimit?: string;
+  clickhouse?: ClickHouseSettings;
+}
+
+type Settings = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };
+
 /** Everything the server reads from its environment, resolved once at start-up. */
-export type Config = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };
+export type Config = Settings & { storage: StorageSettings };
+
+/** The store the settings name, refusing settings that only mean something together. */
+function storageSettings(settings: Settings): StorageSettings {
+  const { clickhouseUrl: url, clickhouseCluster: cluster, clickhouseShards: shards } = settings;
+  const needs = (variable: string, other: string) =>
+    new ConfigError(`${variable} needs ${other}: set both, or neither`);
+  if (shards && !cluster) throw needs('OPENUA_CLICKHOUSE_SHARDS', 'OPENUA_CLICKHOUSE_CLUSTER');
+  if (cluster && !shards) throw needs('OPENUA_CLICKHOUSE_CLUSTER', 'OPENUA_CLICKHOUSE_SHARDS');
+  if (cluster && !url) {
+    throw new ConfigError(
+      'OPENUA_CLICKHOUSE_CLUSTER needs OPENUA_CLICKHOUSE_URL (one of the shards, or a balancer in front of them)',
+    );
+  }
+  const base = {
+    dataDir: settings.dataDir,
+    ...(settings.storeMemoryLimit !== undefined && { memoryLimit: settings.storeMemoryLimit }),
+  };
+  if (!url) return base;
+  return {
+    ...base,
+    clickhouse: {
+      url,
+      database: settings.clickhouseDatabase,
+      user: settings.clickhouseUser,
+      password: settings.clickhousePassword ?? '',
+      ...(cluster && shards && { cluster, shards }),
+    },
+  };
+}
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config: Record<string, unknown> = {};
-  for (const [key, { read }] of Object.entries(SETTINGS)) config[key] = read(env);
-  return config as Config;
+  const settings: Record<string, unknown> = {};
+  for (const [key, { read }] of Object.entries(SETTINGS)) settings[key] = read(env);
+  return { ...(settings as Settings), storage: storageSettings(settings as Settings) };
 }

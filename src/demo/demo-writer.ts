@@ -24,8 +24,8 @@ import {
  * agents), as initLogAnalytics would have made them. Each record comes from the one event that opens it
  * (ConversationQueued, SessionStarted), so a conversation whose events fall in two batches is still written
  * once. Records are merged and committed by ChannelRecords, as the JS and admin APIs do; events go to
- * `Storage.appendEvents`, the call the group commit loads the ingest log into the store with: one transaction
- * of records and one of events per batch, without the ingest log (which makes a server's acknowledgement
+ * `Storage.appendEvents`, the call the group commit loads the ingest log into the store with: one commit of
+ * records and one append of events per batch, without the ingest log (which makes a server's acknowledgement
  * durable; here the command's end is the acknowledgement).
  */
 export async function writeDemo(

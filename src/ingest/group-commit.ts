@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { overloaded, unavailable } from '../core/errors.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
@@ -20,7 +21,7 @@ interface Pending {
 export interface GroupCommitOptions {
   /** Events accepted but not yet in the store; beyond it `submit` refuses with 503. */
   capacity: number;
-  /** Most events loaded into the store in one transaction. */
+  /** Most events loaded into the store in one append. */
   batchSize: number;
   /** Extra wait to gather a bigger log write, in ms; 0 writes as soon as the log is free. */
   lingerMs: number;
@@ -37,8 +38,8 @@ export interface IngestObserver {
   /** One write to the ingest log (ok: it succeeded). */
   logWrite?(seconds: number, ok: boolean): void;
   /**
-   * One load transaction into the store (ok: it committed), and, when it did, how long the oldest of its
-   * events had waited since it was acknowledged.
+   * One load into the store, its append and its checkpoint (ok: both succeeded), and, when it did, how long
+   * the oldest of its events had waited since it was acknowledged.
    */
   load?(seconds: number, ok: boolean, lagSeconds: number): void;
 }
@@ -78,8 +79,34 @@ function prefixWithin(items: readonly { events: readonly unknown[] }[], limit: n
   return count;
 }
 
-/** The checkpoint that records how far the store has consumed the log. */
+/**
+ * The checkpoints that record how far the store has consumed an ingest log are named `ingest-log:<log id>`.
+ * Each server keeps its own log on its own disk, and several may share a store: one name for all would let a
+ * server's restart start from another's position, skipping its own acknowledged events. The id is drawn once
+ * per log directory and kept in it (LOG_ID_FILE); a log without one (this version's first start over an older
+ * log) is replayed from its start, which the idempotent append makes harmless.
+ */
 export const LOG_CHECKPOINT = 'ingest-log';
+const LOG_ID_FILE = 'log-id';
+
+/** The checkpoint name of the ingest log in `dir`, its id drawn and kept there durably the first time. */
+export async function logCheckpointName(dir: string): Promise<string> {
+  const file = path.join(dir, LOG_ID_FILE);
+  const kept = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (kept?.trim()) return `${LOG_CHECKPOINT}:${kept.trim()}`;
+  const id = randomUUID();
+  const handle = await open(file, 'w');
+  try {
+    await handle.writeFile(id);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  return `${LOG_CHECKPOINT}:${id}`;
+}
 
 /**
  * The bounded ingest queue and its two stages.
@@ -87,8 +114,10 @@ export const LOG_CHECKPOINT = 'ingest-log';
  * 1. Group commit into the log: everything submitted while the previous log write ran goes out in the
  *    next one, as one synchronous (O_DSYNC) write; only then are those submits acknowledged. An
  *    acknowledgement therefore always means the events are on disk.
- * 2. Loading: acknowledged events are written to the store in large transactions, each of which also
- *    records the log position it reached, so a restart replays exactly what the store does not hold yet.
+ * 2. Loading: acknowledged events are appended to the store in large loads, each followed by saving the log
+ *    position it reached. A restart replays the log from the position last saved: a crash between an append
+ *    and its save replays events the store already holds, which the store's append (idempotent by event id)
+ *    does not store again, so every acknowledged event is stored exactly once.
  *
  * Back-pressure counts both stages: when the store falls behind, new submits are refused with 503
  * rather than held in memory without bound.
@@ -115,6 +144,8 @@ export class GroupCommit {
   private readonly syncWaiters: { target: number; resolve: () => void }[] = [];
   /** The records (position and events set aside) written to the dead-letter file by this run. */
   private readonly deadLettered = new Set<string>();
+  /** This log's checkpoint name (logCheckpointName), read once. */
+  private checkpointName: Promise<string> | undefined;
   private readonly counters = {
     acknowledgedEvents: 0,
     logWrites: 0,
@@ -132,22 +163,31 @@ export class GroupCommit {
     private readonly onError: (message: string, cause: unknown) => void = () => undefined,
   ) {}
 
+  /** The name of the checkpoint that records how far the store has loaded this writer's log. */
+  checkpoint(): Promise<string> {
+    this.checkpointName ??= logCheckpointName(this.log.dir);
+    return this.checkpointName;
+  }
+
+  /** Saves how far the store has loaded this writer's log. */
+  private async savePosition(position: LogPosition): Promise<void> {
+    await this.storage.saveCheckpoint(await this.checkpoint(), formatPosition(position));
+  }
+
   /**
    * Loads into the store whatever earlier runs acknowledged but did not load (after a crash, say).
    * Call once, before the first submit.
    */
   async recover(): Promise<number> {
-    const from = parsePosition(await this.storage.readCheckpoint(LOG_CHECKPOINT));
+    const from = parsePosition(await this.storage.readCheckpoint(await this.checkpoint()));
     let batch: LoggedRecord[] = [];
     let batchEvents = 0;
     let recovered = 0;
     const flush = async () => {
       const last = batch.at(-1);
       if (!last) return;
-      await this.storage.appendEvents(
-        batch.flatMap((r) => r.events),
-        { name: LOG_CHECKPOINT, value: formatPosition(last.position) },
-      );
+      await this.storage.appendEvents(batch.flatMap((r) => r.events));
+      await this.savePosition(last.position);
       recovered += batchEvents;
       batch = [];
       batchEvents = 0;
@@ -336,8 +376,8 @@ export class GroupCommit {
       return;
     }
     // The store refused the batch. Go record by record, in order, so the checkpoint never passes a
-    // record that is not stored. A record the store refuses alone, while it still takes an empty
-    // transaction, holds poison: its poisoned events are set aside durably in a dead-letter file, and only
+    // record that is not stored. A record the store refuses alone, while it still takes a checkpoint
+    // write, holds poison: its poisoned events are set aside durably in a dead-letter file, and only
     // then skipped, so one bad event cannot block every event behind it. If the store takes nothing, it is
     // down: wait.
     for (const record of records) {
@@ -354,14 +394,15 @@ export class GroupCommit {
     this.retryDelayMs = 0;
   }
 
-  /** One transaction: the records' events plus the log position after the last of them. */
+  /** One load: the records' events, then the log position after the last of them. */
   private async load(records: readonly LoggedRecord[]): Promise<boolean> {
     const last = records.at(-1);
     if (!last) return true;
     const events = records.flatMap((r) => r.events);
     const started = performance.now();
     try {
-      await this.storage.appendEvents(events, { name: LOG_CHECKPOINT, value: formatPosition(last.position) });
+      await this.storage.appendEvents(events);
+      await this.savePosition(last.position);
       const seconds = (performance.now() - started) / 1000;
       // The records loaded are the oldest unloaded ones: loggedAt[0] is the first's acknowledgement.
       const lag = (Date.now() - (this.loggedAt[0] ?? Date.now())) / 1000;
@@ -389,9 +430,15 @@ export class GroupCommit {
     return true;
   }
 
+  /**
+   * Whether the store takes a write at all: the log position saved last, saved again (a write every engine
+   * makes for real, where an empty append may be no work). A fresh store that has none only answers the read.
+   */
   private async storeWorks(): Promise<boolean> {
     try {
-      await this.storage.appendEvents([]);
+      const name = await this.checkpoint();
+      const saved = await this.storage.readCheckpoint(name);
+      if (saved !== undefined) await this.storage.saveCheckpoint(name, saved);
       return true;
     } catch {
       return false;
@@ -402,8 +449,8 @@ export class GroupCommit {
    * A record the store refuses even alone. One record holds the events of every request that its log write
    * grouped, so setting it aside whole would set aside other clients' acknowledged events with the one at
    * fault. The events the store refuses one by one, twice (tried in transactions it rolls back), are set aside,
-   * durably, first; the others are then loaded with the checkpoint past the record, in one transaction, so each
-   * is stored exactly once. A store that cannot tell (no refusedEvents), that refuses every event, or none alone,
+   * durably, first; the others are then appended and the checkpoint saved past the record (a retry appends
+   * them again, which the store ignores), so each is stored exactly once. A store that cannot tell (no refusedEvents), that refuses every event, or none alone,
    * has the record set aside whole.
    */
   private async setAside(record: LoggedRecord): Promise<void> {
@@ -415,10 +462,8 @@ export class GroupCommit {
       const file = await this.writeDeadLetter(record.position, poisoned);
       // If this fails, the load is retried from this record: its poisoned events may then be written to the
       // dead-letter file twice, and the others are never set aside.
-      await this.storage.appendEvents(rest, {
-        name: LOG_CHECKPOINT,
-        value: formatPosition(record.position),
-      });
+      await this.storage.appendEvents(rest);
+      await this.savePosition(record.position);
       this.counters.loads++;
       this.counters.loadedEvents += rest.length;
       this.counters.deadLettered += poisoned.length;
@@ -464,7 +509,7 @@ export class GroupCommit {
   private async deadLetter(record: LoggedRecord): Promise<void> {
     const file = await this.writeDeadLetter(record.position, record.events);
     // Only now, with the record safe elsewhere, may the checkpoint pass it.
-    await this.storage.appendEvents([], { name: LOG_CHECKPOINT, value: formatPosition(record.position) });
+    await this.savePosition(record.position);
     this.counters.deadLettered += record.events.length;
     this.onError(
       `the store refused ${record.events.length} acknowledged events even alone; kept in ${file}`,

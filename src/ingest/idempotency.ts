@@ -7,6 +7,13 @@ import type { KeyedEvent } from '../storage/storage.ts';
  * The index is in memory, loaded from the store at start-up (after the ingest log is recovered into it), so
  * it holds across restarts. A key is claimed synchronously before its event is submitted, so concurrent
  * requests with the same key cannot both store it: the later one waits for the first one's commit.
+ *
+ * Several servers sharing one store each keep their own index, and never ask the store about a key they miss:
+ * that would cost a store read for nearly every event (the SDK puts a key on each). None is needed for counts:
+ * a keyed event's id is drawn from its organization and key (keyedEventId), so the copies two servers store
+ * share one id and every read counts them once (the store keeps one event per id). What a miss changes is the
+ * answer: a server that has not seen the key answers `accepted`, with the same id another server answered
+ * `duplicate` with. A server learns the keys the others stored when it starts (`load`, from the store).
  */
 
 interface Entry {

@@ -82,6 +82,8 @@ const countedAbandon = (p: KpiParams): QueryFilter =>
  * Each unit's terms name OpenUA's events; the framework's first-party names count as the events they stand
  * for (NotificationReceived is a NotificationDisplayed, NotificationAccepted a NotificationResponse that
  * accepted, SessionFocusIn a SessionSwitched…: src/model/first-party-kpi-events.ts, listed in the README).
+ * These words say in prose what src/model/kpi-units.ts declares as data (UNIT_DECLARATIONS, which every
+ * engine compiles): a change to one is a change to the other.
  */
 const UNIT_TERMS = {
   conversation:

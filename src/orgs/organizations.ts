@@ -216,14 +216,15 @@ export const publicOrganization = (org: Organization): OrganizationAnswer => ({
 });
 
 /**
- * How long the server's copy of the organizations is trusted before it is read again: an organization created,
- * or a setting changed, through another server sharing the store is seen here within this time.
+ * How long the server's copy of the organizations is trusted before it is read again, by default
+ * (`OPENUA_CACHE_TTL_MS`): an organization created, or a setting changed, through another server sharing the
+ * store is seen here within this time.
  */
 export const ORGANIZATIONS_REFRESH_MS = 10_000;
 
 export class Organizations {
   /**
-   * Every organization, read whole from the store at most every ORGANIZATIONS_REFRESH_MS. An id is looked up
+   * Every organization, read whole from the store at most every `refreshMs`. An id is looked up
    * here alone, whether it exists or not: a credential naming an organization that does not exist costs no
    * store read, and takes the time one naming an organization that does takes, so none can be told apart.
    */
@@ -237,10 +238,17 @@ export class Organizations {
   /** What other parts do for each new organization (Channel Analytics seeds its KPI definitions). */
   private readonly created: ((org: Organization) => Promise<void>)[] = [];
 
-  constructor(private readonly storage: Storage) {}
+  private readonly refreshMs: number;
+
+  constructor(
+    private readonly storage: Storage,
+    options: { refreshMs?: number } = {},
+  ) {
+    this.refreshMs = options.refreshMs ?? ORGANIZATIONS_REFRESH_MS;
+  }
 
   async get(id: string): Promise<Organization | undefined> {
-    if (Date.now() - this.readAt >= ORGANIZATIONS_REFRESH_MS) await this.refresh();
+    if (Date.now() - this.readAt >= this.refreshMs) await this.refresh();
     return this.cache.get(id);
   }
 
@@ -248,13 +256,15 @@ export class Organizations {
   private refresh(): Promise<void> {
     this.reading ??= (async () => {
       this.writtenDuringRead = new Map();
+      // Taken before the read, so the copy is never trusted longer than `refreshMs` after the store answered.
+      const at = Date.now();
       try {
         const rows = await this.storage.find(ORGANIZATIONS, {});
         const fresh = new Map(rows.map((org) => [org.id, org]));
         for (const [id, org] of this.writtenDuringRead) fresh.set(id, org);
         this.cache = fresh;
         this.origins = undefined;
-        this.readAt = Date.now();
+        this.readAt = at;
       } finally {
         this.writtenDuringRead = undefined;
         this.reading = undefined;
@@ -271,7 +281,7 @@ export class Organizations {
 
   /** The origins some organization allows (CORS), as of the last read of the organizations. */
   async allowedOriginsAnywhere(): Promise<ReadonlySet<string>> {
-    if (Date.now() - this.readAt >= ORGANIZATIONS_REFRESH_MS) await this.refresh();
+    if (Date.now() - this.readAt >= this.refreshMs) await this.refresh();
     this.origins ??= new Set([...this.cache.values()].flatMap((org) => org.allowedOrigins ?? []));
     return this.origins;
   }
@@ -322,7 +332,11 @@ export class Organizations {
       rateLimits?: Partial<RateLimits> | null;
       allowedOrigins?: string[] | null;
     };
-    const org = { ...(await this.require(id)), ...settings };
+    // From the store, not the copy: a setting another server sharing the store changed since the last refresh
+    // is kept, not written back over with the value this server last read.
+    const [stored] = await this.storage.find(ORGANIZATIONS, { id });
+    if (!stored) throw notFound(`Organization ${JSON.stringify(id)} does not exist`);
+    const org = { ...stored, ...settings };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.remember(org);
     return org;

@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { EventReader } from '../ingest/event-reader.ts';
-import { EVENT_COLUMNS } from '../storage/event-columns.ts';
+import { EVENT_FIELDS } from '../storage/event-fields.ts';
 import type { ColumnType } from '../storage/storage.ts';
 import { pageOf, pagination, timeRange, timeRangeOf, whereOf } from './list-parameters.ts';
 
@@ -35,10 +35,10 @@ const COLUMN_SCHEMAS: Readonly<Record<ColumnType, () => TSchema>> = {
   json: () => Type.Unknown(),
 };
 
-/** A stored event as the read-back answers it: every column of the events table, and the normalised customData. */
+/** A stored event as the read-back answers it: every stored field, and the normalised customData. */
 const StoredEventSchema = Type.Object({
   ...Object.fromEntries(
-    EVENT_COLUMNS.map(({ field, type, nullable }) => {
+    [...EVENT_FIELDS.values()].map(({ field, type, nullable }) => {
       const schema = COLUMN_SCHEMAS[type]();
       return [field, nullable ? Type.Union([schema, Type.Null()]) : schema];
     }),

@@ -151,7 +151,7 @@ function resolveLeaf(
       });
       return undefined;
     }
-    return { kind: 'contains', field, value };
+    return { kind: 'match', op: 'contains', field, value };
   }
   if (value === null && (op === 'eq' || op === 'ne')) return { kind: 'compare', op, field, value: null };
   const resolved = scalar(value, `${at}.value`);

@@ -75,8 +75,6 @@ export function whereOf<Query extends object>(
       return [{ kind: 'compare', op, field, value: time ? new Date(value) : value }];
     },
   );
-  return conditions.reduce<RecordFilter | undefined>(
-    (left, right) => (left ? { kind: 'and', left, right } : right),
-    undefined,
-  );
+  if (conditions.length <= 1) return conditions[0];
+  return { kind: 'and', filters: conditions };
 }

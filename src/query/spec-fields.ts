@@ -1,6 +1,6 @@
 import type { Violation } from '../core/errors.ts';
 import { CUSTOM_DATA_KEY, normaliseKey } from '../model/custom-data.ts';
-import { EVENT_COLUMN_OF } from '../storage/event-columns.ts';
+import { EVENT_FIELDS } from '../storage/event-fields.ts';
 import type { QueryField } from '../storage/storage.ts';
 import type { Dimension } from './dimensions.ts';
 
@@ -39,8 +39,8 @@ export function resolveField(
       ...(dimension && dimension.eventKinds.length > 0 && { kinds: dimension.eventKinds }),
     };
   }
-  const column = EVENT_COLUMN_OF.get(name);
-  if (!column) {
+  const known = EVENT_FIELDS.get(name);
+  if (!known) {
     violations.push({
       field: at,
       rule: 'field',
@@ -49,7 +49,7 @@ export function resolveField(
     });
     return undefined;
   }
-  return { kind: 'column', field: name, type: column.type };
+  return { kind: 'column', field: name, type: known.type };
 }
 
 export const isNumeric = (field: SpecField) =>

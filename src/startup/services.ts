@@ -29,6 +29,7 @@ import type { Storage } from '../storage/storage.ts';
 import { timedReads } from '../storage/timed-reads.ts';
 import { UaCollector } from '../ua/collector.ts';
 import { VisitTracker } from '../ua/visits.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 
 export type { Services } from '../http/services.ts';
 
@@ -63,7 +64,7 @@ export async function createServices(
   engine.observe?.(metrics.store);
   metrics.watchStore(engine);
   await storage.migrate(ENTITY_TABLES as never);
-  const organizations = new Organizations(storage);
+  const organizations = new Organizations(storage, { refreshMs: config.cacheTtlMs });
   const channelRecords = new ChannelRecords(storage);
   const kpiDefinitions = new KpiDefinitions(channelRecords, organizations);
   organizations.onCreate(async (org) => {
@@ -73,8 +74,10 @@ export async function createServices(
   // Organizations made before Channel Analytics existed (or before a definition was added) get the
   // first-party KPI event definitions they lack.
   for (const org of await organizations.list()) await kpiDefinitions.seed(org.id);
-  const apiKeys = new ApiKeys(storage);
+  const apiKeys = new ApiKeys(storage, { cacheTtlMs: config.cacheTtlMs });
   const searchTokens = new SearchTokens(organizations);
+  // DuckDB's file lock already keeps a second process out of the data directory; a shared store does not.
+  const unlock = config.storage.clickhouse ? lockDataDir(config.dataDir) : () => undefined;
   const writer = new GroupCommit(
     storage,
     await IngestLog.open(path.join(config.dataDir, 'ingest-log')),
@@ -178,6 +181,7 @@ export async function createServices(
         await rejections.close();
         visits.close();
         await storage.close();
+        unlock();
       })();
       return closing;
     },

@@ -8,6 +8,16 @@ import type { CanonicalEvent } from '../model/canonical-event.ts';
 export type ColumnType = 'text' | 'integer' | 'boolean' | 'timestamp' | 'text[]' | 'json';
 
 /**
+ * A field of the canonical event as every engine keeps it: its type, and whether it may be null. Code above
+ * storage reads the events' fields as these (EVENT_FIELDS, event-fields.ts), never as an engine's columns.
+ */
+export interface EventField {
+  field: Exclude<keyof CanonicalEvent, 'customData'>;
+  type: ColumnType;
+  nullable: boolean;
+}
+
+/**
  * A mutable record kind (organizations, API keys, later providers and conversations), described
  * once so every engine can create, upsert and read it without knowing the domain.
  */
@@ -25,16 +35,28 @@ export type TextMatch = 'contains' | 'startswith' | 'endswith';
 export type Scalar = string | number | boolean | Date | null;
 
 /**
- * A condition on a record's fields, independent of any engine. Each engine compiles it to parameterised
- * SQL; values never become SQL text. `eq null` means "is null", and `ne` keeps rows where the field is null.
+ * A condition on fields, independent of any engine; each engine compiles it to SQL whose values are parameters
+ * or quoted literals, never request text. `Field` is how a field is named: records name theirs by canonical or
+ * entity field name (RecordFilter), the query API by a resolved QueryField (QueryFilter).
+ * - `and`/`or` take any number of filters: an empty `and` is true, an empty `or` false.
+ * - `not` means "not true": a condition that is unknown because a field is null counts as not matching inside,
+ *   so `not` keeps that row (OData's reading).
+ * - `compare` with a null value: `eq` is "is null", `ne` "is not null", any other op matches nothing. With a
+ *   value, `ne v` also keeps the rows where the field is null.
+ * - `in`: the field equals one of the values; a null among them matches null, as `eq null` does.
+ * - `match`: case-sensitive contains, startswith, endswith.
+ * - `has`: a list field holds the value.
  */
-export type RecordFilter =
-  | { kind: 'and' | 'or'; left: RecordFilter; right: RecordFilter }
-  | { kind: 'not'; operand: RecordFilter }
-  | { kind: 'compare'; op: Comparison; field: string; value: Scalar }
-  | { kind: 'match'; op: TextMatch; field: string; value: string }
-  /** A list field holds the value. */
-  | { kind: 'has'; field: string; value: string };
+export type Filter<Field> =
+  | { kind: 'and' | 'or'; filters: Filter<Field>[] }
+  | { kind: 'not'; filter: Filter<Field> }
+  | { kind: 'compare'; op: Comparison; field: Field; value: Scalar }
+  | { kind: 'in'; field: Field; values: Scalar[] }
+  | { kind: 'match'; op: TextMatch; field: Field; value: string }
+  | { kind: 'has'; field: Field; value: string };
+
+/** A condition on a record's fields, named by canonical event or entity field names. */
+export type RecordFilter = Filter<string>;
 
 export interface RecordQuery {
   where?: RecordFilter;
@@ -63,11 +85,7 @@ export interface EntityWrite {
   row: object;
 }
 
-export interface Checkpoint {
-  name: string;
-  value: string;
-}
-
+/** A named value a writer saved (saveCheckpoint), such as how far it has loaded its log. */
 export interface LastVisit {
   visitId: string;
   lastSeen: Date;
@@ -99,11 +117,8 @@ export type QueryField =
   /** A fact of a KPI unit (UnitQuery), such as a conversation's `answerSeconds`. */
   | { kind: 'fact'; fact: UnitFact };
 
-export type QueryFilter =
-  | { kind: 'and' | 'or'; filters: QueryFilter[] }
-  | { kind: 'compare'; op: Comparison; field: QueryField; value: Scalar }
-  | { kind: 'in'; field: QueryField; values: Scalar[] }
-  | { kind: 'contains'; field: QueryField; value: string };
+/** A condition on the query API's resolved fields. */
+export type QueryFilter = Filter<QueryField>;
 
 export type AggregateFn = 'count' | 'uniq' | 'sum' | 'avg' | 'min' | 'max' | 'p50' | 'p90' | 'p99';
 
@@ -128,7 +143,8 @@ export interface AggregateQuery {
  * - `session`: one per (conversationId, providerSessionId), at its SessionStarted (else its first event);
  * - `notification`: one per (conversationId, participantId) offered it, at NotificationDisplayed;
  * - `presence`: one per PresenceChanged, lasting until the agent's next change (or now), cut to the range.
- * The facts each unit has are UNIT_FACTS; their definitions are the KPI catalogue's (src/kpi/catalogue.ts).
+ * The facts each unit has are UNIT_FACTS; how each unit and fact is built is declared in src/model/kpi-units.ts
+ * (UNIT_DECLARATIONS); the KPIs over them are the catalogue's (src/kpi/catalogue.ts).
  * Events are read by their meaning: the framework's first-party names count as the OpenUA events they
  * stand for (src/model/first-party-kpi-events.ts).
  */
@@ -201,11 +217,20 @@ export interface Storage {
   /** Creates whatever tables are missing. Safe to call on every start. */
   migrate(entities: readonly EntityTable<object>[]): Promise<void>;
   /**
-   * Writes all events in one transaction: either every one is durable when this resolves, or none is.
-   * A checkpoint, when given, is saved in the same transaction, so a writer that records how far it has
-   * loaded (the ingest log position) can never load the same events twice or skip some.
+   * Stores events, idempotently by event id: an event whose id the store already holds is not stored again
+   * (nor is an id repeated within the call), so a writer that replays what it may already have appended (its
+   * ingest log after a crash) stores nothing twice, and every read counts each id once. When this resolves,
+   * every event given is durable. The engine may write them in one transaction; the contract does not need it.
+   * A replay carries the events as first given, received times included; an engine may rely on that to find
+   * the ids it holds cheaply. An event's empty list field reads back as none (ClickHouse's arrays cannot be null).
    */
-  appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void>;
+  appendEvents(events: readonly CanonicalEvent[]): Promise<void>;
+  /**
+   * Saves a checkpoint's value (a writer's position in its own log, say), replacing the last one. A writer
+   * appends, then saves how far it got: a crash between the two replays events the store holds, which
+   * appendEvents ignores.
+   */
+  saveCheckpoint(name: string, value: string): Promise<void>;
   /** The engine's own memory, for the server's metrics; an engine in another process need not say. */
   memory?(): Promise<StoreMemory>;
   /**
@@ -257,4 +282,47 @@ export interface Storage {
   close(): Promise<void>;
   /** Reports background work (KPI-unit rebuilds) to `observer`; an engine without any may leave it out. */
   observe?(observer: StorageObserver): void;
+}
+
+/**
+ * The store is held by another process (DuckDB lets one process at a time open its file). A typed error, so that
+ * the CLI can offer the running server instead without reading an engine's words. `holderPid`: when the engine says.
+ */
+export class StoreBusyError extends Error {
+  constructor(
+    readonly location: string,
+    readonly holderPid?: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the store ${location} is in use by another process${holderPid ? ` (PID ${holderPid})` : ''}`,
+      options,
+    );
+    this.name = 'StoreBusyError';
+  }
+}
+
+/** A store in another process (a ClickHouse server) that does not answer; `reason`: the system's code for why. */
+export class StoreUnreachableError extends Error {
+  constructor(
+    readonly location: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the store at ${location} does not answer (${reason})`, options);
+    this.name = 'StoreUnreachableError';
+  }
+}
+
+/** A store in another process that refuses the credentials it was given; `code`: the store's own error code. */
+export class StoreCredentialsError extends Error {
+  constructor(
+    readonly location: string,
+    readonly user: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the store at ${location} refuses the user ${JSON.stringify(user)} (code ${code})`, options);
+    this.name = 'StoreCredentialsError';
+  }
 }

@@ -6,7 +6,7 @@ import type { IngestContext } from '../ingest/context.ts';
 import type { Intake, Outcome } from '../ingest/intake.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
 import { normaliseCustomData } from '../model/custom-data.ts';
-import { newEventId } from '../model/event-id.ts';
+import { keyedEventId, newEventId } from '../model/event-id.ts';
 import { dedupWindowMs } from '../model/ingest-settings.ts';
 import { languageFields } from '../model/language.ts';
 import { deriveTime, timeBoundsViolation } from '../model/timestamps.ts';
@@ -182,7 +182,11 @@ export class UaCollector {
         visitor.isNew,
       );
       events.push({
-        id: newEventId(context.receivedAt.getTime()),
+        // A keyed event's id is its key's, so a retry that reaches another server is the same event.
+        id:
+          idempotencyKey === null
+            ? newEventId(context.receivedAt.getTime())
+            : keyedEventId(context.org, idempotencyKey, eventTime),
         org: context.org,
         category: model.category,
         eventValue: null,

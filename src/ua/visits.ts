@@ -46,9 +46,21 @@ interface OpenVisit {
 }
 
 /**
+ * Of this server's copy of a visit and the store's, the one seen last: the store's is newer when another server
+ * took the visitor's later events. An ended mark is kept against the store, which cannot know of it.
+ */
+function newest(local: OpenVisit | undefined, stored: OpenVisit | undefined): OpenVisit | undefined {
+  if (!local || !stored) return local ?? stored;
+  if (local.ended) return local.lastSeen >= stored.lastSeen ? local : stored;
+  return stored.lastSeen > local.lastSeen ? stored : local;
+}
+
+/**
  * Visits: a visitor's events belong to one visit until 30 minutes (configurable) pass without one.
- * Open visits are kept in memory; on a miss (first event since start-up) the newest stored event of the
- * visitor is read, so a restart does not split a visit.
+ * Open visits are kept in memory. Whenever this copy would open a new visit (a miss: the first event since
+ * start-up; or an entry past the timeout) the newest stored event of the visitor is read first, so neither a
+ * restart nor another server sharing the store splits a visit: the visitor's events sent meanwhile to another
+ * server continue the visit there, and are in the store once that server has loaded them (its load interval).
  */
 export class VisitTracker {
   private readonly open = new Map<string, OpenVisit>();
@@ -66,11 +78,13 @@ export class VisitTracker {
   /** The visit an event at `at` belongs to, opening a new one when the last is over. */
   async visit(org: string, visitorId: string, at: Date, isNewVisitor: boolean): Promise<string> {
     const key = visitKey(org, visitorId);
-    let current = this.open.get(key);
-    if (!current && !isNewVisitor) current = await this.lookup(key, org, visitorId);
     const now = at.getTime();
-    // Another request for the same visitor may have opened a visit while this one waited.
-    current = this.open.get(key) ?? current;
+    let current = this.open.get(key);
+    if (!isNewVisitor && (!current || (!current.ended && now - current.lastSeen > this.timeoutMs))) {
+      const stored = await this.lookup(key, org, visitorId);
+      // Another request for the same visitor may have opened a visit while this one waited.
+      current = newest(this.open.get(key), stored);
+    }
     if (!current || current.ended || now - current.lastSeen > this.timeoutMs) {
       current = { visitId: randomUUID(), lastSeen: now };
     } else {
@@ -86,10 +100,14 @@ export class VisitTracker {
    */
   async end(org: string, visitorId: string, at: Date): Promise<string | undefined> {
     const key = visitKey(org, visitorId);
-    const current = this.open.get(key) ?? (await this.lookup(key, org, visitorId));
-    const open = current && !current.ended && at.getTime() - current.lastSeen <= this.timeoutMs;
+    let current = this.open.get(key);
+    if (!current || (!current.ended && at.getTime() - current.lastSeen > this.timeoutMs)) {
+      current = newest(this.open.get(key), await this.lookup(key, org, visitorId));
+    }
     this.open.set(key, { visitId: '', lastSeen: at.getTime(), ended: true });
-    return open ? current.visitId : undefined;
+    return current && !current.ended && at.getTime() - current.lastSeen <= this.timeoutMs
+      ? current.visitId
+      : undefined;
   }
 
   close(): void {

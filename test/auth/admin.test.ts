@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { decodeJwt } from 'jose';
+import { duckdbOnly } from '../helpers/engine.ts';
 import { type ErrorBody, errorOf } from '../helpers/errors.ts';
 import {
   CUSTOM_PATH,
@@ -427,33 +428,37 @@ describe('secrets at rest', () => {
     removeDir(own.dataDir);
   });
 
-  it('the database holds the sha256 of each secret and never the secret', async () => {
-    const created = await call<CreatedKey>(`${own.url}/api/v1/orgs/default/keys`, {
-      token: own.masterKey,
-      body: { name: 'at-rest', privileges: ['analytics:write'] },
-    });
-    assert.equal(created.status, 201);
-    const [, id, secret] = KEY_FORMAT.exec(created.body.key) as unknown as [string, string, string];
-    await own.close();
-    closed = true;
+  it(
+    'the database holds the sha256 of each secret and never the secret',
+    duckdbOnly('reads the DuckDB file directly'),
+    async () => {
+      const created = await call<CreatedKey>(`${own.url}/api/v1/orgs/default/keys`, {
+        token: own.masterKey,
+        body: { name: 'at-rest', privileges: ['analytics:write'] },
+      });
+      assert.equal(created.status, 201);
+      const [, id, secret] = KEY_FORMAT.exec(created.body.key) as unknown as [string, string, string];
+      await own.close();
+      closed = true;
 
-    const instance = await DuckDBInstance.create(path.join(own.dataDir, 'openua.duckdb'));
-    const connection = await instance.connect();
-    try {
-      const reader = await connection.runAndReadAll('SELECT * FROM api_keys');
-      const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
-      const row = rows.find((r) => r.id === id);
-      assert.ok(row, `the key's row is stored: ${JSON.stringify(rows.map((r) => r.id))}`);
-      const text = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-      assert.ok(!text.includes(secret), 'no column of any row holds the secret');
-      assert.ok(!text.includes(created.body.key), 'no column of any row holds the key');
-      assert.equal(row.secret_hash, createHash('sha256').update(secret).digest('hex'));
-      assert.equal(row.org, 'default');
-    } finally {
-      connection.closeSync();
-      instance.closeSync();
-    }
-  });
+      const instance = await DuckDBInstance.create(path.join(own.dataDir, 'openua.duckdb'));
+      const connection = await instance.connect();
+      try {
+        const reader = await connection.runAndReadAll('SELECT * FROM api_keys');
+        const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
+        const row = rows.find((r) => r.id === id);
+        assert.ok(row, `the key's row is stored: ${JSON.stringify(rows.map((r) => r.id))}`);
+        const text = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+        assert.ok(!text.includes(secret), 'no column of any row holds the secret');
+        assert.ok(!text.includes(created.body.key), 'no column of any row holds the key');
+        assert.equal(row.secret_hash, createHash('sha256').update(secret).digest('hex'));
+        assert.equal(row.org, 'default');
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    },
+  );
 });
 
 describe('organization isolation', () => {

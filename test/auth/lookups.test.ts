@@ -6,8 +6,8 @@ import { SignJWT } from 'jose';
 import { readConfig } from '../../src/core/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createServices } from '../../src/startup/services.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { errorOf } from '../helpers/errors.ts';
 import { CUSTOM_PATH, call, newMasterKey, removeDir, tempDir, validCustomEvent } from '../helpers/server.ts';
 
@@ -17,7 +17,7 @@ import { CUSTOM_PATH, call, newMasterKey, removeDir, tempDir, validCustomEvent }
  * and no difference an attacker could time to learn what exists.
  */
 
-/** Store reads of an entity table, by table name: the real DuckDB store, read through a counting wrapper. */
+/** Store reads of an entity table, by table name: the real store, read through a counting wrapper. */
 const reads = new Map<string, number>();
 const counted = (storage: Storage): Storage =>
   new Proxy(storage, {
@@ -45,7 +45,7 @@ before(async () => {
     OPENUA_LOG_LEVEL: 'silent',
     OPENUA_ALERT_INTERVAL_SECONDS: '0',
   });
-  const services = await createServices(config, counted(await DuckDBStorage.open(dataDir)));
+  const services = await createServices(config, counted(await testStorage(dataDir)));
   app = await buildApp(services, { logger: false });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { startConversation } from '../helpers/channel.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { errorOf, violationsOf } from '../helpers/errors.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import {
@@ -285,7 +285,7 @@ describe('across a restart', () => {
   it('the window counts from the first event: a key older than the window is new again', async () => {
     const dataDir = tempDir();
     // What an earlier run stored: two keyed events, 2 and 6 days old.
-    const storage = await DuckDBStorage.open(dataDir);
+    const storage = await testStorage(dataDir);
     await storage.migrate([]);
     const [twoDays, sixDays] = [randomUUID(), randomUUID()];
     const stored = (key: string, daysAgo: number) => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { openua, openuaJson } from '../helpers/cli.ts';
+import { duckdbOnly } from '../helpers/engine.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -303,115 +304,128 @@ describe('openua CLI on a data directory no server holds', () => {
   });
 });
 
-describe('openua CLI while a server holds the data directory', () => {
-  const dataDir = tempDir('openua-cli-server-');
-  const masterKey = newMasterKey();
-  let server: ServerProcess;
-  let port: string;
+describe(
+  'openua CLI while a server holds the data directory',
+  duckdbOnly('the DuckDB file lock: on ClickHouse the CLI writes to the store itself'),
+  () => {
+    const dataDir = tempDir('openua-cli-server-');
+    const masterKey = newMasterKey();
+    let server: ServerProcess;
+    let port: string;
 
-  before(async () => {
-    const org = await openua(['org', 'create', 'acme'], { OPENUA_DATA_DIR: dataDir });
-    assert.equal(org.code, 0, org.stderr);
-    server = await spawnServer(dataDir, masterKey);
-    port = new URL(server.url).port;
-  });
-
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
-    removeDir(dataDir);
-  });
-
-  it('key create without --server falls back to the server over HTTP with OPENUA_MASTER_KEY', async () => {
-    const key = await openuaJson<{ id: string; key: string; org: string }>(
-      ['key', 'create', '--org', 'acme', '--name', 'live', '--privileges', 'analytics:write,analytics:read'],
-      { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' },
-    );
-    assert.match(key.key, KEY_FORMAT);
-    assert.equal(key.org, 'acme');
-
-    const eventType = `cli-live-${crypto.randomUUID()}`;
-    const posted = await call(`${server.url}${CUSTOM_PATH}`, {
-      token: key.key,
-      body: validCustomEvent({ eventType }),
+    before(async () => {
+      const org = await openua(['org', 'create', 'acme'], { OPENUA_DATA_DIR: dataDir });
+      assert.equal(org.code, 0, org.stderr);
+      server = await spawnServer(dataDir, masterKey);
+      port = new URL(server.url).port;
     });
-    assert.equal(posted.status, 200, JSON.stringify(posted.body));
-    const read = await call<{ events: { org: string; eventType: string }[] }>(
-      `${server.url}/api/v1/events?eventType=${eventType}`,
-      { token: key.key },
-    );
-    assert.equal(read.status, 200, JSON.stringify(read.body));
-    assert.deepEqual(
-      read.body.events.map((e) => [e.org, e.eventType]),
-      [['acme', eventType]],
-    );
-  });
 
-  it('org list over HTTP answers the same organizations', async () => {
-    const orgs = await openuaJson<{ id: string }[]>(['org', 'list'], {
-      OPENUA_DATA_DIR: dataDir,
-      OPENUA_MASTER_KEY: masterKey,
-      PORT: port,
-      HOST: '127.0.0.1',
+    after(async () => {
+      if (server && server.child.exitCode === null) {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
+      removeDir(dataDir);
     });
-    assert.deepEqual(orgs.map((o) => o.id).sort(), ['acme', 'default']);
-  });
 
-  it('provider and kpi commands work over HTTP too', async () => {
-    const env = { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' };
-    const provider = await openuaJson<{ id: string; enableAnalytics: boolean }>(
-      ['provider', 'create', 'Live Chat', '--org', 'acme', '--enable-analytics'],
-      env,
-    );
-    assert.equal(provider.enableAnalytics, true);
-    const updated = await openuaJson<{ label: string }>(
-      ['provider', 'update', 'Live Chat', '--org', 'acme', '--label', 'Chat'],
-      env,
-    );
-    assert.equal(updated.label, 'Chat');
-    const kpi = await openuaJson<{ eventType: string }>(
-      ['kpi', 'create', 'CallbackRequested', '--org', 'acme', '--event-type', 'CUSTOM'],
-      env,
-    );
-    assert.equal(kpi.eventType, 'Custom');
-    const refused = await openua(['kpi', 'create', 'Other', '--org', 'acme', '--event-type', 'Other'], env);
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /eventType: must be one of: System, Custom/);
-    const definitions = await call<{ items: { name: string }[] }>(
-      `${server.url}/api/v1/kpi-definitions?org=acme`,
-      {
+    it('key create without --server falls back to the server over HTTP with OPENUA_MASTER_KEY', async () => {
+      const key = await openuaJson<{ id: string; key: string; org: string }>(
+        [
+          'key',
+          'create',
+          '--org',
+          'acme',
+          '--name',
+          'live',
+          '--privileges',
+          'analytics:write,analytics:read',
+        ],
+        { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' },
+      );
+      assert.match(key.key, KEY_FORMAT);
+      assert.equal(key.org, 'acme');
+
+      const eventType = `cli-live-${crypto.randomUUID()}`;
+      const posted = await call(`${server.url}${CUSTOM_PATH}`, {
+        token: key.key,
+        body: validCustomEvent({ eventType }),
+      });
+      assert.equal(posted.status, 200, JSON.stringify(posted.body));
+      const read = await call<{ events: { org: string; eventType: string }[] }>(
+        `${server.url}/api/v1/events?eventType=${eventType}`,
+        { token: key.key },
+      );
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+      assert.deepEqual(
+        read.body.events.map((e) => [e.org, e.eventType]),
+        [['acme', eventType]],
+      );
+    });
+
+    it('org list over HTTP answers the same organizations', async () => {
+      const orgs = await openuaJson<{ id: string }[]>(['org', 'list'], {
+        OPENUA_DATA_DIR: dataDir,
+        OPENUA_MASTER_KEY: masterKey,
+        PORT: port,
+        HOST: '127.0.0.1',
+      });
+      assert.deepEqual(orgs.map((o) => o.id).sort(), ['acme', 'default']);
+    });
+
+    it('provider and kpi commands work over HTTP too', async () => {
+      const env = { OPENUA_DATA_DIR: dataDir, OPENUA_MASTER_KEY: masterKey, PORT: port, HOST: '127.0.0.1' };
+      const provider = await openuaJson<{ id: string; enableAnalytics: boolean }>(
+        ['provider', 'create', 'Live Chat', '--org', 'acme', '--enable-analytics'],
+        env,
+      );
+      assert.equal(provider.enableAnalytics, true);
+      const updated = await openuaJson<{ label: string }>(
+        ['provider', 'update', 'Live Chat', '--org', 'acme', '--label', 'Chat'],
+        env,
+      );
+      assert.equal(updated.label, 'Chat');
+      const kpi = await openuaJson<{ eventType: string }>(
+        ['kpi', 'create', 'CallbackRequested', '--org', 'acme', '--event-type', 'CUSTOM'],
+        env,
+      );
+      assert.equal(kpi.eventType, 'Custom');
+      const refused = await openua(['kpi', 'create', 'Other', '--org', 'acme', '--event-type', 'Other'], env);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /eventType: must be one of: System, Custom/);
+      const definitions = await call<{ items: { name: string }[] }>(
+        `${server.url}/api/v1/kpi-definitions?org=acme`,
+        {
+          token: masterKey,
+        },
+      );
+      assert.ok(definitions.body.items.some((d) => d.name === 'CallbackRequested'));
+      const org = await openuaJson<{ unknownKpiEvents: string }>(
+        ['org', 'update', 'acme', '--unknown-kpi-events', 'flag'],
+        env,
+      );
+      assert.equal(org.unknownKpiEvents, 'flag');
+    });
+
+    it('without OPENUA_MASTER_KEY it exits non-zero and says OPENUA_MASTER_KEY is needed', async () => {
+      const run = await openua(
+        ['key', 'create', '--org', 'acme', '--name', 'nokey', '--privileges', 'analytics:write'],
+        { OPENUA_DATA_DIR: dataDir, PORT: port, HOST: '127.0.0.1' },
+      );
+      assert.notEqual(run.code, 0);
+      assert.match(run.stderr, /OPENUA_MASTER_KEY/);
+      assert.equal(run.stdout, '', 'no key is printed');
+      const keys = await call<{ keys: { name: string }[] }>(`${server.url}/api/v1/orgs/acme/keys`, {
         token: masterKey,
-      },
-    );
-    assert.ok(definitions.body.items.some((d) => d.name === 'CallbackRequested'));
-    const org = await openuaJson<{ unknownKpiEvents: string }>(
-      ['org', 'update', 'acme', '--unknown-kpi-events', 'flag'],
-      env,
-    );
-    assert.equal(org.unknownKpiEvents, 'flag');
-  });
-
-  it('without OPENUA_MASTER_KEY it exits non-zero and says OPENUA_MASTER_KEY is needed', async () => {
-    const run = await openua(
-      ['key', 'create', '--org', 'acme', '--name', 'nokey', '--privileges', 'analytics:write'],
-      { OPENUA_DATA_DIR: dataDir, PORT: port, HOST: '127.0.0.1' },
-    );
-    assert.notEqual(run.code, 0);
-    assert.match(run.stderr, /OPENUA_MASTER_KEY/);
-    assert.equal(run.stdout, '', 'no key is printed');
-    const keys = await call<{ keys: { name: string }[] }>(`${server.url}/api/v1/orgs/acme/keys`, {
-      token: masterKey,
+      });
+      assert.ok(!keys.body.keys.some((k) => k.name === 'nokey'));
     });
-    assert.ok(!keys.body.keys.some((k) => k.name === 'nokey'));
-  });
 
-  it('the server stops cleanly on SIGTERM', async () => {
-    server.child.kill('SIGTERM');
-    assert.equal(await server.exited, 0);
-  });
-});
+    it('the server stops cleanly on SIGTERM', async () => {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+    });
+  },
+);
 
 describe('configuration', () => {
   const dirs: string[] = [];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openua } from '../helpers/cli.ts';
+import { duckdbOnly } from '../helpers/engine.ts';
 import {
   call,
   newMasterKey,
@@ -126,26 +127,34 @@ describe('openua demo into a data directory', () => {
   it('refuses a store that already holds events', async () => {
     const run = await openua(['demo', '--data-dir', dirs[0] as string, ...small], {});
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /already holds \d+ events: load the demo into an empty data directory/);
+    // On ClickHouse the data directory holds no events: another organization is the way out there.
+    assert.match(
+      run.stderr,
+      /already holds \d+ events: load the demo into (an empty data directory|another organization)/,
+    );
   });
 
-  it('refuses politely a store a running server holds, and says how to send the demo to it', async () => {
-    const dataDir = tempDir('openua-demo-busy-');
-    const server = await spawnServer(dataDir, newMasterKey());
-    try {
-      const run = await openua(['demo', '--data-dir', dataDir, ...small], {});
-      assert.equal(run.code, 1);
-      assert.match(
-        run.stderr,
-        /^openua: the store in .* is in use by a running server, .*Stop the server and run the command again, or send the demo to the server over HTTP: npm run openua -- demo --url http:\/\/127\.0\.0\.1:\d+ --key /m,
-      );
-      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-      removeDir(dataDir);
-    }
-  });
+  it(
+    'refuses politely a store a running server holds, and says how to send the demo to it',
+    duckdbOnly('the DuckDB file lock: on ClickHouse the demo writes beside a running server'),
+    async () => {
+      const dataDir = tempDir('openua-demo-busy-');
+      const server = await spawnServer(dataDir, newMasterKey());
+      try {
+        const run = await openua(['demo', '--data-dir', dataDir, ...small], {});
+        assert.equal(run.code, 1);
+        assert.match(
+          run.stderr,
+          /^openua: the store in .* is in use by a running server, .*Stop the server and run the command again, or send the demo to the server over HTTP: npm run openua -- demo --url http:\/\/127\.0\.0\.1:\d+ --key /m,
+        );
+        assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+      } finally {
+        server.child.kill('SIGTERM');
+        await server.exited;
+        removeDir(dataDir);
+      }
+    },
+  );
 });
 
 describe('openua demo --url to a running server', () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type CliRun, openua } from '../helpers/cli.ts';
+import { duckdbOnly } from '../helpers/engine.ts';
 import {
   CUSTOM_PATH,
   call,
@@ -128,20 +129,26 @@ describe('a start that cannot go on: one line naming the problem and the fix, ex
     }
   });
 
-  it('a store another server holds', async () => {
-    const dataDir = freshDir();
-    const first = await spawnServer(dataDir, newMasterKey());
-    servers.push(first);
-    const line = oneLine(await openua(['serve'], { OPENUA_DATA_DIR: dataDir, PORT: '0' }));
-    assert.match(
-      line,
-      new RegExp(
-        `^openua: the store in ${dataDir.replaceAll('.', '\\.')} is in use by another process \\(PID ${first.child.pid}\\), another OpenUA server most likely: stop it, or set OPENUA_DATA_DIR to another directory`,
-      ),
-    );
-    const still = await call(`${first.url}/ready`);
-    assert.equal(still.status, 200, 'the first server is untouched');
-  });
+  it(
+    'a store another server holds',
+    duckdbOnly(
+      'the DuckDB file lock (on ClickHouse, test/cli/store-settings.test.ts covers a shared data directory)',
+    ),
+    async () => {
+      const dataDir = freshDir();
+      const first = await spawnServer(dataDir, newMasterKey());
+      servers.push(first);
+      const line = oneLine(await openua(['serve'], { OPENUA_DATA_DIR: dataDir, PORT: '0' }));
+      assert.match(
+        line,
+        new RegExp(
+          `^openua: the store in ${dataDir.replaceAll('.', '\\.')} is in use by another process \\(PID ${first.child.pid}\\), another OpenUA server most likely: stop it, or set OPENUA_DATA_DIR to another directory`,
+        ),
+      );
+      const still = await call(`${first.url}/ready`);
+      assert.equal(still.status, 200, 'the first server is untouched');
+    },
+  );
 
   it('a bad setting', async () => {
     const line = oneLine(

@@ -14,6 +14,7 @@ import { ENTITY_TABLES } from '../../src/startup/services.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import type { KpiUnit, QueryFilter, UnitFact, UnitMeasure } from '../../src/storage/storage.ts';
 import { LOG_PATH } from '../helpers/channel.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { call, removeDir, startServer, tempDir } from '../helpers/server.ts';
 
 /** The demo generator: the same seed gives the same events, and the events hold the edges KPIs need. */
@@ -81,7 +82,7 @@ describe('generateEvents', () => {
 
   it('writes through the storage interface in bulk', async () => {
     const dir = tempDir();
-    const storage = await DuckDBStorage.open(dir);
+    const storage = await testStorage(dir);
     try {
       await storage.migrate([]);
       let written = 0;
@@ -101,6 +102,7 @@ describe('generateEvents', () => {
     const dir = tempDir();
     const tally = newTally();
     const generated = options(11);
+    // DuckDB by name: the case is its unit tables, dropped to make a store older than them, and its rebuild chunks.
     let storage = await DuckDBStorage.open(dir);
     try {
       await storage.migrate([]);
@@ -190,7 +192,7 @@ describe('generateEvents', () => {
   it('writes the records its events belong to, which the live API then takes events for', async () => {
     const dir = tempDir();
     const tally = newTally();
-    const storage = await DuckDBStorage.open(dir);
+    const storage = await testStorage(dir);
     try {
       await storage.migrate(ENTITY_TABLES as never);
       const events = await writeDemo(

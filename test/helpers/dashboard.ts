@@ -6,8 +6,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ChannelRecords } from '../../src/channel/records.ts';
 import { writeDemo } from '../../src/demo/demo-writer.ts';
 import { ENTITY_TABLES } from '../../src/startup/services.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { launchChromium } from './browser.ts';
+import { testStorage } from './engine.ts';
 import { createKey, ROOT, removeDir, startServer, type TestServer, tempDir } from './server.ts';
 
 /** The dashboard in real Chromium, served by a real OpenUA over a small demo store. */
@@ -36,7 +36,7 @@ export function assertBuilt(): void {
 export async function startDemoServer(env: Record<string, string> = {}): Promise<TestServer> {
   assertBuilt();
   const dataDir = tempDir('openua-dashboard-');
-  const storage = await DuckDBStorage.open(dataDir);
+  const storage = await testStorage(dataDir);
   try {
     await storage.migrate(ENTITY_TABLES as never);
     await writeDemo(storage, new ChannelRecords(storage), {

@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { readConfig } from '../../src/core/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createServices, type Services } from '../../src/startup/services.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { openStorage } from '../../src/storage/open-storage.ts';
+import { testEngineEnv, testStorageSettings } from './engine.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -27,20 +28,24 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real OpenUA on loopback over a real DuckDB file in a fresh directory (or `dataDir`, to reopen one). */
+/**
+ * A real OpenUA on loopback over a real store for a fresh directory (or `dataDir`, to reopen one), on the engine the
+ * run asks for (test/helpers/engine.ts: a DuckDB file by default, a ClickHouse database with OPENUA_TEST_ENGINE).
+ */
 export async function startServer(
   options: { env?: Record<string, string>; dataDir?: string; masterKey?: string } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const masterKey = options.masterKey ?? newMasterKey();
-  const config = readConfig({
+  const read = readConfig({
     OPENUA_DATA_DIR: dataDir,
     OPENUA_MASTER_KEY: masterKey,
     PORT: '0',
     OPENUA_LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const services = await createServices(config, await DuckDBStorage.open(dataDir));
+  const config = { ...read, storage: await testStorageSettings(dataDir) };
+  const services = await createServices(config, await openStorage(config.storage));
   const app = await buildApp(services, { logger: false });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, masterKey, dataDir, app, services, close: () => app.close() };
@@ -135,6 +140,7 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+/** `openua serve` over `dataDir`, on the engine the run asks for (the store testStorage(dataDir) opens). */
 export async function spawnServer(dataDir: string, masterKey: string, env: Record<string, string> = {}) {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/openua.js'), 'serve'], {
@@ -146,6 +152,7 @@ export async function spawnServer(dataDir: string, masterKey: string, env: Recor
       PORT: String(port),
       HOST: '127.0.0.1',
       OPENUA_LOG_LEVEL: 'info',
+      ...(await testEngineEnv(dataDir)),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

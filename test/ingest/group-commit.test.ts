@@ -1,19 +1,25 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { OpenUAError } from '../../src/core/errors.ts';
-import { GroupCommit, type GroupCommitOptions, LOG_CHECKPOINT } from '../../src/ingest/group-commit.ts';
+import {
+  GroupCommit,
+  type GroupCommitOptions,
+  LOG_CHECKPOINT,
+  logCheckpointName,
+} from '../../src/ingest/group-commit.ts';
 import { IngestLog } from '../../src/ingest/ingest-log.ts';
 import type { CanonicalEvent } from '../../src/model/canonical-event.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import type { Storage } from '../../src/storage/storage.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
-/** The writer over a real ingest log and a real DuckDB file: acknowledgement, loading, recovery, back-pressure. */
+/** The writer over a real ingest log and a real store: acknowledgement, loading, recovery, back-pressure. */
 
 let dir: string;
-let storage: DuckDBStorage;
+let storage: Storage;
 const writers: GroupCommit[] = [];
 const errors: string[] = [];
 
@@ -34,7 +40,7 @@ async function writer(options: Partial<GroupCommitOptions> = {}): Promise<GroupC
 
 beforeEach(async () => {
   dir = tempDir();
-  storage = await DuckDBStorage.open(dir);
+  storage = await testStorage(dir);
   await storage.migrate([]);
   errors.length = 0;
 });
@@ -95,11 +101,20 @@ describe('group commit into the ingest log', () => {
     assert.ok(w.stats().loads >= 10);
   });
 
-  it('records how far it loaded, in the same transaction as the events', async () => {
+  it('records how far it loaded once the events are stored', async () => {
     const w = await writer();
     await w.submit([event('checkpointed')]);
     await w.sync();
-    assert.match((await storage.readCheckpoint(LOG_CHECKPOINT)) ?? '', /^\d+:\d+$/);
+    assert.match((await storage.readCheckpoint(await w.checkpoint())) ?? '', /^\d+:\d+$/);
+  });
+
+  it('names its checkpoint after its own log, so writers sharing a store keep their positions apart', async () => {
+    const w = await writer();
+    const name = await w.checkpoint();
+    assert.match(name, new RegExp(`^${LOG_CHECKPOINT}:[0-9a-f-]{36}$`));
+    assert.equal(await logCheckpointName(logDir()), name, 'kept in the log directory, across restarts');
+    mkdirSync(path.join(dir, 'another-log'));
+    assert.notEqual(await logCheckpointName(path.join(dir, 'another-log')), name);
   });
 });
 
@@ -117,6 +132,46 @@ describe('recovery', () => {
     const third = await writer();
     assert.equal(await count('recovered'), 30, 'replaying twice loads nothing twice');
     assert.equal(third.stats().loadedEvents, 0);
+  });
+
+  it('a crash between an append and its checkpoint: the replay stores nothing twice', async () => {
+    const first = await writer({ loadIntervalMs: 60_000 });
+    const events = Array.from({ length: 30 }, (_, i) => event('appended-unsaved', { eventValue: `${i}` }));
+    await Promise.all(events.map((e) => first.submit([e])));
+    writers.splice(writers.indexOf(first), 1);
+    // What the crash left: the events appended (half of them, say), the log position not saved.
+    await storage.appendEvents(events.slice(0, 15));
+    assert.equal(await storage.readCheckpoint(await first.checkpoint()), undefined);
+
+    const second = await writer();
+    assert.equal(await count('appended-unsaved'), 30);
+    assert.match((await storage.readCheckpoint(await second.checkpoint())) ?? '', /^\d+:\d+$/);
+  });
+
+  it('a checkpoint that fails after its append is retried, and the events are stored once', async () => {
+    let failures = 1;
+    const real = storage;
+    storage = new Proxy(real, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property === 'saveCheckpoint') {
+          return async (name: string, position: string) => {
+            if (failures-- > 0) throw new Error('the store went away after the append');
+            return real.saveCheckpoint(name, position);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const w = await writer();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => w.submit([event('resaved', { eventValue: `${i}` })])),
+    );
+    await w.sync();
+    storage = real;
+    assert.equal(await count('resaved'), 20);
+    assert.equal(w.stats().failedLoads, 1);
+    assert.ok(errors.some((e) => e.includes('the store went away')));
   });
 
   it('a record cut short by a crash is dropped, and the rest is loaded', async () => {

@@ -6,9 +6,9 @@ import { readConfig } from '../../src/core/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { IngestLog } from '../../src/ingest/ingest-log.ts';
 import { createServices } from '../../src/startup/services.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { eventually } from '../helpers/alerts.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { errorOf } from '../helpers/errors.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import {
@@ -110,7 +110,7 @@ describe('GET /ready while the ingest log is recovered, and when the store does 
     );
     await log.close();
 
-    controls = controlledStore(await DuckDBStorage.open(dataDir));
+    controls = controlledStore(await testStorage(dataDir));
     ({ app, url } = await serveOn(dataDir, controls.store, masterKey));
 
     const ready = await call(`${url}/ready`);
@@ -145,7 +145,10 @@ describe('GET /ready while the ingest log is recovered, and when the store does 
     const down = await call(`${url}/ready`);
     assert.equal(down.status, 503);
     assert.equal(down.body.status, 'storeUnreachable');
-    assert.match(String(down.body.message), /the store \(duckdb\) does not answer: connection refused/);
+    assert.match(
+      String(down.body.message),
+      new RegExp(`the store \\(${controls.store.engine}\\) does not answer: connection refused`),
+    );
     controls.state.unreachable = false;
     assert.equal((await call(`${url}/ready`)).status, 200);
   });
@@ -156,7 +159,7 @@ describe('GET /ready while the ingest log is recovered, and when the store does 
     const log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
     await log.append([canonicalEvent({ org: 'default', eventType: 'left-again' })]);
     await log.close();
-    controls = controlledStore(await DuckDBStorage.open(dataDir));
+    controls = controlledStore(await testStorage(dataDir));
     ({ app, url } = await serveOn(dataDir, controls.store, masterKey));
     const reading = readEvents({ url, masterKey } as TestServer, masterKey, '&eventType=left-again');
     setTimeout(() => controls.release(), 200);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { duckdbOnly } from '../helpers/engine.ts';
 import { errorOf, violationsOf } from '../helpers/errors.ts';
 import {
   CUSTOM_PATH,
@@ -483,58 +484,65 @@ describe('one registry, two views', () => {
   });
 });
 
-describe('a store whose dimensions table predates the Coveo API', () => {
-  const dataDir = tempDir('openua-dimensions-upgrade-');
-  after(() => removeDir(dataDir));
+describe(
+  'a store whose dimensions table predates the Coveo API',
+  duckdbOnly('a DuckDB file made by hand'),
+  () => {
+    const dataDir = tempDir('openua-dimensions-upgrade-');
+    after(() => removeDir(dataDir));
 
-  it('opens, keeps its dimensions, and takes Coveo types at once', async () => {
-    const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
-    const connection = await instance.connect();
-    // The dimensions table as OpenUA created it before `coveo_type`.
-    await connection.run(`CREATE TABLE dimensions ("org" VARCHAR, "name" VARCHAR, "display_name" VARCHAR,
+    it('opens, keeps its dimensions, and takes Coveo types at once', async () => {
+      const instance = await DuckDBInstance.create(path.join(dataDir, 'openua.duckdb'));
+      const connection = await instance.connect();
+      // The dimensions table as OpenUA created it before `coveo_type`.
+      await connection.run(`CREATE TABLE dimensions ("org" VARCHAR, "name" VARCHAR, "display_name" VARCHAR,
       "type" VARCHAR, "event_kinds" VARCHAR[], "created_at" TIMESTAMP, PRIMARY KEY ("org", "name"))`);
-    await connection.run(`INSERT INTO dimensions VALUES
+      await connection.run(`INSERT INTO dimensions VALUES
       ('default', 'wait_seconds', 'Wait (s)', 'number', ['custom'], '2025-06-01 10:00:00'),
       ('default', 'vip', 'VIP', 'boolean', [], '2025-06-01 10:00:00')`);
-    connection.closeSync();
-    instance.closeSync();
+      connection.closeSync();
+      instance.closeSync();
 
-    let upgraded = await startServer({ dataDir });
-    try {
-      const registry = await call<{ dimensions: RegistryDimension[] }>(`${upgraded.url}/api/v1/dimensions`, {
-        token: upgraded.masterKey,
-      });
-      assert.deepEqual(registry.body.dimensions.map((d) => [d.name, d.type, d.eventKinds]).sort(), [
-        ['vip', 'boolean', []],
-        ['wait_seconds', 'number', ['custom']],
-      ]);
-      const listed = await call<CoveoDimension[]>(`${upgraded.url}${PREFIXES[0]}`, {
-        token: upgraded.masterKey,
-      });
-      assert.deepEqual(listed.body.map((d) => [d.name, d.type, d.eventTypes, d.createdAt]).sort(), [
-        ['c_vip', 'BOOLEAN', ['searches', 'clicks', 'custom_events'], '2025-06-01T10:00:00.000Z'],
-        ['c_wait_seconds', 'NUMBER', ['custom_events'], '2025-06-01T10:00:00.000Z'],
-      ]);
-      const edited = await call<CoveoDimension>(`${upgraded.url}${PREFIXES[0]}/c_wait_seconds`, {
-        method: 'PUT',
-        token: upgraded.masterKey,
-        body: { type: 'SHORT', displayName: 'Wait (s)' },
-      });
-      assert.equal(edited.status, 200, JSON.stringify(edited.body));
-      assert.equal(edited.body.type, 'SHORT');
-    } finally {
-      await upgraded.close();
-    }
-    // The declared type is stored: a restart answers it too.
-    upgraded = await startServer({ dataDir, masterKey: upgraded.masterKey });
-    try {
-      const again = await call<CoveoDimension>(`${upgraded.url}${PREFIXES[1]}/c_wait_seconds`, {
-        token: upgraded.masterKey,
-      });
-      assert.equal(again.status, 200, JSON.stringify(again.body));
-      assert.deepEqual([again.body.type, again.body.eventKinds], ['SHORT', ['custom']]);
-    } finally {
-      await upgraded.close();
-    }
-  });
-});
+      let upgraded = await startServer({ dataDir });
+      try {
+        const registry = await call<{ dimensions: RegistryDimension[] }>(
+          `${upgraded.url}/api/v1/dimensions`,
+          {
+            token: upgraded.masterKey,
+          },
+        );
+        assert.deepEqual(registry.body.dimensions.map((d) => [d.name, d.type, d.eventKinds]).sort(), [
+          ['vip', 'boolean', []],
+          ['wait_seconds', 'number', ['custom']],
+        ]);
+        const listed = await call<CoveoDimension[]>(`${upgraded.url}${PREFIXES[0]}`, {
+          token: upgraded.masterKey,
+        });
+        assert.deepEqual(listed.body.map((d) => [d.name, d.type, d.eventTypes, d.createdAt]).sort(), [
+          ['c_vip', 'BOOLEAN', ['searches', 'clicks', 'custom_events'], '2025-06-01T10:00:00.000Z'],
+          ['c_wait_seconds', 'NUMBER', ['custom_events'], '2025-06-01T10:00:00.000Z'],
+        ]);
+        const edited = await call<CoveoDimension>(`${upgraded.url}${PREFIXES[0]}/c_wait_seconds`, {
+          method: 'PUT',
+          token: upgraded.masterKey,
+          body: { type: 'SHORT', displayName: 'Wait (s)' },
+        });
+        assert.equal(edited.status, 200, JSON.stringify(edited.body));
+        assert.equal(edited.body.type, 'SHORT');
+      } finally {
+        await upgraded.close();
+      }
+      // The declared type is stored: a restart answers it too.
+      upgraded = await startServer({ dataDir, masterKey: upgraded.masterKey });
+      try {
+        const again = await call<CoveoDimension>(`${upgraded.url}${PREFIXES[1]}/c_wait_seconds`, {
+          token: upgraded.masterKey,
+        });
+        assert.equal(again.status, 200, JSON.stringify(again.body));
+        assert.deepEqual([again.body.type, again.body.eventKinds], ['SHORT', ['custom']]);
+      } finally {
+        await upgraded.close();
+      }
+    });
+  },
+);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { newEventId } from '../../src/model/event-id.ts';
-import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import type { Storage } from '../../src/storage/storage.ts';
 import { resolveVisitor, VisitTracker } from '../../src/ua/visits.ts';
+import { testStorage } from '../helpers/engine.ts';
 import { violationsOf } from '../helpers/errors.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import {
@@ -59,10 +60,10 @@ describe('resolveVisitor', () => {
 
 describe('VisitTracker over a real store', () => {
   let dir: string;
-  let storage: DuckDBStorage;
+  let storage: Storage;
   before(async () => {
     dir = tempDir();
-    storage = await DuckDBStorage.open(dir);
+    storage = await testStorage(dir);
     await storage.migrate([]);
   });
   after(async () => {

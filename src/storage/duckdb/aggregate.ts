@@ -11,6 +11,7 @@ import { compare, quote } from './sql.ts';
  */
 
 const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
+const MATCHES = { contains: 'contains', startswith: 'starts_with', endswith: 'ends_with' } as const;
 /** Zones that are UTC all year, where a bucket is a plain truncation. */
 const UTC_ZONES = new Set([
   'UTC',
@@ -91,12 +92,23 @@ class Compiler {
       case 'or':
         if (filter.filters.length === 0) return filter.kind === 'and' ? 'TRUE' : 'FALSE';
         return `(${filter.filters.map((f) => this.filter(f)).join(` ${filter.kind.toUpperCase()} `)})`;
+      case 'not':
+        // NOT of an unknown (null) condition is still unknown in SQL; the contract means "not true".
+        return `(${this.filter(filter.filter)}) IS NOT TRUE`;
       case 'in': {
         const expr = this.field(filter.field);
-        return `${expr} IN (${filter.values.map((v) => this.value(filter.field, v)).join(', ')})`;
+        const present = filter.values.filter((v) => v !== null);
+        const alternatives =
+          present.length > 0
+            ? [`${expr} IN (${present.map((v) => this.value(filter.field, v)).join(', ')})`]
+            : [];
+        if (present.length < filter.values.length) alternatives.push(`${expr} IS NULL`);
+        return alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'FALSE';
       }
-      case 'contains':
-        return `contains(${this.field(filter.field)}, ${this.bind(filter.value)})`;
+      case 'match':
+        return `${MATCHES[filter.op]}(${this.field(filter.field)}, ${this.bind(filter.value)})`;
+      case 'has':
+        return `list_contains(${this.field(filter.field)}, ${this.bind(filter.value)})`;
       case 'compare': {
         const expr = this.field(filter.field);
         if (filter.value === null) return filter.op === 'ne' ? `${expr} IS NOT NULL` : `${expr} IS NULL`;

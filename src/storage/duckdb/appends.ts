@@ -10,7 +10,6 @@ import {
 import bindings from '@duckdb/node-bindings';
 import type { CanonicalEvent } from '../../model/canonical-event.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMNS } from '../event-columns.ts';
-import type { Checkpoint } from '../storage.ts';
 import type { SerialConnection } from './connection.ts';
 import { DIRTY_TABLE, marksOf } from './kpi-units.ts';
 import { COLUMN_TYPES, TEXT_LIST, timestamp, toValue } from './values.ts';
@@ -47,7 +46,8 @@ const EVENT_SLOTS: readonly EventSlot[] = [
 
 /**
  * Events appended to the events table on the write connection, each load in one transaction with the KPI unit
- * marks it makes and its checkpoint.
+ * marks it makes. A load stores only the events whose id the table does not hold yet (see unstored), so a
+ * writer that replays its log after a crash stores nothing twice.
  */
 export class EventAppends {
   /** How each column of the events table, in the store's order, is filled from an event (set by layOut). */
@@ -58,6 +58,12 @@ export class EventAppends {
    * to do: a chunk made per 512 rows left hundreds of MB of them waiting under a flood.
    */
   private chunk: DuckDBDataChunk | undefined;
+  /**
+   * The latest received time the events table holds (ms), read from it once, then kept by each load: one
+   * process holds the file, and its appends are the only writes that add received times (see unstored).
+   * Undefined until read, and again after a change that may have moved one (forgetLatest).
+   */
+  private latestStored: number | undefined;
 
   /** `marked`: called after a load that marked KPI units is committed. */
   constructor(
@@ -71,8 +77,13 @@ export class EventAppends {
     this.chunk = undefined;
   }
 
-  append(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
-    return this.writer.run((connection) => this.inTransaction(connection, events, checkpoint, true));
+  append(events: readonly CanonicalEvent[]): Promise<void> {
+    return this.writer.run((connection) => this.inTransaction(connection, events, true));
+  }
+
+  /** A change to stored events may have moved their received times: read the latest again before the next load. */
+  forgetLatest(): void {
+    this.latestStored = undefined;
   }
 
   /** Each event appended alone in a transaction that is then rolled back: nothing is written. */
@@ -80,7 +91,7 @@ export class EventAppends {
     return this.writer.run(async (connection) => {
       const refused: number[] = [];
       for (const [index, event] of events.entries()) {
-        await this.inTransaction(connection, [event], undefined, false).catch(() => refused.push(index));
+        await this.inTransaction(connection, [event], false).catch(() => refused.push(index));
       }
       return refused;
     });
@@ -91,17 +102,24 @@ export class EventAppends {
     return this.chunk;
   }
 
-  /** append's transaction; `commit: false` rolls it back once every row is in (a dry run). */
+  /**
+   * append's transaction; `commit: false` rolls it back once every row is in (a dry run, which appends every
+   * event given: it asks whether the store would refuse them, not whether it holds them).
+   */
   private async inTransaction(
     writer: DuckDBConnection,
-    events: readonly CanonicalEvent[],
-    checkpoint: Checkpoint | undefined,
+    given: readonly CanonicalEvent[],
     commit: boolean,
   ): Promise<void> {
     await writer.run('BEGIN TRANSACTION');
-    const marks = marksOf(events);
     let appender: DuckDBAppender | undefined;
     try {
+      let events = given;
+      if (commit) {
+        this.latestStored ??= await latestReceived(writer);
+        events = await unstored(writer, given, this.latestStored);
+      }
+      const marks = marksOf(events);
       appender = await writer.createAppender('events');
       for (let from = 0; from < events.length; from += CHUNK_ROWS) {
         appender.appendDataChunk(
@@ -132,18 +150,16 @@ export class EventAppends {
         }
         appender.closeSync();
       }
-      if (checkpoint) {
-        await writer.run('INSERT OR REPLACE INTO checkpoints VALUES ($1, $2)', [
-          checkpoint.name,
-          checkpoint.value,
-        ]);
-      }
       if (!commit) {
         await writer.run('ROLLBACK');
         return;
       }
       await writer.run('COMMIT');
-      if (checkpoint) await checkKept(writer, checkpoint);
+      for (const event of events) {
+        const at = event.receivedTime.getTime();
+        if (at > (this.latestStored ?? Number.NEGATIVE_INFINITY)) this.latestStored = at;
+      }
+      await checkKept(writer, events.at(-1));
       if (marks.length > 0) this.marked();
     } catch (error) {
       // An appender still holding refused rows would try to flush them again when it is closed or
@@ -158,22 +174,82 @@ export class EventAppends {
   }
 }
 
+/** Received times as SQL literals: made here from Dates, never from request text. */
+const timeLiteral = (date: Date) => `TIMESTAMP '${date.toISOString().replace('T', ' ').replace('Z', '')}'`;
+
+/**
+ * The events of a load whose id the events table does not hold, each id once (the first event that has it).
+ * `latestStored`: the latest received time the table holds (ms), or -Infinity when empty.
+ *
+ * Cheap on a big table because a replay is the same events again, received at the same times: the ingest log
+ * holds each event as the server received it, receivedTime included. So an event can be stored already only if
+ * some stored event was received at its time: none received after the latest stored one can be, and a live load
+ * (received since the last one) is mostly such events and asks the table nothing. The others are looked up
+ * among the stored events received within their [earliest, latest] received time only. Events are appended in
+ * about the order they are received, so the row groups' zone maps (min/max per 122,880 rows) skip every row
+ * group outside that span: the lookup reads a row group or two, not the table. The times are inlined, not
+ * bound, so the scan prunes by them when it is planned.
+ *
+ * What this does NOT catch: the same id stored with another received time. Appends never make that (a replay
+ * repeats the time; a keyed event's id is claimed once per key and window by intake's idempotency index, and
+ * this store has one server); a caller that appends one id twice at two times stores it twice.
+ */
+async function unstored(
+  writer: DuckDBConnection,
+  events: readonly CanonicalEvent[],
+  latestStored: number,
+): Promise<readonly CanonicalEvent[]> {
+  let earliest = Number.POSITIVE_INFINITY;
+  let latest = Number.NEGATIVE_INFINITY;
+  const candidates: string[] = [];
+  for (const event of events) {
+    const at = event.receivedTime.getTime();
+    if (!(at <= latestStored)) continue;
+    candidates.push(event.id);
+    if (at < earliest) earliest = at;
+    if (at > latest) latest = at;
+  }
+  let stored = new Set<string>();
+  if (candidates.length > 0) {
+    const reader = await writer.runAndReadAll(
+      `SELECT id FROM events WHERE received_time BETWEEN ${timeLiteral(new Date(earliest))} AND ${timeLiteral(new Date(latest))} ` +
+        'AND id IN (SELECT unnest($ids))',
+      { ids: listValue(candidates) },
+    );
+    stored = new Set(reader.getColumnsJS()[0] as string[] | undefined);
+  }
+  const seen = new Set<string>();
+  const fresh = events.filter((event) => {
+    if (stored.has(event.id) || seen.has(event.id)) return false;
+    seen.add(event.id);
+    return true;
+  });
+  return fresh.length === events.length ? events : fresh;
+}
+
+/** The latest received time the events table holds, in ms; -Infinity when it holds none. */
+async function latestReceived(writer: DuckDBConnection): Promise<number> {
+  const reader = await writer.runAndReadAll('SELECT max(received_time) AS latest FROM events');
+  const latest = reader.getRowObjectsJS()[0]?.latest as Date | null | undefined;
+  return latest ? latest.getTime() : Number.NEGATIVE_INFINITY;
+}
+
 /**
  * DuckDB answers COMMIT without an error, and keeps nothing, when something failed inside the transaction
  * after its last statement: an appender holding refused rows, flushed when it is closed or garbage-collected,
  * flushes into whatever transaction the connection has open then. A load would then be counted as stored
- * while its events were not (the flaky group-commit test: 1 event stored of 2 loaded). The checkpoint, written
- * in the same transaction, is read back: if it is not there, nothing was, and the load fails to be retried.
+ * while its events were not (the flaky group-commit test: 1 event stored of 2 loaded). The last event
+ * appended is read back (by its received time and id, which the zone maps make cheap): if it is not there,
+ * nothing was, and the load fails to be retried.
  */
-async function checkKept(writer: DuckDBConnection, checkpoint: Checkpoint): Promise<void> {
-  const reader = await writer.runAndReadAll('SELECT value FROM checkpoints WHERE name = $name', {
-    name: checkpoint.name,
-  });
-  const kept = reader.getRowObjectsJS()[0]?.value;
-  if (kept !== checkpoint.value) {
-    throw new Error(
-      `the store answered COMMIT but kept nothing (checkpoint ${checkpoint.name} is ${String(kept)}, not ${checkpoint.value})`,
-    );
+async function checkKept(writer: DuckDBConnection, last: CanonicalEvent | undefined): Promise<void> {
+  if (!last) return;
+  const reader = await writer.runAndReadAll(
+    `SELECT count(*) AS kept FROM events WHERE received_time = ${timeLiteral(last.receivedTime)} AND id = $id`,
+    { id: last.id },
+  );
+  if (Number(reader.getRowObjectsJS()[0]?.kept ?? 0) === 0) {
+    throw new Error(`the store answered COMMIT but kept nothing (event ${last.id} is not there)`);
   }
 }
 

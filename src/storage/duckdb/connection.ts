@@ -3,7 +3,7 @@ import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 // Before any read: text comes back exactly as it was stored (a leading U+FEFF included).
 import './text-decoding.ts';
-import type { StoreMemory } from '../storage.ts';
+import { StoreBusyError, type StoreMemory } from '../storage.ts';
 
 /** DuckDB's memory limit unless the configuration sets one (OPENUA_STORE_MEMORY_LIMIT). */
 export const DEFAULT_MEMORY_LIMIT = '256MB';
@@ -83,6 +83,8 @@ export class Connections {
       // DuckDB's allocator keeps freed pages for reuse; its background threads give them back to the system once
       // idle, so a server returns near its resting size after a burst instead of staying at the burst's peak.
       allocator_background_threads: 'true',
+    }).catch((error: unknown) => {
+      throw busy(error, file) ?? error;
     });
     const [writer, other] = await Promise.all([instance.connect(), instance.connect()]);
     return new Connections(file, instance, new SerialConnection(writer), new SerialConnection(other));
@@ -117,6 +119,17 @@ export class Connections {
     this.other.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+/**
+ * DuckDB's lock error, the one place its words are read: `Could not set lock on file "…": Conflicting lock is held
+ * in /usr/bin/node (PID 1234) by user …`. Every caller sees a StoreBusyError instead.
+ */
+function busy(error: unknown, file: string): StoreBusyError | undefined {
+  const message = String((error as Error | undefined)?.message ?? error);
+  if (!/Could not set lock on file|Conflicting lock/i.test(message)) return undefined;
+  const pid = /\(PID (\d+)\)/.exec(message)?.[1];
+  return new StoreBusyError(file, pid === undefined ? undefined : Number(pid), { cause: error });
 }
 
 /** DuckDB's way of writing a size (`244.1 MiB`, `1.0 GiB`, `512 bytes`) in bytes; NaN if it is not one. */

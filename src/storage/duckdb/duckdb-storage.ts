@@ -4,7 +4,6 @@ import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN } from '../event-columns.ts';
 import type {
   AggregateQuery,
   AggregateResult,
-  Checkpoint,
   EntityTable,
   EntityWrite,
   KeyedEvent,
@@ -75,8 +74,16 @@ export class DuckDBStorage implements Storage {
     this.units.observe(observer);
   }
 
-  appendEvents(events: readonly CanonicalEvent[], checkpoint?: Checkpoint): Promise<void> {
-    return this.events.append(events, checkpoint);
+  appendEvents(events: readonly CanonicalEvent[]): Promise<void> {
+    return this.events.append(events);
+  }
+
+  /** On the writer: queued behind the appends it records, and never behind a long read. */
+  async saveCheckpoint(name: string, value: string): Promise<void> {
+    await this.connections.writer.change('INSERT OR REPLACE INTO checkpoints VALUES ($name, $value)', {
+      name,
+      value,
+    });
   }
 
   refusedEvents(events: readonly CanonicalEvent[]): Promise<number[]> {
@@ -122,6 +129,8 @@ export class DuckDBStorage implements Storage {
     const { customData, ...fields } = changes;
     const sets = Object.entries(fields).map(([field, value], i) => {
       const { column, type } = eventColumn(field);
+      // An empty list bound as a parameter has no item type, which DuckDB refuses: say it in SQL.
+      if (type === 'text[]' && Array.isArray(value) && value.length === 0) return `${column} = []::VARCHAR[]`;
       params[`v${i}`] = toParam(type, value).value;
       return `${column} = $v${i}`;
     });
@@ -136,10 +145,15 @@ export class DuckDBStorage implements Storage {
     if (sets.length === 0) return (await this.other.count('events', 'org = $org AND id = $id', params)) > 0;
     const where = 'org = $org AND id = $id';
     // Its KPI units are rebuilt from the event as it was and as it is (its time may move).
-    return (
-      (await this.changeEvents(where, `UPDATE events SET ${sets.join(', ')} WHERE ${where}`, params, true)) >
-      0
+    const changed = await this.changeEvents(
+      where,
+      `UPDATE events SET ${sets.join(', ')} WHERE ${where}`,
+      params,
+      true,
     );
+    // A received time moved later than the latest appended: the next append's replay check reads it again.
+    if ('receivedTime' in fields) this.events.forgetLatest();
+    return changed > 0;
   }
 
   async deleteEvents(org: string, where: RecordFilter): Promise<number> {

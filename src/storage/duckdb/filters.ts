@@ -58,10 +58,13 @@ export function compileFilter(
   switch (filter.kind) {
     case 'and':
     case 'or':
-      return `(${compileFilter(filter.left, resolve, params)}) ${filter.kind.toUpperCase()} (${compileFilter(filter.right, resolve, params)})`;
+      if (filter.filters.length === 0) return filter.kind === 'and' ? 'TRUE' : 'FALSE';
+      return filter.filters
+        .map((f) => `(${compileFilter(f, resolve, params)})`)
+        .join(` ${filter.kind.toUpperCase()} `);
     case 'not':
       // NOT of an unknown (null) comparison is still unknown in SQL; OData means "not true".
-      return `(${compileFilter(filter.operand, resolve, params)}) IS NOT TRUE`;
+      return `(${compileFilter(filter.filter, resolve, params)}) IS NOT TRUE`;
     case 'match': {
       const { column, type } = resolve(filter.field);
       return `${MATCHES[filter.op]}(${column}, ${bind(type, filter.value)})`;
@@ -69,6 +72,14 @@ export function compileFilter(
     case 'has': {
       const { column } = resolve(filter.field);
       return `list_contains(${column}, ${bind('text', filter.value)})`;
+    }
+    case 'in': {
+      const { column, type } = resolve(filter.field);
+      const present = filter.values.filter((v) => v !== null);
+      const alternatives =
+        present.length > 0 ? [`${column} IN (${present.map((v) => bind(type, v)).join(', ')})`] : [];
+      if (present.length < filter.values.length) alternatives.push(`${column} IS NULL`);
+      return alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'FALSE';
     }
     case 'compare': {
       const { column, type } = resolve(filter.field);

@@ -1,10 +1,20 @@
 import type { CanonicalEvent } from '../../model/canonical-event.ts';
-import { COUNTED_AS } from '../../model/first-party-kpi-events.ts';
+import {
+  type GroupedUnit,
+  type IntervalUnit,
+  MEANINGS,
+  UNIT_DECLARATIONS,
+  type UnitAggregate,
+  type UnitEventField,
+  type UnitExpr,
+} from '../../model/kpi-units.ts';
 import type { KpiUnit } from '../storage.ts';
 
 /**
  * KPI units kept as tables, so that a KPI query reads one row per conversation (session, notification,
- * presence interval) instead of grouping every KPI event of its range on each query.
+ * presence interval) instead of grouping every KPI event of its range on each query. What a unit is comes
+ * from its declaration (src/model/kpi-units.ts): its columns compile into the SQL that builds its table, its
+ * facts into UNIT_FACTS_SQL, read at query time. This file adds only DuckDB's bookkeeping:
  *
  * - Appending, changing or deleting a KPI event records its conversation (and, for PresenceChanged, its
  *   agent) in `kpi_dirty`, in the same transaction: a crash cannot lose the mark.
@@ -28,109 +38,133 @@ export const UNIT_TABLE: Record<KpiUnit, string> = {
 export const DIRTY_TABLE = 'kpi_dirty';
 export const DIRTY_DDL = `CREATE TABLE IF NOT EXISTS ${DIRTY_TABLE} (org VARCHAR NOT NULL, conversation_id VARCHAR, participant_id VARCHAR, lo TIMESTAMP NOT NULL, hi TIMESTAMP NOT NULL)`;
 
-/**
- * A unit's events are read this far around the times marked: a conversation or session whose events span
- * more than this is cut.
- */
-export const UNIT_SPAN_MS = 86_400_000;
+/** How far around the times marked a rebuild reads a unit's events (the declaration's). */
+export { UNIT_SPAN_MS } from '../../model/kpi-units.ts';
 
-const ACCEPTED = `((ty = 'NotificationResponse' AND action LIKE 'accept%') OR ty = 'SessionStarted')`;
-const TRANSFER = `(ty = 'SessionClosed' AND lower(reason) LIKE 'transfer%')`;
-/** Where a unit came in, when its events disagree: the largest value (they rarely differ). */
-const PLACE = `max(channel) AS channel, max(queue_name) AS "queueName", max(queue_id) AS "queueId", max(provider_id) AS "providerId"`;
-
-/**
- * How each unit is built from its events (`e`: the KPI events of the conversations rebuilt): its key, the
- * grouping, and the events it reads. Its customData is every key its events carry, with the largest value.
- */
-const UNITS: Record<
-  Exclude<KpiUnit, 'presence'>,
-  { keys: [string, string][]; where: string; select: string }
-> = {
-  conversation: {
-    keys: [['conversation_id', 'conversation_id']],
-    where: 'TRUE',
-    select: `coalesce(min(t) FILTER (WHERE ty = 'ConversationQueued'), min(t)) AS starts,
-      min(t) FILTER (WHERE ${ACCEPTED}) AS answered_at,
-      min(t) FILTER (WHERE ty = 'FirstResponseSent') AS first_response_at,
-      min(t) FILTER (WHERE ty = 'ConversationEnded') AS ended_at,
-      count(*) FILTER (WHERE ty = 'SessionStarted') AS started_n,
-      count(*) FILTER (WHERE ty = 'SessionClosed') AS closed_n,
-      sum(epoch_ms(t)) FILTER (WHERE ty = 'SessionClosed') - sum(epoch_ms(t)) FILTER (WHERE ty = 'SessionStarted') AS handle_ms,
-      count(*) FILTER (WHERE ${TRANSFER}) AS transfers,
-      arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ${ACCEPTED}) AS "participantId",
-      ${PLACE}`,
-  },
-  session: {
-    keys: [
-      ['conversation_id', 'conversation_id'],
-      ['provider_session_id', 'provider_session_id'],
-    ],
-    where: 'provider_session_id IS NOT NULL',
-    select: `coalesce(min(t) FILTER (WHERE ty = 'SessionStarted'), min(t)) AS starts,
-      min(t) FILTER (WHERE ty = 'SessionClosed') AS closed_at,
-      coalesce(bool_or(${TRANSFER}), false) AS transferred,
-      count(*) FILTER (WHERE ty = 'HoldStarted') AS holds_started,
-      count(*) FILTER (WHERE ty = 'HoldEnded') AS holds_ended,
-      coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldEnded'), 0) - coalesce(sum(epoch_ms(t)) FILTER (WHERE ty = 'HoldStarted'), 0) AS hold_ms,
-      min(t) FILTER (WHERE ty = 'WrapUpStarted') AS wrap_up_started_at,
-      min(t) FILTER (WHERE ty = 'WrapUpEnded') AS wrap_up_ended_at,
-      count(*) FILTER (WHERE ty = 'SessionSwitched') AS switches,
-      coalesce(arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL AND ty = 'SessionStarted'),
-               arg_min(participant_id, t) FILTER (WHERE participant_id IS NOT NULL)) AS "participantId",
-      ${PLACE}`,
-  },
-  notification: {
-    keys: [
-      ['conversation_id', 'conversation_id'],
-      ['participant_id', 'participantId'],
-    ],
-    where: `ty IN ('NotificationDisplayed', 'NotificationResponse') AND participant_id IS NOT NULL`,
-    select: `coalesce(min(t) FILTER (WHERE ty = 'NotificationDisplayed'), min(t)) AS starts,
-      min(t) FILTER (WHERE ty = 'NotificationDisplayed') AS displayed_at,
-      min(t) FILTER (WHERE ty = 'NotificationResponse') AS responded_at,
-      arg_min(action, t) FILTER (WHERE ty = 'NotificationResponse') AS raw_action,
-      ${PLACE}`,
-  },
+/** Where a unit's aggregates read each event field: the columns of MARKED_EVENTS. */
+const EVENT_FIELD: Record<UnitEventField, string> = {
+  time: 't',
+  meaning: 'ty',
+  action: 'action',
+  reason: 'reason',
+  conversationId: 'conversation_id',
+  providerSessionId: 'provider_session_id',
+  participantId: 'participant_id',
+  providerId: 'provider_id',
+  channel: 'channel',
+  queueId: 'queue_id',
+  queueName: 'queue_name',
+  newPresence: 'new_presence',
 };
 
+/**
+ * A declared expression (src/model/kpi-units.ts) as DuckDB SQL: over MARKED_EVENTS' columns when building a
+ * unit, over the unit table's columns (and `$from`, `$to`, `$now`) when reading its facts.
+ */
+export function duckdbExpr(expr: UnitExpr): string {
+  const e = duckdbExpr;
+  switch (expr.kind) {
+    case 'event':
+      return EVENT_FIELD[expr.field];
+    case 'agg':
+      return aggregate(expr.agg);
+    case 'column':
+      return quote(expr.name);
+    case 'param':
+      return `$${expr.name}`;
+    case 'literal':
+      return typeof expr.value === 'string'
+        ? literal(expr.value)
+        : typeof expr.value === 'boolean'
+          ? String(expr.value).toUpperCase()
+          : String(expr.value);
+    case 'set':
+      return `(${e(expr.of)} IS NOT NULL)`;
+    case 'and':
+    case 'or':
+      return `(${expr.of.map(e).join(` ${expr.kind.toUpperCase()} `)})`;
+    case 'not':
+      return `(NOT ${e(expr.of)})`;
+    case 'eq':
+    case 'le':
+    case 'lt':
+      return `(${e(expr.left)} ${{ eq: '=', le: '<=', lt: '<' }[expr.kind]} ${e(expr.right)})`;
+    case 'prefix':
+      return `(${expr.prefixes.map((p) => `lower(${e(expr.of)}) LIKE ${literal(`${p}%`)}`).join(' OR ')})`;
+    case 'coalesce':
+    case 'greatest':
+    case 'least':
+      return `${expr.kind}(${expr.of.map(e).join(', ')})`;
+    case 'minus':
+      return `(${e(expr.left)} - ${e(expr.right)})`;
+    case 'seconds':
+      return `((epoch_ms(${e(expr.later)}) - epoch_ms(${e(expr.earlier)})) / 1000.0)`;
+    case 'msToSeconds':
+      return `(${e(expr.of)} / 1000.0)`;
+    case 'case':
+      return `CASE ${expr.when.map(([w, t]) => `WHEN ${e(w)} THEN ${e(t)}`).join(' ')}${expr.else ? ` ELSE ${e(expr.else)}` : ''} END`;
+  }
+}
+
+function aggregate(a: UnitAggregate): string {
+  const where = a.where ? ` FILTER (WHERE ${duckdbExpr(a.where)})` : '';
+  switch (a.fn) {
+    case 'firstTime':
+      return `min(t)${where}`;
+    case 'count':
+      return `count(*)${where}`;
+    case 'sumMs':
+      return `sum(epoch_ms(t))${where}`;
+    case 'any':
+      return `coalesce(bool_or(${a.where ? duckdbExpr(a.where) : 'TRUE'}), false)`;
+    case 'first':
+      return `arg_min(${EVENT_FIELD[a.field]}, t)${where}`;
+    case 'max':
+      return `max(${EVENT_FIELD[a.field]})${where}`;
+  }
+}
+
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-const counted = [...COUNTED_AS];
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+type GroupedName = Exclude<KpiUnit, 'presence'>;
+const grouped = (unit: GroupedName): GroupedUnit => UNIT_DECLARATIONS[unit] as GroupedUnit;
+const PRESENCE = UNIT_DECLARATIONS.presence as IntervalUnit;
 
 /**
  * An event's meaning (`ty`): the OpenUA name a framework name counts as. Stored events keep the name they
  * were logged with; only the units read them so.
  */
-const MEANING = `CASE ev.event_type ${counted
-  .map(([name, as]) => `WHEN ${literal(name)} THEN ${literal(as.name)}`)
-  .join(' ')} ELSE ev.event_type END`;
+const MEANING = `CASE ev.event_type ${MEANINGS.map(({ name, meaning }) => `WHEN ${literal(name)} THEN ${literal(meaning)}`).join(' ')} ELSE ev.event_type END`;
 
 /** The notification response an event stands for: its name's (NotificationAccepted…), else its own field. */
-const ACTION = `CASE ev.event_type ${counted
-  .flatMap(([name, as]) => (as.action ? [`WHEN ${literal(name)} THEN ${literal(as.action)}`] : []))
-  .join(' ')} ELSE lower(ev.notification_response_action) END`;
+const ACTION = `CASE ev.event_type ${MEANINGS.flatMap(({ name, action }) =>
+  action ? [`WHEN ${literal(name)} THEN ${literal(action)}`] : [],
+).join(' ')} ELSE lower(ev.notification_response_action) END`;
 
 /** The KPI events of the marked conversations, `$lo`…`$hi` bounding their times. */
 const MARKED_EVENTS = `SELECT ev.id, ev.org, ev.derived_time AS t, ${MEANING} AS ty, ev.event_value AS reason,
   ev.conversation_id, ev.provider_session_id, ev.participant_id, ev.provider_id, ev.channel, ev.queue_id,
-  ev.queue_name, ${ACTION} AS action, ev.custom_keys, ev.custom_values
+  ev.queue_name, ev.new_presence, ${ACTION} AS action, ev.custom_keys, ev.custom_values
   FROM events ev SEMI JOIN marked_conversations d ON ev.org = d.org AND ev.conversation_id = d.conversation_id
   WHERE ev.category = 'kpi' AND ev.derived_time >= $lo AND ev.derived_time < $hi`;
 
-function unitSelect(unit: Exclude<KpiUnit, 'presence'>, events: string): string {
-  const { keys, where, select } = UNITS[unit];
+function unitSelect(unit: GroupedName, events: string): string {
+  const { key, reads, columns } = grouped(unit);
+  const keys = key.map(({ field, name }) => [EVENT_FIELD[field], name] as const);
+  const select = columns.map(([name, expr]) => `${duckdbExpr(expr)} AS ${quote(name)}`).join(',\n      ');
   const groupKeys = ['org', ...keys.map(([column]) => column)];
   const named = [
     'org',
-    ...keys.map(([column, name]) => (column === name ? column : `${column} AS "${name}"`)),
+    ...keys.map(([column, name]) => (column === name ? column : `${column} AS ${quote(name)}`)),
   ];
-  const joinOn = ['org', ...keys.map(([, name]) => `"${name}"`)];
+  const joinOn = ['org', ...keys.map(([, name]) => quote(name))];
   const custom = `SELECT ${named.join(', ')}, list(k ORDER BY k) AS custom_keys, list(v ORDER BY k) AS custom_values
     FROM (SELECT ${groupKeys.join(', ')}, k, max(v) AS v
           FROM (SELECT ${groupKeys.join(', ')}, unnest(custom_keys) AS k, unnest(custom_values) AS v FROM u)
           GROUP BY ALL)
     GROUP BY ALL`;
-  return `WITH u AS (SELECT * FROM (${events}) WHERE ${where}),
+  return `WITH u AS (SELECT * FROM (${events}) WHERE ${duckdbExpr(reads)}),
     g AS (SELECT ${named.join(', ')}, ${select} FROM u GROUP BY ${groupKeys.join(', ')}),
     c AS (${custom})
     SELECT g.*, coalesce(c.custom_keys, []::VARCHAR[]) AS custom_keys,
@@ -138,10 +172,18 @@ function unitSelect(unit: Exclude<KpiUnit, 'presence'>, events: string): string 
     FROM g LEFT JOIN c USING (${joinOn.join(', ')})`;
 }
 
-const PRESENCE_SELECT = `SELECT org, participant_id AS "participantId", new_presence AS "newPresence",
-  derived_time AS start, lead(derived_time) OVER (PARTITION BY org, participant_id ORDER BY derived_time, id) AS next
-  FROM events SEMI JOIN marked_agents d USING (org, participant_id)
-  WHERE category = 'kpi' AND event_type = 'PresenceChanged'`;
+/** Each presence interval of the marked agents: its event's fields, its time and the agent's next change's. */
+const PRESENCE_SELECT = (() => {
+  const key = EVENT_FIELD[PRESENCE.key.field];
+  const fields = PRESENCE.columns.map(([name, field]) => `ev.${EVENT_FIELD[field]} AS ${quote(name)}`);
+  // The declaration's condition reads MARKED_EVENTS' names: they are given here, over the raw events.
+  const named = `SELECT ev.*, ev.derived_time AS t, ${MEANING} AS ty FROM events ev
+    SEMI JOIN marked_agents d ON ev.org = d.org AND ev.${key} = d.participant_id
+    WHERE ev.category = 'kpi'`;
+  return `SELECT ev.org, ev.${key} AS ${quote(PRESENCE.key.name)}, ${fields.join(', ')},
+  ev.derived_time AS start, lead(ev.derived_time) OVER (PARTITION BY ev.org, ev.${key} ORDER BY ev.derived_time, ev.id) AS next
+  FROM (${named}) ev WHERE ${duckdbExpr(PRESENCE.reads)}`;
+})();
 
 /** Creates each unit table with the shape of its query, empty. */
 export const UNIT_TABLES_DDL = [
@@ -233,30 +275,16 @@ export function marksOf(events: readonly CanonicalEvent[]): UnitMark[] {
   return [...marks.values()];
 }
 
-/** The derived facts of each unit, read at query time; presence's depend on the range and now. */
-export const UNIT_FACTS_SQL: Record<KpiUnit, string> = {
-  conversation: `answered_at IS NOT NULL AND (ended_at IS NULL OR answered_at <= ended_at) AS answered,
-      CASE WHEN answered THEN ${seconds('answered_at', 'starts')} END AS "answerSeconds",
-      ${seconds('first_response_at', 'starts')} AS "firstResponseSeconds",
-      ended_at IS NOT NULL AS ended,
-      ended AND NOT answered AS abandoned,
-      CASE WHEN abandoned THEN ${seconds('ended_at', 'starts')} END AS "waitSeconds",
-      -- Each session's close minus its start, summed: known once the conversation ended with every session closed.
-      CASE WHEN ended AND started_n > 0 AND started_n = closed_n THEN handle_ms / 1000.0 END AS "handleSeconds",
-      started_n AS sessions`,
-  // Hold: each end minus its start, summed, once every hold has ended (0 for a session never on hold).
-  session: `closed_at IS NOT NULL AS closed, ${seconds('closed_at', 'starts')} AS "handleSeconds",
-      CASE WHEN holds_started = holds_ended THEN hold_ms / 1000.0 END AS "holdSeconds",
-      ${seconds('wrap_up_ended_at', 'wrap_up_started_at')} AS "wrapUpSeconds"`,
-  notification: `CASE WHEN raw_action LIKE 'accept%' THEN 'accept'
-        WHEN raw_action LIKE 'reject%' OR raw_action LIKE 'decline%' THEN 'reject'
-        WHEN raw_action LIKE 'time%' THEN 'timeout' ELSE raw_action END AS action,
-      ${seconds('responded_at', 'displayed_at')} AS "responseSeconds"`,
-  // An interval runs until the agent's next change, or now; only its part inside the range counts.
-  presence: `greatest(start, $from) AS starts, least(coalesce(next, $now), $to) AS until,
-      ${seconds('until', 'starts')} AS seconds`,
-};
-
-function seconds(later: string, earlier: string): string {
-  return `(epoch_ms(${later}) - epoch_ms(${earlier})) / 1000.0`;
-}
+/**
+ * The derived facts of each unit, read at query time from its table's columns; presence's depend on the range
+ * and now (`$from`, `$to`, `$now`). A fact that is its own column is the column itself.
+ */
+export const UNIT_FACTS_SQL: Record<KpiUnit, string> = Object.fromEntries(
+  Object.entries(UNIT_DECLARATIONS).map(([unit, declaration]) => [
+    unit,
+    declaration.facts
+      .filter(([name, expr]) => !(expr.kind === 'column' && expr.name === name))
+      .map(([name, expr]) => `${duckdbExpr(expr)} AS ${quote(name)}`)
+      .join(',\n      '),
+  ]),
+) as Record<KpiUnit, string>;

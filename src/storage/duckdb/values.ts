@@ -68,7 +68,11 @@ export function plainRow(row: Record<string, unknown>): Record<string, Scalar> {
 /** A row of the events table as the event it holds. */
 export function rowToEvent(row: Record<string, unknown>): CanonicalEvent {
   const event: Record<string, unknown> = {};
-  for (const { column, field, type } of EVENT_COLUMNS) event[field] = fromColumn(type, row[column]);
+  for (const { column, field, type } of EVENT_COLUMNS) {
+    const value = fromColumn(type, row[column]);
+    // The contract reads an event's empty list as none: ClickHouse's arrays cannot be null, so both engines agree.
+    event[field] = type === 'text[]' && Array.isArray(value) && value.length === 0 ? null : value;
+  }
   const keys = (row[CUSTOM_KEYS_COLUMN] as string[] | null) ?? [];
   const values = (row[CUSTOM_VALUES_COLUMN] as string[] | null) ?? [];
   event.customData = Object.fromEntries(keys.map((k, i) => [k, values[i] ?? '']));
