@@ -60,6 +60,35 @@ function conversation(
   );
 }
 
+/** Conversations' first instants around a fall-back hour, by zone: before, in either occurrence, after. */
+const FALL_BACK: [string, string[]][] = [
+  [
+    'Europe/Paris',
+    [
+      '2026-10-24T23:59:00Z',
+      '2026-10-25T00:00:00Z',
+      '2026-10-25T00:10:00Z',
+      '2026-10-25T00:59:59Z',
+      '2026-10-25T01:00:00Z',
+      '2026-10-25T01:30:00Z',
+      '2026-10-25T01:59:00Z',
+      '2026-10-25T02:00:00Z',
+    ],
+  ],
+  [
+    'America/New_York',
+    [
+      '2026-11-01T04:59:00Z',
+      '2026-11-01T05:00:00Z',
+      '2026-11-01T05:45:00Z',
+      '2026-11-01T06:00:00Z',
+      '2026-11-01T06:15:00Z',
+      '2026-11-01T06:59:59Z',
+      '2026-11-01T07:00:00Z',
+    ],
+  ],
+];
+
 const chat = { channel: 'chat', queueName: 'Sales', queueId: 'q1', providerId: 'p1' };
 const voice = { channel: 'voice', queueName: 'Support', queueId: 'q2', providerId: 'p1' };
 
@@ -143,6 +172,17 @@ const EVENTS: CanonicalEvent[] = [
   kpi('PresenceChanged', DAY + 5 * HOUR, { participantId: 'a1', newPresence: 'Offline' }),
   kpi('PresenceChanged', 300, { participantId: 'a2', newPresence: 'Available' }),
   kpi('PresenceChanged', 4 * DAY, { participantId: 'a3', newPresence: 'Available' }),
+  // Around the hour clocks go back, in Paris (01:00Z, 2026-10-25) and New York (06:00Z, 2026-11-01): each
+  // conversation's bucket is the hour of its wall clock, and both occurrences of the repeated hour are one bucket
+  // that begins at the later (ClickHouse's own toStartOfHour makes two of them).
+  ...FALL_BACK.flatMap(([zone, times]) =>
+    times.map((time, i) =>
+      conversation(`${zone}-${i}`, chat, [
+        ['ConversationQueued', (Date.parse(time) - T0) / 1000],
+        ['ConversationEnded', (Date.parse(time) - T0) / 1000 + 90],
+      ]),
+    ),
+  ).flat(),
   // Another organization's: never counted.
   kpi('ConversationQueued', 10, { org: 'other', conversationId: 'c1' }),
 ];
@@ -208,6 +248,18 @@ const QUERIES: Record<string, UnitQuery> = {
       { name: 'n', measure: { fn: 'count' } },
       { name: 'waitMax', measure: { fn: 'max', fact: 'waitSeconds' } },
       { name: 'answerMin', measure: { fn: 'min', fact: 'answerSeconds', where: is('answered', true) } },
+      {
+        name: 'highScore',
+        measure: {
+          fn: 'count',
+          where: {
+            kind: 'compare',
+            op: 'gt',
+            field: { kind: 'custom', key: 'score', type: 'number' },
+            value: 5,
+          },
+        },
+      },
     ],
     where: { kind: 'not', filter: { kind: 'compare', op: 'eq', field: column('queueId'), value: 'q9' } },
   },
@@ -306,6 +358,23 @@ const QUERIES: Record<string, UnitQuery> = {
       { name: 'intervals', measure: { fn: 'count' } },
     ],
   },
+  ...Object.fromEntries(
+    FALL_BACK.map(([zone, times]): [string, UnitQuery] => [
+      `conversations by hour around the fall-back in ${zone}`,
+      {
+        ...RANGE,
+        from: new Date(Date.parse(times[0] as string) - 2 * HOUR * 1000),
+        to: new Date(Date.parse(times.at(-1) as string) + 2 * HOUR * 1000),
+        unit: 'conversation',
+        bucket: { name: 'hour', unit: 'hour', timeZone: zone },
+        dimensions: [{ name: 'channel', field: column('channel') }],
+        measures: [
+          { name: 'conversations', measure: { fn: 'count' } },
+          { name: 'wait', measure: { fn: 'sum', fact: 'waitSeconds' } },
+        ],
+      },
+    ]),
+  ),
   'presence, one row': {
     ...RANGE,
     unit: 'presence',

@@ -1,3 +1,4 @@
+import { QUANTILES, UTC_ZONES } from '../aggregate-semantics.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMN_OF } from '../event-columns.ts';
 import type {
   AggregateFn,
@@ -23,21 +24,6 @@ export type RunSql = (sql: string) => Promise<Record<string, unknown>[]>;
 /** The live rows of the events table: FINAL collapses a row's versions before anything is counted. */
 const EVENTS = 'events FINAL';
 const LIVE = `${ident('_deleted')} = 0`;
-
-const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
-/** Zones that are UTC all year, where a bucket is a plain truncation (as DuckDB's aggregate.ts lists them). */
-const UTC_ZONES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/GMT',
-  'GMT',
-  'Etc/UCT',
-  'UCT',
-  'Etc/Universal',
-  'Universal',
-  'Etc/Zulu',
-  'Zulu',
-]);
 
 /** How an output column is read back from JSONEachRow, where 64-bit integers come as strings. */
 type Decode = 'number' | 'boolean' | 'text' | 'timestamp' | 'list';

@@ -8,6 +8,7 @@ import {
   type UnitEventField,
   type UnitExpr,
 } from '../../model/kpi-units.ts';
+import { QUANTILES } from '../aggregate-semantics.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN } from '../event-columns.ts';
 import type {
   AggregateResult,
@@ -15,11 +16,17 @@ import type {
   QueryField,
   QueryFilter,
   Scalar,
-  TimeUnit,
   UnitMeasure,
   UnitQuery,
 } from '../storage.ts';
-import { booleanFromText, interpolatedQuantile, numberFromText, POWER_TABLES } from './aggregate.ts';
+import {
+  booleanFromText,
+  bucketing,
+  type Definitions,
+  interpolatedQuantile,
+  numberFromText,
+  POWER_TABLES,
+} from './aggregate.ts';
 import { compileFilter, ident, literal, type Resolved } from './sql.ts';
 
 /**
@@ -37,8 +44,6 @@ export type RunQuery = (sql: string) => Promise<Record<string, unknown>[]>;
 
 /** A unit's events are read this far around the range, as DuckDB's rebuild reads them around its marks. */
 const UNIT_SPAN_MICROS = UNIT_SPAN_MS * 1000;
-
-const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
 
 /** Where the units read each event field: the innermost query's names (prefixed, so no alias meets a column). */
 const EVENT_ALIAS: Record<UnitEventField, string> = {
@@ -200,40 +205,20 @@ function typeOf(e: UnitExpr, columns: ReadonlyMap<string, UnitExpr>): ColumnType
   }
 }
 
-/** Zones that are UTC all year. */
-const UTC_ZONES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/GMT',
-  'GMT',
-  'Etc/UCT',
-  'UCT',
-  'Etc/Universal',
-  'Universal',
-  'Etc/Zulu',
-  'Zulu',
-]);
-
-/** The first instant (micros) of the bucket of a micros expression, in a zone (DuckDB's date_trunc in it). */
-function bucketOf(unit: TimeUnit, timeZone: string, micros: string): string {
-  const zone = literal(UTC_ZONES.has(timeZone) ? 'UTC' : timeZone);
-  const time = `toDateTime(intDiv(${micros}, 1000000), ${zone})`;
-  const first =
-    unit === 'minute'
-      ? `toStartOfMinute(${time})`
-      : unit === 'hour'
-        ? `toStartOfHour(${time})`
-        : unit === 'day'
-          ? `toStartOfDay(${time})`
-          : `toDateTime(${unit === 'week' ? 'toMonday' : 'toStartOfMonth'}(${time}), ${zone})`;
-  return `(toInt64(toUnixTimestamp(${first})) * 1000000)`;
-}
-
 class UnitCompiler {
   /** customData keys the query reads, each a column of the units: key → alias. */
   readonly customKeys = new Map<string, string>();
-  /** Typed customData fields read, by field name: raw and typed expressions (for typeErrors). */
+  /** Typed customData fields read, by field name: the names of their text and typed values (for typeErrors). */
   readonly typed = new Map<string, { raw: string; typed: string }>();
+  /**
+   * The typed fields' per-unit values, `expr AS name`, for the SELECT that reads the units: each is parsed once
+   * per unit and named wherever it is read, rather than its ~27 KB of parsing written out at every use.
+   */
+  readonly definitions: Definitions = [];
+  /** The names given to each reading (its text expression and type), so that each is defined once. */
+  private readonly named = new Map<string, { raw: string; typed: string }>();
+  /** Whether a number is read, and the SELECT that reads the units needs POWER_TABLES. */
+  readsNumbers = false;
 
   constructor(
     readonly unit: UnitQuery['unit'],
@@ -256,10 +241,23 @@ class UnitCompiler {
       raw = ident(alias);
     }
     if (field.type === 'text') return { sql: raw, type: 'text' };
-    // Parsed as DuckDB's TRY_CAST parses, by the events' compiler (aggregate.ts).
-    const typed = field.type === 'number' ? numberFromText(raw) : booleanFromText(raw);
-    this.typed.set(`customData.${field.key}`, { raw, typed });
-    return { sql: typed, type: field.type === 'number' ? 'integer' : 'boolean' };
+    const reading = `${field.type} ${raw}`;
+    let known = this.named.get(reading);
+    if (!known) {
+      const i = this.named.size;
+      known = { raw: `__raw${i}`, typed: `__typed${i}` };
+      this.definitions.push(`${raw} AS ${known.raw}`);
+      // Parsed as DuckDB's TRY_CAST parses, by the events' compiler (aggregate.ts).
+      const typed =
+        field.type === 'number'
+          ? numberFromText(known.raw, `__n${i}`, this.definitions)
+          : booleanFromText(known.raw);
+      this.definitions.push(`${typed} AS ${known.typed}`);
+      this.named.set(reading, known);
+      if (field.type === 'number') this.readsNumbers = true;
+    }
+    this.typed.set(`customData.${field.key}`, known);
+    return { sql: known.typed, type: field.type === 'number' ? 'integer' : 'boolean' };
   }
 
   filter(filter: QueryFilter): string {
@@ -362,10 +360,18 @@ export async function aggregateUnits(run: RunQuery, org: string, query: UnitQuer
   const select: string[] = [];
   const groups: string[] = [];
   const out: { alias: string; name: string; read: (v: unknown) => Scalar }[] = [];
+  /** Per-unit values, computed in the SELECT that reads the units. */
+  const perUnit: string[] = [];
+  let join = '';
   // Output columns get aliases of their own: a measure named like a fact (`sessions`) would otherwise stand for
   // it in the conditions, ClickHouse's aliases being visible in the whole query.
   if (query.bucket) {
-    select.push(`${bucketOf(query.bucket.unit, query.bucket.timeZone, 'starts')} AS __bucket`);
+    // The events' buckets (aggregate.ts), so that a unit's bucket is its first event's, on DuckDB's wall clock
+    // where the zone's offset changes.
+    const bucket = bucketing(query.bucket, 'starts', query.from, query.to);
+    perUnit.push(bucket.perRow);
+    select.push(bucket.select);
+    join = bucket.join;
     groups.push('__bucket');
     out.push({
       alias: '__bucket',
@@ -389,9 +395,13 @@ export async function aggregateUnits(run: RunQuery, org: string, query: UnitQuer
     select.push(`countIf(isNotNull(${raw}) AND isNull(${typed})) AS __type_errors_${i}`);
     return { alias: `__type_errors_${i}`, field };
   });
+  // The units are read with their per-unit values (POWER_TABLES where a number is parsed: a WITH does not reach
+  // into a subquery on 18.16), filtered, then joined to their bucket and grouped.
+  const units =
+    `${c.readsNumbers ? `${POWER_TABLES} ` : ''}SELECT ${['*', ...c.definitions, ...perUnit].join(', ')} ` +
+    `FROM (${unitsSql(c, org, query)}) WHERE ${conditions.join(' AND ')}`;
   const sql =
-    // POWER_TABLES: what numberFromText reads, for a customData number among the dimensions or filters.
-    `${c.typed.size > 0 ? `${POWER_TABLES} ` : ''}SELECT ${select.join(', ')} FROM (${unitsSql(c, org, query)}) WHERE ${conditions.join(' AND ')}` +
+    `SELECT ${select.join(', ')} FROM (${units})${join}` +
     (groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '') +
     ` LIMIT ${Math.trunc(query.limit)}`;
   const rows = await run(sql);

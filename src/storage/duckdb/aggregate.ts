@@ -1,4 +1,5 @@
 import type { DuckDBValue } from '@duckdb/node-api';
+import { QUANTILES, UTC_ZONES } from '../aggregate-semantics.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMN_OF } from '../event-columns.ts';
 import type { AggregateQuery, QueryField, QueryFilter, Scalar, UnitMeasure, UnitQuery } from '../storage.ts';
 import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
@@ -10,21 +11,7 @@ import { compare, quote } from './sql.ts';
  * facts and closed lists), never from request text.
  */
 
-const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
 const MATCHES = { contains: 'contains', startswith: 'starts_with', endswith: 'ends_with' } as const;
-/** Zones that are UTC all year, where a bucket is a plain truncation. */
-const UTC_ZONES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/GMT',
-  'GMT',
-  'Etc/UCT',
-  'UCT',
-  'Etc/Universal',
-  'Universal',
-  'Etc/Zulu',
-  'Zulu',
-]);
 
 export interface CompiledAggregate {
   sql: string;
