@@ -29,6 +29,9 @@ import { quote, snake } from './sql.ts';
 import { UnitScheduler } from './unit-scheduling.ts';
 import { plainRow, rowToEvent, timestamp, toParam } from './values.ts';
 
+/** Pages up to this size are read by their ids first (pageByIds). */
+const NARROW_PAGE_LIMIT = 100_000;
+
 /**
  * The Storage contract on the embedded engine (connection.ts): one DuckDB file, one write connection for
  * events (appends.ts, and the KPI unit rebuilds of unit-scheduling.ts), one for everything else. Tables are
@@ -97,12 +100,53 @@ export class DuckDBStorage implements Storage {
     const orderBy = query.orderBy?.length
       ? [...query.orderBy.map((o) => `${eventColumn(o.field).column} ${o.descending ? 'DESC' : 'ASC'}`), 'id']
       : ['derived_time DESC', 'id DESC'];
-    const rows = await this.other.read(
-      `SELECT * FROM events WHERE ${where} ORDER BY ${orderBy.join(', ')}${page(query)}`,
-      params,
-    );
+    const rows =
+      query.limit !== undefined && query.limit <= NARROW_PAGE_LIMIT
+        ? await this.pageByIds(where, orderBy, query, params)
+        : await this.other.read(
+            `SELECT * FROM events WHERE ${where} ORDER BY ${orderBy.join(', ')}${page(query)}`,
+            params,
+          );
     const count = query.count ? await this.other.count('events', where, params) : undefined;
     return { rows: rows.map(rowToEvent), count };
+  }
+
+  /**
+   * A page in two reads: its ids in order, then their rows. Sorting every column of a large range for one page
+   * ran out of memory (pages of a month of 1M events, under the 256 MB default limit); the ids alone do not, and
+   * the page's span of derived times lets the second read skip the rest of the table.
+   */
+  private async pageByIds(
+    where: string,
+    orderBy: readonly string[],
+    query: RecordQuery,
+    params: Record<string, DuckDBValue>,
+  ): Promise<Record<string, unknown>[]> {
+    const keys = (await this.other.read(
+      `SELECT id, derived_time FROM events WHERE ${where} ORDER BY ${orderBy.join(', ')}${page(query)}`,
+      params,
+    )) as { id: string; derived_time: Date }[];
+    if (keys.length === 0) return [];
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const { derived_time } of keys) {
+      lo = Math.min(lo, derived_time.getTime());
+      hi = Math.max(hi, derived_time.getTime());
+    }
+    const rows = await this.other.read(
+      'SELECT * FROM events WHERE org = $org AND derived_time BETWEEN $lo AND $hi AND list_contains($ids, id)',
+      {
+        org: params.org as string,
+        lo: timestamp(new Date(lo)),
+        hi: timestamp(new Date(hi)),
+        ids: listValue(keys.map((k) => k.id)),
+      },
+    );
+    const byId = new Map(rows.map((row) => [row.id as string, row]));
+    return keys.flatMap((k) => {
+      const row = byId.get(k.id);
+      return row ? [row] : [];
+    });
   }
 
   aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
