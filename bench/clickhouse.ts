@@ -4,6 +4,9 @@ import type { ClickHouseSettings, StorageSettings } from '../src/core/config.ts'
 import { ident } from '../src/storage/clickhouse/sql.ts';
 import { startClickHouse } from '../test/helpers/clickhouse.ts';
 
+/** The environment an `openua serve` needs to open the same store as storageSettings(…, clickhouse). */
+export { clickHouseEnv } from '../test/helpers/engine.ts';
+
 /**
  * The engine a bench runs on, and the ClickHouse it uses when that is ClickHouse: a server the bench starts (the
  * tests' starter: Debian's clickhouse-server on free loopback ports, a temporary directory, stopped with the
@@ -53,17 +56,6 @@ export function clickHouseSettings(url: string, database: string): ClickHouseSet
 /** The storage settings of a store in `dataDir` (DuckDB), or in ClickHouse when `clickhouse` is given. */
 export function storageSettings(dataDir: string, clickhouse?: ClickHouseSettings): StorageSettings {
   return clickhouse ? { dataDir, clickhouse } : { dataDir };
-}
-
-/** The environment an `openua serve` needs to open the same store as storageSettings(…, clickhouse). */
-export function clickHouseEnv(clickhouse: ClickHouseSettings | undefined): Record<string, string> {
-  if (!clickhouse) return {};
-  return {
-    OPENUA_CLICKHOUSE_URL: clickhouse.url,
-    OPENUA_CLICKHOUSE_DATABASE: clickhouse.database,
-    OPENUA_CLICKHOUSE_USER: clickhouse.user,
-    OPENUA_CLICKHOUSE_PASSWORD: clickhouse.password,
-  };
 }
 
 /**

@@ -82,7 +82,11 @@ export async function testStorage(dataDir: string, options: { memoryLimit?: stri
  * as testStorage(dataDir): nothing for DuckDB, the ClickHouse settings otherwise.
  */
 export async function testEngineEnv(dataDir: string): Promise<Record<string, string>> {
-  const { clickhouse } = await testStorageSettings(dataDir);
+  return clickHouseEnv((await testStorageSettings(dataDir)).clickhouse);
+}
+
+/** The OPENUA_* environment that names these ClickHouse settings (nothing for DuckDB), for a child process. */
+export function clickHouseEnv(clickhouse: ClickHouseSettings | undefined): Record<string, string> {
   if (!clickhouse) return {};
   return {
     OPENUA_CLICKHOUSE_URL: clickhouse.url,

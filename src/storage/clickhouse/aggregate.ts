@@ -186,22 +186,49 @@ export function customText(key: string): string {
 }
 
 /**
- * The fields of the events a query reads, as SQL. A customData key declared as a number or a boolean is read
- * through its parse, and remembered so that the values which do not parse are counted (typeErrors).
+ * customData read as numbers or booleans, each reading named once per query. Its per-row values are
+ * `expr AS name` definitions for the SELECT that reads the rows (ClickHouse lets WHERE name a SELECT's alias), so
+ * each is parsed once per row and named wherever it is read, rather than its ~27 KB of parsing written out at
+ * every use; and each field is remembered so that the values which do not parse are counted (typeErrors).
  */
-export class EventFields {
+export class TypedReadings {
   /** Typed customData fields read by the query, by name: the names of their text and typed values. */
   readonly typed = new Map<string, { raw: string; typed: string }>();
-  /**
-   * The typed fields' per-row values, `expr AS name`, for the SELECT that reads the events: each is parsed
-   * once per row, and the query names it wherever it is read (ClickHouse lets WHERE name a SELECT's alias).
-   */
-  readonly definitions: string[] = [];
+  /** The readings' per-row values, `expr AS name`, for the SELECT that reads the rows. */
+  readonly definitions: Definitions = [];
   /** The names given to each reading (its text expression and type), so that each is defined once. */
   private readonly named = new Map<string, { raw: string; typed: string }>();
   /** Whether a number is read, and the SELECT needs POWER_TABLES. */
   readsNumbers = false;
 
+  /** customData `key`, whose text is `raw`, read as its dimension's type (parsed as DuckDB's TRY_CAST parses). */
+  protected reading(key: string, type: 'number' | 'boolean', raw: string): Resolved {
+    const reading = `${type} ${raw}`;
+    let known = this.named.get(reading);
+    if (!known) {
+      const i = this.named.size;
+      known = { raw: `__raw${i}`, typed: `__typed${i}` };
+      this.definitions.push(`${raw} AS ${known.raw}`);
+      const typed =
+        type === 'number'
+          ? numberFromText(known.raw, `__n${i}`, this.definitions)
+          : booleanFromText(known.raw);
+      this.definitions.push(`${typed} AS ${known.typed}`);
+      this.named.set(reading, known);
+      if (type === 'number') this.readsNumbers = true;
+    }
+    // As DuckDB's compiler, the last reading of a field is the one whose type errors are counted.
+    this.typed.set(`customData.${key}`, known);
+    // A number compares with a numeric literal, which literalOf makes of an 'integer' field's value.
+    return { sql: known.typed, type: type === 'number' ? 'integer' : 'boolean' };
+  }
+}
+
+/**
+ * The fields of the events a query reads, as SQL. A customData key declared as a number or a boolean is read
+ * through its parse, and remembered so that the values which do not parse are counted (typeErrors).
+ */
+export class EventFields extends TypedReadings {
   readonly resolve = (field: QueryField): Resolved => {
     if (field.kind === 'fact') throw new Error(`events have no fact ${field.fact}`);
     if (field.kind === 'column') {
@@ -215,25 +242,7 @@ export class EventFields {
       ? `if(${ident('category')} IN (${field.kinds.map((k) => literal(k)).join(', ')}), ${value}, NULL)`
       : value;
     if (field.type === 'text') return { sql: raw, type: 'text' };
-    const reading = `${field.type} ${raw}`;
-    let known = this.named.get(reading);
-    if (!known) {
-      const i = this.named.size;
-      known = { raw: `__raw${i}`, typed: `__typed${i}` };
-      this.definitions.push(`${raw} AS ${known.raw}`);
-      const typed =
-        field.type === 'number'
-          ? numberFromText(known.raw, `__n${i}`, this.definitions)
-          : booleanFromText(known.raw);
-      this.definitions.push(`${typed} AS ${known.typed}`);
-      this.named.set(reading, known);
-      if (field.type === 'number') this.readsNumbers = true;
-    }
-    // As DuckDB's compiler, the last reading of a field is the one whose type errors are counted.
-    this.typed.set(`customData.${field.key}`, known);
-    const typed = known.typed;
-    // A number compares with a numeric literal, which literalOf makes of an 'integer' field's value.
-    return { sql: typed, type: field.type === 'number' ? 'integer' : 'boolean' };
+    return this.reading(field.key, field.type, raw);
   };
 }
 

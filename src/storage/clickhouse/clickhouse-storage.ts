@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../../model/canonical-event.ts';
+import { lastWritePerTable } from '../entity-writes.ts';
 import { EVENT_COLUMN_OF } from '../event-columns.ts';
 import type {
   AggregateQuery,
@@ -235,22 +236,11 @@ export class ClickHouseStorage implements Storage {
    * key at one version would leave FINAL free to pick either). Atomic per table, not across tables.
    */
   async upsertAll(writes: readonly EntityWrite[]): Promise<void> {
-    const byTable = new Map<string, { table: TableShape; rows: Map<string, object> }>();
-    for (const { table, row } of writes) {
-      let entry = byTable.get(table.name);
-      if (!entry) {
-        entry = { table, rows: new Map() };
-        byTable.set(table.name, entry);
-      }
-      const key = JSON.stringify(table.key.map((k) => (row as Record<string, unknown>)[k] ?? null));
-      entry.rows.delete(key);
-      entry.rows.set(key, row);
-    }
     const version = nextVersion();
-    for (const { table, rows } of byTable.values()) {
+    for (const { table, rows } of lastWritePerTable(writes)) {
       await this.connection.insert(
         table.name,
-        [...rows.values()].map((row) => entityToRow(table, row, version)),
+        rows.map((row) => entityToRow(table, row, version)),
       );
     }
   }

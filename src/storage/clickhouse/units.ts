@@ -19,14 +19,7 @@ import type {
   UnitMeasure,
   UnitQuery,
 } from '../storage.ts';
-import {
-  booleanFromText,
-  bucketing,
-  type Definitions,
-  interpolatedQuantile,
-  numberFromText,
-  POWER_TABLES,
-} from './aggregate.ts';
+import { bucketing, interpolatedQuantile, POWER_TABLES, TypedReadings } from './aggregate.ts';
 import { compileFilter, ident, literal, type Resolved } from './sql.ts';
 
 /**
@@ -205,25 +198,15 @@ function typeOf(e: UnitExpr, columns: ReadonlyMap<string, UnitExpr>): ColumnType
   }
 }
 
-class UnitCompiler {
+class UnitCompiler extends TypedReadings {
   /** customData keys the query reads, each a column of the units: key → alias. */
   readonly customKeys = new Map<string, string>();
-  /** Typed customData fields read, by field name: the names of their text and typed values (for typeErrors). */
-  readonly typed = new Map<string, { raw: string; typed: string }>();
-  /**
-   * The typed fields' per-unit values, `expr AS name`, for the SELECT that reads the units: each is parsed once
-   * per unit and named wherever it is read, rather than its ~27 KB of parsing written out at every use.
-   */
-  readonly definitions: Definitions = [];
-  /** The names given to each reading (its text expression and type), so that each is defined once. */
-  private readonly named = new Map<string, { raw: string; typed: string }>();
-  /** Whether a number is read, and the SELECT that reads the units needs POWER_TABLES. */
-  readsNumbers = false;
-
   constructor(
     readonly unit: UnitQuery['unit'],
     readonly columns: ReadonlyMap<string, UnitExpr>,
-  ) {}
+  ) {
+    super();
+  }
 
   field(field: QueryField): Resolved {
     if (field.kind === 'fact')
@@ -241,23 +224,7 @@ class UnitCompiler {
       raw = ident(alias);
     }
     if (field.type === 'text') return { sql: raw, type: 'text' };
-    const reading = `${field.type} ${raw}`;
-    let known = this.named.get(reading);
-    if (!known) {
-      const i = this.named.size;
-      known = { raw: `__raw${i}`, typed: `__typed${i}` };
-      this.definitions.push(`${raw} AS ${known.raw}`);
-      // Parsed as DuckDB's TRY_CAST parses, by the events' compiler (aggregate.ts).
-      const typed =
-        field.type === 'number'
-          ? numberFromText(known.raw, `__n${i}`, this.definitions)
-          : booleanFromText(known.raw);
-      this.definitions.push(`${typed} AS ${known.typed}`);
-      this.named.set(reading, known);
-      if (field.type === 'number') this.readsNumbers = true;
-    }
-    this.typed.set(`customData.${field.key}`, known);
-    return { sql: known.typed, type: field.type === 'number' ? 'integer' : 'boolean' };
+    return this.reading(field.key, field.type, raw);
   }
 
   filter(filter: QueryFilter): string {

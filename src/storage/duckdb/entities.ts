@@ -1,5 +1,6 @@
 import type { DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import type { ColumnType, EntityTable, EntityWrite, TableShape } from '../storage.ts';
+import { lastWritePerTable } from '../entity-writes.ts';
+import type { ColumnType, EntityTable, EntityWrite } from '../storage.ts';
 import { quote, snake } from './sql.ts';
 import { fromColumn, toParam } from './values.ts';
 
@@ -17,26 +18,13 @@ interface Statement {
 /**
  * The statements that upsert `writes`: one multi-row INSERT OR REPLACE per table and UPSERT_ROWS rows. Each
  * statement in a transaction costs DuckDB about 1 MB of table memory whatever its size, so a row a statement
- * ran out of memory at a few hundred records (500 took 350 MB). One statement may not hold a key twice, so for a
- * key written twice only its last write is kept: what writing them in turn would have left.
+ * ran out of memory at a few hundred records (500 took 350 MB). A key written twice keeps its last write
+ * (lastWritePerTable).
  */
 export function upsertStatements(writes: readonly EntityWrite[]): Statement[] {
-  const byTable = new Map<string, { table: TableShape; rows: Map<string, object> }>();
-  for (const { table, row } of writes) {
-    let entry = byTable.get(table.name);
-    if (!entry) {
-      entry = { table, rows: new Map() };
-      byTable.set(table.name, entry);
-    }
-    const key = JSON.stringify(table.key.map((k) => (row as Record<string, unknown>)[k] ?? null));
-    // Deleted first, so the row takes its place as the latest write.
-    entry.rows.delete(key);
-    entry.rows.set(key, row);
-  }
   const statements: Statement[] = [];
-  for (const { table, rows } of byTable.values()) {
+  for (const { table, rows: all } of lastWritePerTable(writes)) {
     const names = Object.keys(table.columns);
-    const all = [...rows.values()];
     for (let from = 0; from < all.length; from += UPSERT_ROWS) {
       const values: DuckDBValue[] = [];
       const types: DuckDBType[] = [];
