@@ -10,6 +10,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { createServices, type Services } from '../../src/startup/services.ts';
 import { openStorage } from '../../src/storage/open-storage.ts';
 import { testEngineEnv, testStorageSettings } from './engine.ts';
+import { freePort } from './ports.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -140,9 +141,21 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** `openua serve` over `dataDir`, on the engine the run asks for (the store testStorage(dataDir) opens). */
+/**
+ * `openua serve` over `dataDir`, on the engine the run asks for (the store testStorage(dataDir) opens), on a free
+ * port: a port taken between its choice and the server's bind is tried again with another.
+ */
 export async function spawnServer(dataDir: string, masterKey: string, env: Record<string, string> = {}) {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnServerOn(await freePort(), dataDir, masterKey, env);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function spawnServerOn(port: number, dataDir: string, masterKey: string, env: Record<string, string>) {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/openua.js'), 'serve'], {
     cwd: ROOT,
     env: {
@@ -162,7 +175,8 @@ export async function spawnServer(dataDir: string, masterKey: string, env: Recor
   child.stderr?.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // A restart loads what its last run left in the ingest log first, which takes longer on a loaded machine.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
@@ -172,7 +186,7 @@ export async function spawnServer(dataDir: string, masterKey: string, env: Recor
     } catch {}
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`server did not start in 30 s:\n${output}`);
+      throw new Error(`server did not start in 60 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
