@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,6 +81,34 @@ for (const [signal, code] of [
 export const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 // ---------------------------------------------------------------------------------------------------
+// Memory of a process, from Linux's own accounting.
+
+const statusMb = (pid: number | 'self', field: 'VmHWM' | 'VmRSS') => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+};
+
+/** A process's peak resident memory so far (VmHWM), in MB; 0 where /proc has none (not Linux, or it exited). */
+export const peakRssMb = (pid: number | 'self') => statusMb(pid, 'VmHWM');
+
+/** This process's resident memory now, in MB. */
+export const rssMb = () => statusMb('self', 'VmRSS');
+
+/**
+ * Lowers this process's peak to what it holds now, so that a later peakRssMb('self') is the peak of what came
+ * after (Linux 4.0 and later: `5` to clear_refs); quietly nothing elsewhere.
+ */
+export function resetPeakRss(): void {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {}
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Servers as child processes.
 
 export interface Server {
@@ -150,5 +178,68 @@ export async function stopServer(server: Server): Promise<number | null> {
     return await server.exited;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A node script run to its end as a child (killed with the others if the bench stops first): its exit code and output. */
+export function runNode(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  // Kept only to explain a failure; bounded, as a server's.
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-20_000);
+  });
+  return new Promise((resolve) =>
+    // 'close', not 'exit': the output is read to its end by then.
+    child.once('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+/**
+ * Where a running OpenUA's memory is now, from its `/metrics` (read with a credential that may): the resident
+ * total, V8's heap in use, memory outside the heap (Buffers, DuckDB's results while JavaScript holds them), and
+ * what DuckDB says it holds, by use. Only a moment's picture, beside the peak: it explains, the peak measures.
+ */
+export async function memoryParts(url: string, token: string): Promise<{ rssMb: number; text: string }> {
+  try {
+    const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    const metric = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))].map((m) => ({
+        labels: m[1] ?? '',
+        value: Number(m[2]),
+      }));
+    const mb = (bytes: number) => `${int(bytes / 2 ** 20)} MB`;
+    const one = (name: string) => mb(metric(name)[0]?.value ?? 0);
+    const store = metric('openua_store_memory_bytes').sort((a, b) => b.value - a.value);
+    const total = store.reduce((sum, m) => sum + m.value, 0);
+    const uses = store
+      .slice(0, 3)
+      .map((m) => `${/use="([^"]*)"/.exec(m.labels)?.[1]} ${mb(m.value)}`)
+      .join(', ');
+    return {
+      rssMb: (metric('process_resident_memory_bytes')[0]?.value ?? 0) / 2 ** 20,
+      text:
+        `RSS ${one('process_resident_memory_bytes')}, V8 heap used ${one('nodejs_heap_size_used_bytes')} ` +
+        `of ${one('nodejs_heap_size_total_bytes')}, external ${one('nodejs_external_memory_bytes')}, ` +
+        `DuckDB ${mb(total)}${uses ? ` (${uses})` : ''}`,
+    };
+  } catch (error) {
+    return { rssMb: 0, text: `(no /metrics: ${error instanceof Error ? error.message : String(error)})` };
   }
 }

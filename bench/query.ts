@@ -4,7 +4,8 @@
  * 1. The demo generator (src/demo/generator.ts, seed 1) writes BENCH_QUERY_EVENTS events through the storage
  *    interface in bulk: a contact center's KPI events and a search UI's events over 30 days.
  * 2. `openua serve` opens that store; each query of a standard set runs BENCH_QUERY_RUNS times over HTTP
- *    after two unmeasured runs, and its p50 and p99 are printed, with the server's peak RSS.
+ *    after two unmeasured runs, and its p50 and p99 are printed, with the server's peak RSS (VmHWM) and where its
+ *    memory was at the largest of the moments between queries (from its /metrics).
  * 3. The baseline: the same SQL that OpenUA compiled for each query, run by DuckDB alone on the same file,
  *    in this process. Ratio = OpenUA p50 ÷ DuckDB p50 (the cost of HTTP, auth and the spec, over the engine).
  *
@@ -43,7 +44,9 @@ import {
   envInt,
   fixed2,
   int,
+  memoryParts,
   ms,
+  peakRssMb,
   percentile,
   ROOT,
   runBench,
@@ -170,10 +173,26 @@ const askOpenUA = (server: Server, name: string, spec: unknown) => async () => {
   if (response.status !== 200) throw new Error(`${name}: ${response.status} ${text.slice(0, 500)}`);
 };
 
-/** The server's peak resident memory so far, in MB. */
-function peakMb(server: Server): number {
-  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+/** The server's peak resident memory so far (VmHWM), in MB. */
+const peakMb = (server: Server) => peakRssMb(server.child.pid as number);
+
+/**
+ * Where the server's memory was when it was largest, of the moments after each query's runs (read from its
+ * /metrics between queries, never while one is timed: reading DuckDB's memory waits for the store's connection).
+ */
+class LargestMemory {
+  private largest: { rssMb: number; text: string; after: string } | undefined;
+
+  constructor(private readonly server: Server) {}
+
+  async after(name: string): Promise<void> {
+    const now = await memoryParts(this.server.url, MASTER_KEY);
+    if (!this.largest || now.rssMb > this.largest.rssMb) this.largest = { ...now, after: name };
+  }
+
+  text(): string {
+    return this.largest ? `after "${this.largest.after}": ${this.largest.text}` : 'none read';
+  }
 }
 
 /** OpenUA's figures, over HTTP, and the server's peak resident memory. */
@@ -181,8 +200,12 @@ async function measureOpenUA(dataDir: string) {
   const server = await startOpenUA(dataDir);
   try {
     const figures = new Map<string, number[]>();
-    for (const { name, spec } of QUERIES) figures.set(name, await timed(askOpenUA(server, name, spec)));
-    return { figures, peakMb: peakMb(server) };
+    const memory = new LargestMemory(server);
+    for (const { name, spec } of QUERIES) {
+      figures.set(name, await timed(askOpenUA(server, name, spec)));
+      await memory.after(name);
+    }
+    return { figures, peakMb: peakMb(server), parts: memory.text() };
   } finally {
     await stopServer(server);
   }
@@ -201,10 +224,10 @@ async function measureDuckDB(dataDir: string) {
       const { query, previous, kpis } = resolveQuery(spec, dimensions, END);
       // The same engine queries OpenUA runs: over events, or one per kind of KPI unit (joined in OpenUA).
       const compiled = [query, ...(previous ? [previous] : [])].flatMap((q) => {
-        if (kpis.length === 0) return [compileAggregate(ORG, q)];
+        if (kpis.length === 0) return [compileAggregate(ORG, q, { distinctKeys: true })];
         const { events, units } = planParts(q, kpis, END);
         return [
-          ...(events ? [compileAggregate(ORG, events)] : []),
+          ...(events ? [compileAggregate(ORG, events, { distinctKeys: true })] : []),
           ...units.map((u) => compileUnits(ORG, u)),
         ];
       });
@@ -261,6 +284,7 @@ async function measureOpenUAAndClickHouse(dataDir: string, clickhouse: ClickHous
     await storage.close();
     const figures = new Map<string, number[]>();
     const baseline = new Map<string, number[]>();
+    const memory = new LargestMemory(server);
     for (const { name, spec } of QUERIES) {
       const periods = await clickHouseSql(spec, dimensions);
       const [o, c] = await timedInTurn(askOpenUA(server, name, spec), async () => {
@@ -272,8 +296,12 @@ async function measureOpenUAAndClickHouse(dataDir: string, clickhouse: ClickHous
       });
       figures.set(name, o);
       baseline.set(name, c);
+      await memory.after(name);
     }
-    return { openua: { figures, peakMb: peakMb(server) }, baseline };
+    return {
+      openua: { figures, peakMb: peakMb(server), parts: memory.text() },
+      baseline,
+    };
   } finally {
     await client.close();
     await stopServer(server);
@@ -338,7 +366,9 @@ async function main() {
         `p50 ratio ${fixed2(percentile(o, 0.5) / percentile(d, 0.5))}`,
     );
   }
-  console.log(`server peak RSS: ${int(openua.peakMb)} MB`);
+  console.log(
+    `server peak RSS (VmHWM): ${int(openua.peakMb)} MB; the largest between queries, ${openua.parts}`,
+  );
 }
 
 await runBench(main);

@@ -65,6 +65,15 @@ const READ_ELSEWHERE: ReadElsewhere[] = [
       "DuckDB's allocator settings, read when DuckDB first allocates: the default has it give the memory it frees " +
       'back at once, where it would keep it for seconds (a value set outside wins)',
   },
+  {
+    variable: 'OPENUA_TEST_HOLD_AFTER_LOAD',
+    file: 'src/ingest/group-commit.ts',
+    default: () => 'unset',
+    accepts: 'a file name',
+    meaning:
+      "for the crash tests only: the writer's first load creates this file and then stops between the store load " +
+      'and its checkpoint, where a kill makes the restart replay events the store already holds',
+  },
 ];
 
 /** Each source file of src/ and bin/, by its path from the repository's root. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { notFound } from '../core/errors.ts';
 import { printable } from '../core/validation.ts';
@@ -57,7 +57,7 @@ export const looksLikeApiKey = (token: string) => token.startsWith('oua_');
  */
 export const KEY_CACHE_TTL_MS = 10_000;
 
-const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const hashOf = (secret: string) => hash('sha256', secret, 'hex');
 
 /**
  * What a secret is compared with when its key id is unknown: a hash no secret has (random, never stored). An
@@ -116,7 +116,7 @@ export class ApiKeys {
       id,
       org,
       name: input.name,
-      secretHash: hash(secret),
+      secretHash: hashOf(secret),
       privileges: [...new Set(input.privileges)],
       createdAt: new Date(),
       revokedAt: null,
@@ -141,15 +141,21 @@ export class ApiKeys {
     return revoked;
   }
 
-  /** The key for this secret, or undefined when it is malformed, unknown, wrong or revoked. */
-  async verify(token: string): Promise<ApiKey | undefined> {
+  /**
+   * The key for this secret, or undefined when it is malformed, unknown, wrong or revoked. `digest` is SHA-256,
+   * possibly remembered for the connection (credential.ts, DigestMemo).
+   */
+  async verify(
+    token: string,
+    digest: (text: string) => Buffer = (text) => hash('sha256', text, 'buffer'),
+  ): Promise<ApiKey | undefined> {
     const match = KEY_PATTERN.exec(token);
     if (!match) return undefined;
     const [, id, secret] = match as unknown as [string, string, string];
     const key = await this.find(id);
     // Hashed and compared whether the id is known or not: the two cannot be told apart by time.
     const expected = key ? Buffer.from(key.secretHash, 'hex') : NO_KEY_HASH;
-    const actual = createHash('sha256').update(secret).digest();
+    const actual = digest(secret);
     const same = expected.length === actual.length && timingSafeEqual(expected, actual);
     return key && same && !key.revokedAt ? key : undefined;
   }

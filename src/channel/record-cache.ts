@@ -1,3 +1,4 @@
+import { SETTINGS } from '../core/config.ts';
 import type { ChannelRecord, EntitySet } from './entity-sets.ts';
 
 /**
@@ -8,16 +9,17 @@ import type { ChannelRecord, EntitySet } from './entity-sets.ts';
  * found at once.
  */
 const RECORD_CACHE_MS = 10_000;
-const RECORD_CACHE_SIZE = 100_000;
 
 const cacheKey = (set: EntitySet, org: string, id: string) => `${set.set}\u0000${org}\u0000${id}`;
 
 /**
- * Channel records read by id, kept for RECORD_CACHE_MS; a read under way is shared, so a burst of calls
- * reads once.
+ * Channel records read by id, kept for RECORD_CACHE_MS, at most `maxRecords` of them (OPENUA_RECORD_CACHE_SIZE);
+ * a read under way is shared, so a burst of calls reads once.
  */
 export class RecordCache {
   private readonly entries = new Map<string, { record: Promise<ChannelRecord | undefined>; until: number }>();
+
+  constructor(private readonly maxRecords: number = SETTINGS.recordCacheSize.read({})) {}
 
   /** The record with this id, from the cache while it is young, else from `read`. */
   get(
@@ -40,9 +42,9 @@ export class RecordCache {
         throw error;
       },
     );
-    // Oldest first: a Map iterates in insertion order, so this bounds memory without a full LRU.
-    if (this.entries.size >= RECORD_CACHE_SIZE)
-      this.entries.delete(this.entries.keys().next().value as string);
+    // Oldest read first: a Map iterates in insertion order, so this bounds memory without a full LRU.
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxRecords) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { record, until: Date.now() + RECORD_CACHE_MS });
     return record;
   }

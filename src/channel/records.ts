@@ -27,9 +27,15 @@ function syncState(record: ChannelRecord, changes: RecordChanges): void {
  * declare (record-rules.ts), for the OData API, the admin API and initLogAnalytics alike.
  */
 export class ChannelRecords implements RecordLookup {
-  private readonly cache = new RecordCache();
+  private readonly cache: RecordCache;
 
-  constructor(private readonly storage: Storage) {}
+  /** `maxCachedRecords`: the record cache's bound (OPENUA_RECORD_CACHE_SIZE). */
+  constructor(
+    private readonly storage: Storage,
+    maxCachedRecords?: number,
+  ) {
+    this.cache = new RecordCache(maxCachedRecords);
+  }
 
   /** Stores records in one transaction. */
   async commit(writes: readonly { set: EntitySet; record: ChannelRecord }[]): Promise<void> {

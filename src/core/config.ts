@@ -298,6 +298,25 @@ export const SETTINGS = {
       "key revoked, or an organization's settings changed, through another server sharing the store takes " +
       'effect here within this time (0: read at every request)',
   }),
+  idempotencyKeys: setting('OPENUA_IDEMPOTENCY_KEYS', integer(1, 100_000_000), {
+    default: '100000',
+    meaning:
+      'the most idempotency keys a server remembers (about 0.5 KB each); beyond it the oldest are forgotten ' +
+      "first: a retry of a forgotten key is still stored once (a keyed event's id comes from its key), but " +
+      'answered `accepted`, not `duplicate`',
+  }),
+  openVisits: setting('OPENUA_OPEN_VISITS', integer(1, 100_000_000), {
+    default: '100000',
+    meaning:
+      'the most visitors whose open visit a server keeps in memory (about 0.5 KB each); beyond it the one seen ' +
+      "longest ago is forgotten first, and its next event reads the visitor's last visit from the store",
+  }),
+  recordCacheSize: setting('OPENUA_RECORD_CACHE_SIZE', integer(1, 10_000_000), {
+    default: '100000',
+    meaning:
+      'the most Channel Analytics records (conversations, sessions, providers…) a server keeps read, each for ' +
+      'up to 10 s; beyond it the oldest read goes first',
+  }),
   visitTimeoutMinutes: setting('OPENUA_VISIT_TIMEOUT_MINUTES', integer(1, 24 * 60), {
     default: '30',
     meaning: "minutes without an event after which a visitor's next event opens a new visit",

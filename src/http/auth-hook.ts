@@ -1,5 +1,12 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type Authenticator, type Credential, requirePrivilege, resolveOrg } from '../auth/credential.ts';
+import {
+  type Authenticator,
+  type Credential,
+  DigestMemo,
+  requirePrivilege,
+  resolveOrg,
+} from '../auth/credential.ts';
 import type { Privilege } from '../auth/privileges.ts';
 import { accessTokenRefused, OpenUAError, unauthenticated } from '../core/errors.ts';
 import type { Organization, Organizations } from '../orgs/organizations.ts';
@@ -66,12 +73,22 @@ export function installAuth(
   app.decorateRequest('credential', null as unknown as { getter: () => Credential });
   app.decorateRequest('org', '');
   app.decorateRequest('organization', null as unknown as { getter: () => Organization });
+  // Per connection: what a keep-alive client sent before (its credential's digest) is not hashed again.
+  const memos = new WeakMap<Socket, DigestMemo>();
+  const memoOf = (socket: Socket | undefined) => {
+    if (!socket) return undefined;
+    const known = memos.get(socket);
+    if (known) return known;
+    const memo = new DigestMemo();
+    memos.set(socket, memo);
+    return memo;
+  };
   app.addHook('preValidation', async (request) => {
     const { privilege: needed, orgFrom, coveoInvalidToken, acceptsAccessToken } = request.routeOptions.config;
     if (!needed) return;
     const privilege = typeof needed === 'function' ? needed(request) : needed;
     const credential = await authenticator
-      .authenticate(bearer(request, acceptsAccessToken === true))
+      .authenticate(bearer(request, acceptsAccessToken === true), memoOf(request.raw.socket))
       .catch((error: unknown) => {
         if (error instanceof OpenUAError && error.code === 'INVALID_TOKEN' && !coveoInvalidToken) {
           throw unauthenticated(error.message, error.violations);

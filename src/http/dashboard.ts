@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { notFound, OpenUAError } from '../core/errors.ts';
+import { cspOf } from './security-headers.ts';
 import { builtFiles, listed, matchesEtag } from './static-files.ts';
 
 /** Where the root's `prepare` script (run by `npm install` and `npm ci`) builds the dashboard (`vite build`). */
@@ -15,21 +16,18 @@ const ASSETS = 'assets';
  * The page runs, styles, loads and connects to this server only: no CDN, no inline script or style (the build
  * inlines none; uPlot and Preact set styles through the CSSOM, which a policy does not govern), no frames.
  */
-const DASHBOARD_CSP = {
-  useDefaults: false,
-  directives: {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'"],
-    fontSrc: ["'self'"],
-    connectSrc: ["'self'"],
-    objectSrc: ["'none'"],
-    baseUri: ["'none'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-  },
-};
+const DASHBOARD_CSP = cspOf({
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+});
 
 /** The page itself names the hashed files of its build: it is revalidated on every load (a 304 while unchanged). */
 const INDEX_CACHE_CONTROL = 'no-cache';
@@ -71,7 +69,7 @@ export function dashboardRoutes(dist = DASHBOARD_DIST) {
     app.get(
       '/',
       {
-        helmet: { contentSecurityPolicy: DASHBOARD_CSP },
+        config: { contentSecurityPolicy: DASHBOARD_CSP },
         schema: {
           tags: ['Dashboard'],
           summary: 'The dashboard: Agent, Supervisor, Manager, Search, Explorer and Settings pages',
@@ -97,7 +95,7 @@ export function dashboardRoutes(dist = DASHBOARD_DIST) {
     app.get(
       `/${ASSETS}/:file`,
       {
-        helmet: { contentSecurityPolicy: DASHBOARD_CSP },
+        config: { contentSecurityPolicy: DASHBOARD_CSP },
         schema: {
           tags: ['Dashboard'],
           summary: 'A file of the dashboard’s build (script, style sheet), by its content-hashed name',

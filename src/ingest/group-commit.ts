@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { overloaded, unavailable } from '../core/errors.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
@@ -125,6 +125,9 @@ export async function logCheckpointName(dir: string): Promise<string> {
 export class GroupCommit {
   private readonly waiting: Pending[] = [];
   private readonly unloaded: LoggedRecord[] = [];
+  /** Events written to the log's segment `segmentOf` (kept while the store loads segments whole). */
+  private segmentEvents = 0;
+  private segmentOf = 0;
   /** When each record of `unloaded` was acknowledged (ms since the epoch), in the same order. */
   private readonly loggedAt: number[] = [];
   /** Until it settles, new events are refused and sync() waits (see hold). */
@@ -180,29 +183,59 @@ export class GroupCommit {
    */
   async recover(): Promise<number> {
     const from = parsePosition(await this.storage.readCheckpoint(await this.checkpoint()));
-    let batch: LoggedRecord[] = [];
-    let batchEvents = 0;
     let recovered = 0;
-    const flush = async () => {
-      const last = batch.at(-1);
-      if (!last) return;
-      await this.storage.appendEvents(batch.flatMap((r) => r.events));
-      await this.savePosition(last.position);
-      recovered += batchEvents;
-      batch = [];
-      batchEvents = 0;
-    };
     const corrupt = (file: string, offset: number, error: unknown) =>
       this.onError(`unreadable ingest log record in ${file} at byte ${offset}; skipped`, error);
-    for await (const record of this.log.replay(from, corrupt)) {
-      batch.push(record);
-      batchEvents += record.events.length;
-      if (batchEvents >= this.options.batchSize) await flush();
+    for (const segment of await this.log.unconsumed(from)) {
+      const whole = !(from && from.segment === segment && from.offset > 0);
+      if (whole && this.storage.loadEventFile) {
+        const loaded = await this.loadPrepared(segment);
+        if (loaded !== undefined) {
+          recovered += loaded;
+          continue;
+        }
+      }
+      let batch: LoggedRecord[] = [];
+      let batchEvents = 0;
+      const flush = async () => {
+        const last = batch.at(-1);
+        if (!last) return;
+        await this.storage.appendEvents(batch.flatMap((r) => r.events));
+        await holdForTest();
+        await this.savePosition(last.position);
+        recovered += batchEvents;
+        batch = [];
+        batchEvents = 0;
+      };
+      for await (const record of this.log.replay(from, corrupt, segment)) {
+        batch.push(record);
+        batchEvents += record.events.length;
+        if (batchEvents >= this.options.batchSize) await flush();
+      }
+      await flush();
     }
-    await flush();
     // Everything the earlier runs logged is in the store now: their segments can go.
     await this.log.release({ segment: Number.MAX_SAFE_INTEGER, offset: 0 });
     return recovered;
+  }
+
+  /**
+   * An earlier run's segment loaded whole by the store's bulk loader; answers its events, or undefined when it
+   * must be read record by record instead (written by an older version, a damaged record, a load refused).
+   */
+  private async loadPrepared(segment: number): Promise<number | undefined> {
+    const prepared = await this.log.prepare(segment);
+    if (!prepared) return undefined;
+    if (prepared.end === 0) return 0;
+    try {
+      await this.storage.loadEventFile?.(prepared.file);
+      await holdForTest();
+      await this.savePosition({ segment, offset: prepared.end });
+      return prepared.rows;
+    } catch (cause) {
+      this.onError(`loading ${prepared.file} whole failed; it is read record by record`, cause);
+      return undefined;
+    }
   }
 
   /**
@@ -309,7 +342,23 @@ export class GroupCommit {
     const events = batch.flatMap((p) => p.events);
     const started = performance.now();
     try {
-      const position = await this.log.append(events);
+      // A segment is loaded whole: one that would pass batchSize events is ended first (at most one in
+      // batchSize events pays for a new file).
+      if (this.storage.loadEventFile) {
+        if (this.segmentOf !== this.log.current) {
+          this.segmentOf = this.log.current;
+          this.segmentEvents = 0;
+        }
+        if (this.segmentEvents > 0 && this.segmentEvents + events.length > this.options.batchSize) {
+          await this.log.seal();
+        }
+        if (this.segmentOf !== this.log.current) {
+          this.segmentOf = this.log.current;
+          this.segmentEvents = 0;
+        }
+        this.segmentEvents += events.length;
+      }
+      const { position, start } = await this.log.append(events);
       const seconds = (performance.now() - started) / 1000;
       this.tell((o) => {
         o.logWrite?.(seconds, true);
@@ -318,7 +367,7 @@ export class GroupCommit {
       this.counters.logWrites++;
       this.logFailing = false;
       this.counters.acknowledgedEvents += events.length;
-      this.unloaded.push({ events, position });
+      this.unloaded.push({ events, position, start });
       this.loggedAt.push(Date.now());
       this.unloadedEvents += events.length;
       this.loggedRecords++;
@@ -370,6 +419,10 @@ export class GroupCommit {
   }
 
   private async loadIntoStore(): Promise<void> {
+    if (await this.loadSegment()) {
+      this.retryDelayMs = 0;
+      return;
+    }
     const records = this.unloaded.slice(0, prefixWithin(this.unloaded, this.options.batchSize));
     if (await this.load(records)) {
       this.retryDelayMs = 0;
@@ -394,14 +447,34 @@ export class GroupCommit {
     this.retryDelayMs = 0;
   }
 
-  /** One load: the records' events, then the log position after the last of them. */
-  private async load(records: readonly LoggedRecord[]): Promise<boolean> {
+  /**
+   * The oldest unloaded segment loaded whole from its file by the store's bulk loader (ending it first if it is
+   * the one being written), when the store has one and nothing of the segment is loaded yet. False when it
+   * cannot, or the load failed: the records are then appended from memory (load), where a refused event is
+   * found and set aside.
+   */
+  private async loadSegment(): Promise<boolean> {
+    const first = this.unloaded[0];
+    if (!this.storage.loadEventFile || !first || first.start !== 0) return false;
+    const { segment } = first.position;
+    if (segment === this.log.current) await this.log.seal();
+    if (segment === this.log.current || !this.log.loadable(segment)) return false;
+    const count = this.unloaded.findIndex((r) => r.position.segment !== segment);
+    const records = this.unloaded.slice(0, count < 0 ? this.unloaded.length : count);
+    const file = this.log.segmentFile(segment);
+    return this.load(records, () => this.storage.loadEventFile?.(file) ?? Promise.resolve());
+  }
+
+  /** One load: the records' events (or `store`, which stores them), then the log position after the last of them. */
+  private async load(records: readonly LoggedRecord[], store?: () => Promise<void>): Promise<boolean> {
     const last = records.at(-1);
     if (!last) return true;
     const events = records.flatMap((r) => r.events);
     const started = performance.now();
     try {
-      await this.storage.appendEvents(events);
+      if (store) await store();
+      else await this.storage.appendEvents(events);
+      await holdForTest();
       await this.savePosition(last.position);
       const seconds = (performance.now() - started) / 1000;
       // The records loaded are the oldest unloaded ones: loggedAt[0] is the first's acknowledgement.
@@ -548,4 +621,18 @@ export class GroupCommit {
       Math.ceil((this.queued + this.unloadedEvents) / Math.max(this.options.batchSize, 1) / 10),
     );
   }
+}
+
+/**
+ * A test's window between a load and its checkpoint: with OPENUA_TEST_HOLD_AFTER_LOAD set to a file name, the
+ * first load that reaches here creates that file and never goes on, so a test can kill the process exactly where
+ * a crash makes the replay store what the store already holds.
+ */
+let held = false;
+async function holdForTest(): Promise<void> {
+  const file = process.env.OPENUA_TEST_HOLD_AFTER_LOAD;
+  if (!file || held) return;
+  held = true;
+  await writeFile(file, String(process.pid));
+  await new Promise(() => undefined);
 }

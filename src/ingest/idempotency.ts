@@ -1,3 +1,4 @@
+import { SETTINGS } from '../core/config.ts';
 import type { KeyedEvent } from '../storage/storage.ts';
 
 /**
@@ -14,6 +15,11 @@ import type { KeyedEvent } from '../storage/storage.ts';
  * share one id and every read counts them once (the store keeps one event per id). What a miss changes is the
  * answer: a server that has not seen the key answers `accepted`, with the same id another server answered
  * `duplicate` with. A server learns the keys the others stored when it starts (`load`, from the store).
+ *
+ * The index holds at most `maxKeys` keys (OPENUA_IDEMPOTENCY_KEYS): the SDK puts a key on every event, and a
+ * window is days long, so without a bound it would grow with the traffic of a whole window. Beyond it the
+ * oldest settled key is forgotten first, which is the same miss as another server's key: stored once, answered
+ * `accepted`. A key whose first event is still being committed is never forgotten (its duplicates wait on it).
  */
 
 interface Entry {
@@ -33,7 +39,11 @@ export type Claim =
 const entryKey = (org: string, key: string) => `${org}\u0000${key}`;
 
 export class IdempotencyIndex {
+  /** In the order keys were claimed (a Map iterates in insertion order): the first settled entry is the oldest. */
   private readonly entries = new Map<string, Entry>();
+  private forgottenKeys = 0;
+
+  constructor(private readonly maxKeys: number = SETTINGS.idempotencyKeys.read({})) {}
 
   /** Remembers keys already stored (at start-up, oldest first), each for the window from its first event. */
   load(events: Iterable<KeyedEvent>, windowMs: (org: string) => number): void {
@@ -43,9 +53,11 @@ export class IdempotencyIndex {
       // Oldest first: an event with a known key was stored only because the earlier one's window had ended,
       // so it opened the window that counts now.
       if (!known || receivedTime.getTime() >= known.expiresAt) {
+        this.entries.delete(entryKey(org, key));
         this.entries.set(entryKey(org, key), { id, expiresAt });
       }
     }
+    this.forgetOldest();
   }
 
   /**
@@ -64,7 +76,10 @@ export class IdempotencyIndex {
     const settled = new Promise<boolean>((resolve) => {
       settle = resolve;
     });
+    // Deleted first, so a key claimed again goes to the end: the newest claim is the last to be forgotten.
+    this.entries.delete(name);
     this.entries.set(name, { id, expiresAt: now + windowMs, settled, settle });
+    this.forgetOldest();
     return { status: 'claimed' };
   }
 
@@ -94,5 +109,21 @@ export class IdempotencyIndex {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Keys forgotten since start because the index was full. */
+  get forgotten(): number {
+    return this.forgottenKeys;
+  }
+
+  /** Down to `maxKeys`, oldest first, passing over keys still being committed. */
+  private forgetOldest(): void {
+    if (this.entries.size <= this.maxKeys) return;
+    for (const [name, entry] of this.entries) {
+      if (this.entries.size <= this.maxKeys) return;
+      if (entry.settle) continue;
+      this.entries.delete(name);
+      this.forgottenKeys++;
+    }
   }
 }

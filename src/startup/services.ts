@@ -65,7 +65,7 @@ export async function createServices(
   metrics.watchStore(engine);
   await storage.migrate(ENTITY_TABLES as never);
   const organizations = new Organizations(storage, { refreshMs: config.cacheTtlMs });
-  const channelRecords = new ChannelRecords(storage);
+  const channelRecords = new ChannelRecords(storage, config.recordCacheSize);
   const kpiDefinitions = new KpiDefinitions(channelRecords, organizations);
   organizations.onCreate(async (org) => {
     await kpiDefinitions.seed(org.id);
@@ -91,7 +91,7 @@ export async function createServices(
     onIngestError,
   );
   metrics.watchWriter(writer, config.queueCapacity);
-  const keys = new IdempotencyIndex();
+  const keys = new IdempotencyIndex(config.idempotencyKeys);
   let recovered = 0;
   const start = async () => {
     // Events acknowledged by an earlier run but not yet loaded (a crash) go into the store before any new one.
@@ -117,7 +117,7 @@ export async function createServices(
   const intake = new Intake(writer, keys, reader);
   const rejections = new Rejections(storage, organizations, config.rejectedPayloadBytes, onIngestError);
   rejections.onRecord(metrics.rejection);
-  const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000);
+  const visits = new VisitTracker(storage, config.visitTimeoutMinutes * 60_000, config.openVisits);
   const kpiEvents = new KpiEvents(channelRecords, kpiDefinitions, intake, reader, storage);
   const collector = new UaCollector(visits, intake);
   const channel = new ChannelAnalytics(channelRecords, kpiEvents, reader, intake);

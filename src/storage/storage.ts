@@ -226,6 +226,13 @@ export interface Storage {
    */
   appendEvents(events: readonly CanonicalEvent[]): Promise<void>;
   /**
+   * Stores the events of a file of event rows (the ingest log's row shape: storage/event-rows.ts, one JSON
+   * object per line; lines with the commit key are not events), as appendEvents does: idempotently by id, all or
+   * none. For an engine that reads such a file with its own bulk loader, so no value passes through JS. Optional:
+   * a writer without it appends the events it holds.
+   */
+  loadEventFile?(file: string): Promise<void>;
+  /**
    * Saves a checkpoint's value (a writer's position in its own log, say), replacing the last one. A writer
    * appends, then saves how far it got: a crash between the two replays events the store holds, which
    * appendEvents ignores.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SETTINGS } from '../core/config.ts';
 import type { Storage } from '../storage/storage.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -61,8 +62,12 @@ function newest(local: OpenVisit | undefined, stored: OpenVisit | undefined): Op
  * start-up; or an entry past the timeout) the newest stored event of the visitor is read first, so neither a
  * restart nor another server sharing the store splits a visit: the visitor's events sent meanwhile to another
  * server continue the visit there, and are in the store once that server has loaded them (its load interval).
+ *
+ * At most `maxVisits` visitors are kept (OPENUA_OPEN_VISITS); beyond it the one seen longest ago is forgotten,
+ * and its next event is a miss like the first one after a restart: the store says which visit it continues.
  */
 export class VisitTracker {
+  /** By the time each visitor was last seen here, oldest first (a Map iterates in insertion order). */
   private readonly open = new Map<string, OpenVisit>();
   private readonly lookups = new Map<string, Promise<OpenVisit | undefined>>();
   private readonly sweeper: NodeJS.Timeout;
@@ -70,6 +75,7 @@ export class VisitTracker {
   constructor(
     private readonly storage: Storage,
     private readonly timeoutMs: number,
+    private readonly maxVisits: number = SETTINGS.openVisits.read({}),
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(timeoutMs, 60_000));
     this.sweeper.unref();
@@ -90,7 +96,7 @@ export class VisitTracker {
     } else {
       current = { visitId: current.visitId, lastSeen: Math.max(current.lastSeen, now) };
     }
-    this.open.set(key, current);
+    this.keep(key, current);
     return current.visitId;
   }
 
@@ -104,7 +110,7 @@ export class VisitTracker {
     if (!current || (!current.ended && at.getTime() - current.lastSeen > this.timeoutMs)) {
       current = newest(this.open.get(key), await this.lookup(key, org, visitorId));
     }
-    this.open.set(key, { visitId: '', lastSeen: at.getTime(), ended: true });
+    this.keep(key, { visitId: '', lastSeen: at.getTime(), ended: true });
     return current && !current.ended && at.getTime() - current.lastSeen <= this.timeoutMs
       ? current.visitId
       : undefined;
@@ -112,6 +118,18 @@ export class VisitTracker {
 
   close(): void {
     clearInterval(this.sweeper);
+  }
+
+  /** Visitors whose visit is kept here now. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Keeps `visit` as the visitor's latest, moved to the end, and forgets the one seen longest ago beyond the bound. */
+  private keep(key: string, visit: OpenVisit): void {
+    this.open.delete(key);
+    this.open.set(key, visit);
+    if (this.open.size > this.maxVisits) this.open.delete(this.open.keys().next().value as string);
   }
 
   private lookup(key: string, org: string, visitorId: string): Promise<OpenVisit | undefined> {

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { testEngineEnv } from '../helpers/engine.ts';
+import { freePort } from '../helpers/ports.ts';
 import {
   CUSTOM_PATH,
   call,
   newMasterKey,
+  ROOT,
   readEvents,
   removeDir,
   spawnServer,
@@ -110,6 +116,71 @@ describe('durability across process death', () => {
     assert.deepEqual(run.lost, []);
     // Events whose answer died with a connection may be stored too; no acknowledged one may be missing.
     assert.ok(run.stored.size >= run.acknowledged.length);
+  });
+});
+
+describe('a crash inside a load', () => {
+  // OPENUA_TEST_HOLD_AFTER_LOAD (src/ingest/group-commit.ts) stops the first load of a process between the store
+  // taking its events and the checkpoint that records it: the very window where a replay meets events the store
+  // already holds. On DuckDB the load is a bulk load of a whole log segment by its JSON reader.
+  it('SIGKILL after a native load and before its checkpoint, then again in the restart, stores each acknowledged event once', async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const masterKey = newMasterKey();
+    const hold = path.join(dataDir, 'held');
+    const server = await spawnServer(dataDir, masterKey, { OPENUA_TEST_HOLD_AFTER_LOAD: hold });
+    const traffic = load(server.url, masterKey, 8);
+    try {
+      await waitFor(
+        () => existsSync(hold) && traffic.acknowledged.length >= 200,
+        'a held load and 200 acknowledged events',
+      );
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await traffic.stop();
+    }
+
+    // The restart's recovery loads the log, and is held (and killed) the same way before its checkpoint. It is
+    // never ready, so it is started here rather than by spawnServer, which waits for that.
+    rmSync(hold);
+    const recovering = spawn(process.execPath, [path.join(ROOT, 'bin/openua.js'), 'serve'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        OPENUA_DATA_DIR: dataDir,
+        OPENUA_MASTER_KEY: masterKey,
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        ...(await testEngineEnv(dataDir)),
+        OPENUA_TEST_HOLD_AFTER_LOAD: hold,
+      },
+      stdio: 'ignore',
+    });
+    const recoveryExited = new Promise((resolve) => recovering.on('exit', resolve));
+    try {
+      await waitFor(
+        () => existsSync(hold) || recovering.exitCode !== null,
+        'the recovery held after its load',
+        60_000,
+      );
+      assert.ok(existsSync(hold), 'the recovery reached the end of a load');
+    } finally {
+      recovering.kill('SIGKILL');
+      await recoveryExited;
+    }
+
+    const checked = await startServer({ dataDir, masterKey });
+    try {
+      const stored = (await readEvents(checked, masterKey, '&eventType=durability')).map(
+        (e) => e.eventValue as string,
+      );
+      const lost = traffic.acknowledged.filter((m) => !stored.includes(m));
+      assert.deepEqual(lost, [], `${lost.length} of ${traffic.acknowledged.length} acknowledged events lost`);
+      assert.equal(new Set(stored).size, stored.length, 'no event stored twice');
+    } finally {
+      await checked.close();
+    }
   });
 });
 

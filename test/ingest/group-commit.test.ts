@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { OpenUAError } from '../../src/core/errors.ts';
@@ -11,6 +11,7 @@ import {
 } from '../../src/ingest/group-commit.ts';
 import { IngestLog } from '../../src/ingest/ingest-log.ts';
 import type { CanonicalEvent } from '../../src/model/canonical-event.ts';
+import { COMMIT_KEY, eventToRowJson } from '../../src/storage/event-rows.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { testStorage } from '../helpers/engine.ts';
 import { canonicalEvent } from '../helpers/events.ts';
@@ -183,6 +184,67 @@ describe('recovery', () => {
     appendFileSync(path.join(logDir(), segment as string), '[{"id":"half-writ');
     await writer();
     assert.equal(await count('torn'), 1);
+  });
+
+  it('a write cut short at the end of a line is cut off whole: no event of it is loaded', async () => {
+    const first = await writer({ loadIntervalMs: 60_000 });
+    await first.submit([event('before-torn')]);
+    writers.splice(writers.indexOf(first), 1);
+    const [segment] = readdirSync(logDir()).filter((f) => f.endsWith('.log'));
+    // Two whole rows of a write whose commit line never reached the disk.
+    const rows = [event('torn-whole'), event('torn-whole')].map((e) => `${eventToRowJson(e)}\n`).join('');
+    appendFileSync(path.join(logDir(), segment as string), rows);
+    await writer();
+    assert.equal(await count('before-torn'), 1);
+    assert.equal(await count('torn-whole'), 0);
+  });
+
+  it('an unreadable line is reported and skipped, and so is a write whose commit line does not match it', async () => {
+    mkdirSync(logDir(), { recursive: true });
+    const rows = (...lines: string[]) => lines.map((l) => `${l}\n`).join('');
+    const write = (body: string, count: number, bytes = Buffer.byteLength(body)) =>
+      `${body}{"${COMMIT_KEY}":${count},"b":${bytes}}\n`;
+    const kept = rows(
+      eventToRowJson(event('readable')),
+      '{"id": not json',
+      eventToRowJson(event('readable')),
+    );
+    const mismatched = rows(eventToRowJson(event('mismatched')));
+    writeFileSync(
+      path.join(logDir(), '0000000001.log'),
+      write(kept, 3) + write(mismatched, 2) + write(rows(eventToRowJson(event('readable'))), 1),
+    );
+    await writer();
+    assert.equal(await count('readable'), 3);
+    assert.equal(await count('mismatched'), 0);
+    assert.equal(errors.filter((e) => /unreadable ingest log record/.test(e)).length, 2, errors.join('\n'));
+  });
+
+  it('replays the segments of the previous version, one JSON array of events per line', async () => {
+    mkdirSync(logDir(), { recursive: true });
+    const old = [
+      [event('old-format'), event('old-format')],
+      [event('old-format', { eventTime: new Date(0) })],
+    ];
+    writeFileSync(path.join(logDir(), '0000000007.log'), old.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const w = await writer();
+    assert.equal(await count('old-format'), 3);
+    const stored = await storage.queryEvents('gc', {
+      where: { kind: 'compare', op: 'eq', field: 'eventType', value: 'old-format' },
+      limit: 10,
+    });
+    assert.ok(
+      stored.rows.some((e) => e.eventTime?.getTime() === 0),
+      'its times are read as times',
+    );
+    // The new segment comes after the old ones, and they are gone once loaded.
+    assert.deepEqual(
+      readdirSync(logDir()).filter((f) => f.endsWith('.log')),
+      ['0000000008.log'],
+    );
+    await w.submit([event('after-upgrade')]);
+    await w.sync();
+    assert.equal(await count('after-upgrade'), 1);
   });
 
   it('loaded segments are deleted', async () => {

@@ -59,4 +59,51 @@ describe('IdempotencyIndex', () => {
     index.settle('o', ['k'], true);
     assert.equal(index.claim('o', 'k', 'second', start + DAY, DAY).status, 'claimed');
   });
+
+  it('holds at most its bound of keys, forgetting the oldest settled one first', () => {
+    const index = new IdempotencyIndex(3);
+    const now = Date.now();
+    for (const key of ['a', 'b', 'c', 'd', 'e']) {
+      assert.equal(index.claim('o', key, `id-${key}`, now, DAY).status, 'claimed');
+      index.settle('o', [key], true);
+    }
+    assert.equal(index.size, 3);
+    assert.equal(index.forgotten, 2);
+    assert.deepEqual(index.claim('o', 'e', 'x', now, DAY), { status: 'duplicate', id: 'id-e' });
+    assert.deepEqual(index.claim('o', 'c', 'x', now, DAY), { status: 'duplicate', id: 'id-c' });
+    // The oldest went first: a forgotten key is claimed anew (its event then stores under its keyed id).
+    assert.equal(index.claim('o', 'a', 'id-a2', now, DAY).status, 'claimed');
+  });
+
+  it('never forgets a key whose first event is being committed, whatever the bound', async () => {
+    const index = new IdempotencyIndex(1);
+    const now = Date.now();
+    for (const key of ['a', 'b', 'c'])
+      assert.equal(index.claim('o', key, `id-${key}`, now, DAY).status, 'claimed');
+    assert.equal(index.size, 3, 'three claims in flight, all kept over a bound of one');
+    const waiting = index.claim('o', 'a', 'again', now, DAY);
+    assert.equal(waiting.status, 'pending');
+    index.settle('o', ['a', 'b', 'c'], true);
+    assert.equal(await (waiting as { settled: Promise<boolean> }).settled, true);
+    index.claim('o', 'd', 'id-d', now, DAY);
+    assert.equal(index.size, 1, 'once settled, the bound holds again');
+    assert.equal(index.claim('o', 'd', 'x', now, DAY).status, 'pending');
+  });
+
+  it('read back from the store, keeps the newest keys up to its bound', () => {
+    const index = new IdempotencyIndex(2);
+    const now = Date.now();
+    index.load(
+      ['k1', 'k2', 'k3'].map((key, i) => ({
+        org: 'o',
+        key,
+        id: key,
+        receivedTime: new Date(now - (3 - i) * 1000),
+      })),
+      week,
+    );
+    assert.equal(index.size, 2);
+    assert.equal(index.claim('o', 'k1', 'new', now, week()).status, 'claimed');
+    assert.deepEqual(index.claim('o', 'k3', 'new', now, week()), { status: 'duplicate', id: 'k3' });
+  });
 });

@@ -6,8 +6,8 @@ import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
 /**
- * What bounds the server's memory under load (README, Operations: Memory): the events in flight, the store's
- * limit, and V8 favouring size. `npm run bench:memory` measures the sum; these are the settings behind it.
+ * What bounds the server's memory under load (docs/operations/running.md, Memory): the events in flight, the
+ * store's limit, V8 favouring size, and the bounds of what it remembers. `npm run bench:memory` measures the sum; these are the settings behind it.
  */
 describe('memory settings', () => {
   it('default to a bounded queue, a bounded store and a heap that favours size', () => {
@@ -15,6 +15,31 @@ describe('memory settings', () => {
     assert.equal(config.queueCapacity, 20_000);
     assert.equal(config.optimizeForSize, true);
     assert.equal(config.storeMemoryLimit, undefined);
+  });
+
+  it('bound what a server remembers: idempotency keys, open visits and channel records, 100,000 each', () => {
+    const config = readConfig({});
+    assert.equal(config.idempotencyKeys, 100_000);
+    assert.equal(config.openVisits, 100_000);
+    assert.equal(config.recordCacheSize, 100_000);
+    const set = readConfig({
+      OPENUA_IDEMPOTENCY_KEYS: '5000',
+      OPENUA_OPEN_VISITS: '1',
+      OPENUA_RECORD_CACHE_SIZE: '250',
+    });
+    assert.deepEqual([set.idempotencyKeys, set.openVisits, set.recordCacheSize], [5000, 1, 250]);
+    for (const [variable, value, accepts] of [
+      ['OPENUA_IDEMPOTENCY_KEYS', '0', 'an integer from 1 to 100000000'],
+      ['OPENUA_OPEN_VISITS', 'lots', 'an integer from 1 to 100000000'],
+      ['OPENUA_RECORD_CACHE_SIZE', '1.5', 'an integer from 1 to 10000000'],
+    ] as const) {
+      assert.throws(
+        () => readConfig({ [variable]: value }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message === `${variable} must be ${accepts}; received ${JSON.stringify(value)}`,
+      );
+    }
   });
 
   it('OPENUA_OPTIMIZE_FOR_SIZE takes true/false (or 1/0) and refuses anything else, naming what it got', () => {

@@ -2,6 +2,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { QUANTILES, UTC_ZONES } from '../aggregate-semantics.ts';
 import { CUSTOM_KEYS_COLUMN, CUSTOM_VALUES_COLUMN, EVENT_COLUMN_OF } from '../event-columns.ts';
 import type { AggregateQuery, QueryField, QueryFilter, Scalar, UnitMeasure, UnitQuery } from '../storage.ts';
+import { KEY_TABLES, type KeyPlan, onlyCondition, planDistinctKeys } from './distinct-keys.ts';
 import { UNIT_FACTS_SQL, UNIT_TABLE } from './kpi-units.ts';
 import { compare, quote } from './sql.ts';
 
@@ -144,10 +145,11 @@ class Compiler {
     source: string,
     time: string,
     conditions: string[],
+    relation = this.overUnits ? 'units' : 'events',
   ): CompiledAggregate {
     const select: string[] = [];
     const groups: string[] = [];
-    let from = this.overUnits ? 'units' : 'events';
+    let from = relation;
     if (query.bucket) {
       const { expr, join } = this.bucket(query.bucket, time, query.from, query.to);
       if (join) from += ` ${join}`;
@@ -177,7 +179,17 @@ class Compiler {
   }
 }
 
-export function compileAggregate(org: string, query: AggregateQuery): CompiledAggregate {
+/**
+ * `distinctKeys`: the store keeps the distinct-key tables (distinct-keys.ts) up to date, so that a distinct
+ * count they can answer reads them.
+ */
+export function compileAggregate(
+  org: string,
+  query: AggregateQuery,
+  options: { distinctKeys?: boolean } = {},
+): CompiledAggregate {
+  const plan = options.distinctKeys ? planDistinctKeys(query) : undefined;
+  if (plan) return compileOverKeys(org, query, plan);
   const c = new Compiler();
   const measures = query.measures.map(({ name, fn, field }) => {
     const expr = field ? c.field(field) : '*';
@@ -199,6 +211,53 @@ export function compileAggregate(org: string, query: AggregateQuery): CompiledAg
   ];
   if (query.where) conditions.push(c.filter(query.where));
   return c.grouped(query, measures, '', 'derived_time', conditions);
+}
+
+/**
+ * A count and distinct counts over a distinct-key table: its whole hours of the range, and the events of the
+ * partial hours at either end, as rows of the same shape (`n` events with these values in this hour).
+ */
+function compileOverKeys(org: string, query: AggregateQuery, plan: KeyPlan): CompiledAggregate {
+  const c = new Compiler();
+  const table = KEY_TABLES.find((t) => t.name === plan.table);
+  if (!table) throw new Error(`no distinct-key table ${plan.table}`);
+  // A table of some events only reads its column as their value; the events of the partial hours are chosen so.
+  const only = table.only ? `, ${c.bind(table.only.value)} AS ${quote(table.only.column)}` : '';
+  const onlyColumn = table.only ? `, ${quote(table.only.column)}` : '';
+  const columns = table.columns.join(', ');
+  const parts = [
+    `SELECT hour, ${columns}, n${only} FROM ${table.name} WHERE org = ${c.bind(org)} AND hour >= ${c.time(plan.from)} AND hour < ${c.time(plan.to)}`,
+  ];
+  const edges: string[] = [];
+  if (query.from < plan.from) {
+    edges.push(`(derived_time >= ${c.time(query.from)} AND derived_time < ${c.time(plan.from)})`);
+  }
+  if (plan.to < query.to) {
+    edges.push(`(derived_time >= ${c.time(plan.to)} AND derived_time < ${c.time(query.to)})`);
+  }
+  if (edges.length > 0) {
+    parts.push(
+      `SELECT date_trunc('hour', derived_time) AS hour, ${columns}, 1 AS n${onlyColumn} FROM events WHERE org = ${c.bind(org)} AND ${onlyCondition(table)} AND (${edges.join(' OR ')})`,
+    );
+  }
+  const measures = query.measures.map(({ name, fn, field }) => {
+    if (fn === 'count') return { name, expr: 'coalesce(sum(n), 0)::BIGINT' };
+    if (fn !== 'uniq' || !field) throw new Error(`a distinct-key table has no ${fn}`);
+    const expr = c.field(field);
+    return { name, expr: `count(DISTINCT ${expr}) FILTER (WHERE ${expr} IS NOT NULL)` };
+  });
+  const conditions = ['TRUE'];
+  if (query.where) conditions.push(c.filter(query.where));
+  // Rows are at their hour's start: the buckets' slots begin at the range's first hour, not at its first instant.
+  const firstHour = new Date(Math.floor(query.from.getTime() / 3_600_000) * 3_600_000);
+  return c.grouped(
+    { ...query, from: firstHour },
+    measures,
+    `WITH keys AS (${parts.join(' UNION ALL ')})`,
+    'hour',
+    conditions,
+    'keys',
+  );
 }
 
 // ---- KPI units -----------------------------------------------------------------------------------------

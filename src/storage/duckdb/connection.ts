@@ -6,7 +6,7 @@ import './text-decoding.ts';
 import { StoreBusyError, type StoreMemory } from '../storage.ts';
 
 /** DuckDB's memory limit unless the configuration sets one (OPENUA_STORE_MEMORY_LIMIT). */
-export const DEFAULT_MEMORY_LIMIT = '256MB';
+export const DEFAULT_MEMORY_LIMIT = '192MB';
 
 /**
  * One connection, and the queue that runs async work on it strictly one at a time: a DuckDB connection holds

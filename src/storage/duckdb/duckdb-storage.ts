@@ -21,6 +21,13 @@ import type {
 import { type CompiledAggregate, compileAggregate, compileUnits } from './aggregate.ts';
 import { EventAppends } from './appends.ts';
 import { Connections, inTransaction, type SerialConnection } from './connection.ts';
+import {
+  compactDistinctKeys,
+  DISTINCT_KEYS_COMPACTION_MS,
+  hoursOf,
+  migrateDistinctKeys,
+  rebuildHoursSteps,
+} from './distinct-keys.ts';
 import { entityRows, upsertStatements } from './entities.ts';
 import { compileFilter, entityColumn, entityWhere, eventColumn, page } from './filters.ts';
 import { markWhere, UNIT_CHUNK, type UnitChunk } from './kpi-units.ts';
@@ -44,6 +51,8 @@ export class DuckDBStorage implements Storage {
   private readonly other: SerialConnection;
   private readonly units: UnitScheduler;
   private readonly events: EventAppends;
+  private compaction: NodeJS.Timeout | undefined;
+  private closing = false;
 
   private constructor(
     private readonly connections: Connections,
@@ -67,6 +76,7 @@ export class DuckDBStorage implements Storage {
   migrate(entities: readonly EntityTable<object>[]): Promise<void> {
     return this.other.run(async (connection) => {
       await migrateTables(connection, entities);
+      await migrateDistinctKeys(connection);
       // Units marked and not yet rebuilt (a new table, or a stop before the rebuild) are rebuilt soon.
       this.units.schedule();
       this.events.layOut((await columnsOf(connection, 'events')).map((c) => c.name));
@@ -77,8 +87,30 @@ export class DuckDBStorage implements Storage {
     this.units.observe(observer);
   }
 
-  appendEvents(events: readonly CanonicalEvent[]): Promise<void> {
-    return this.events.append(events);
+  async appendEvents(events: readonly CanonicalEvent[]): Promise<void> {
+    await this.events.append(events);
+    this.scheduleCompaction();
+  }
+
+  async loadEventFile(file: string): Promise<void> {
+    await this.events.loadFile(file);
+    this.scheduleCompaction();
+  }
+
+  /**
+   * Loads append distinct-key rows for their hours (distinct-keys.ts); a stream of small loads repeats a key's row
+   * once per load, so the repeats are folded a while after loads, off the write connection.
+   */
+  private scheduleCompaction(): void {
+    if (this.compaction || this.closing) return;
+    this.compaction = setTimeout(() => {
+      this.compaction = undefined;
+      this.other
+        .run((connection) => compactDistinctKeys(connection))
+        // Answers never depend on it; the next load schedules it again.
+        .catch(() => undefined);
+    }, DISTINCT_KEYS_COMPACTION_MS);
+    this.compaction.unref();
   }
 
   /** On the writer: queued behind the appends it records, and never behind a long read. */
@@ -150,7 +182,7 @@ export class DuckDBStorage implements Storage {
   }
 
   aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
-    return this.aggregate(compileAggregate(org, query));
+    return this.aggregate(compileAggregate(org, query, { distinctKeys: true }));
   }
 
   async aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult> {
@@ -221,8 +253,15 @@ export class DuckDBStorage implements Storage {
       const mark = (sql: string) => connection.run(sql, used);
       return inTransaction(connection, async () => {
         await mark(markWhere(where));
+        // The hours of the distinct-key tables that hold these events, as they are and (if kept) as they become.
+        await mark(`CREATE TEMP TABLE changed_hours AS ${hoursOf(where)}`);
         const changed = Number((await connection.run(statement, params)).rowsChanged);
-        if (kept) await mark(markWhere(where));
+        if (kept) {
+          await mark(markWhere(where));
+          await mark(`INSERT INTO changed_hours ${hoursOf(where)}`);
+        }
+        for (const sql of rebuildHoursSteps('changed_hours')) await connection.run(sql);
+        await connection.run('DROP TABLE changed_hours');
         return changed;
       });
     });
@@ -330,6 +369,8 @@ export class DuckDBStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.compaction);
     await this.units.stop();
     await this.connections.close();
   }
