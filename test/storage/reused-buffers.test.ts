@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { IngestLog } from '../../src/ingest/ingest-log.ts';
 import type { CanonicalEvent } from '../../src/model/canonical-event.ts';
 import { DuckDBStorage } from '../../src/storage/duckdb/duckdb-storage.ts';
+import { COMMIT_KEY } from '../../src/storage/event-rows.ts';
 import { canonicalEvent } from '../helpers/events.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
@@ -99,11 +100,17 @@ describe('ingest log records encoded through the one reused buffer', () => {
       );
       assert.deepEqual(replayed[0]?.at(-1)?.customData, { note: 'é'.repeat(2500) });
       assert.equal(replayed[2]?.[0]?.eventValue, 's2');
-      // One line a record, and nothing else in the file.
+      // One line an event and a commit line a record, and nothing else in the file: a shorter record written
+      // into the buffer after a longer one must not carry the longer one's tail.
       const [segment] = readdirSync(dir).filter((n) => n.endsWith('.log'));
       const lines = readFileSync(path.join(dir, segment as string), 'utf8').split('\n');
-      assert.equal(lines.length, 4);
-      assert.equal(lines[3], '');
+      assert.equal(lines.length, 400 + 1 + (1 + 1) + (1 + 1) + 1);
+      assert.equal(lines.at(-1), '');
+      const commits = lines.filter((line) => line.startsWith(`{"${COMMIT_KEY}"`));
+      assert.deepEqual(
+        commits.map((line) => (JSON.parse(line) as Record<string, number>)[COMMIT_KEY]),
+        [400, 1, 1],
+      );
     } finally {
       removeDir(dir);
     }
