@@ -701,6 +701,29 @@ for (const engine of ENGINES) {
 
     describe('loads from a file of event rows (the ingest log shape), where the engine has a bulk loader', () => {
       /** The rows in a file as the ingest log writes them: each write of rows closed by its commit line. */
+      /**
+       * A test of a store's file load, with `rows` writing files of log rows in a directory of its own; skipped on
+       * an engine without one.
+       */
+      function withRowFiles(
+        test: (
+          storage: Storage,
+          load: (file: string) => Promise<void>,
+          rows: (name: string, ...writes: CanonicalEvent[][]) => string,
+        ) => Promise<void>,
+      ): Promise<void> {
+        return withStore(async (storage) => {
+          if (!storage.loadEventFile) return;
+          const load = storage.loadEventFile.bind(storage);
+          const dir = tempDir('rows-');
+          try {
+            await test(storage, load, (name, ...writes) => rowFile(dir, name, ...writes));
+          } finally {
+            removeDir(dir);
+          }
+        });
+      }
+
       function rowFile(dir: string, name: string, ...writes: CanonicalEvent[][]): string {
         const file = path.join(dir, name);
         let text = '';
@@ -713,91 +736,73 @@ for (const engine of ENGINES) {
       }
 
       it('stores every field as appendEvents does, nasty text and times included, and no commit line', async () => {
-        await withStore(async (storage) => {
-          if (!storage.loadEventFile) return;
-          const dir = tempDir('rows-');
-          try {
-            const events = [
-              fullEvent(),
-              kpi('SessionClosed', 5, { additionalData: '{"a":1}', queueId: 'q1' }),
-              ev({ eventValue: null, username: null, clientId: null, visitorId: null, visitId: null }),
-              ev({ eventValue: '', username: '', customData: {}, facetState: [] }),
-              ...NASTY.map((text, i) =>
-                ev({
-                  eventValue: text,
-                  userGroups: [text, 'plain'],
-                  customData: { k: text, [`k${i}`]: text },
-                }),
-              ),
-              ...TIMES.map((time, i) => ev({ eventTime: time, derivedTime: at(i) })),
-            ];
-            await storage.loadEventFile(rowFile(dir, 'a.log', events.slice(0, 3), events.slice(3)));
-            const byId = new Map((await allEvents(storage)).map((e) => [e.id, e]));
-            assert.equal(byId.size, events.length);
-            for (const event of events) {
-              const stored = byId.get(event.id);
-              assert.ok(stored, `event ${event.id} is stored`);
-              assert.deepEqual(asRead(stored), asRead(event));
-            }
-          } finally {
-            removeDir(dir);
+        await withRowFiles(async (storage, load, rows) => {
+          const events = [
+            fullEvent(),
+            kpi('SessionClosed', 5, { additionalData: '{"a":1}', queueId: 'q1' }),
+            ev({ eventValue: null, username: null, clientId: null, visitorId: null, visitId: null }),
+            ev({ eventValue: '', username: '', customData: {}, facetState: [] }),
+            ...NASTY.map((text, i) =>
+              ev({
+                eventValue: text,
+                userGroups: [text, 'plain'],
+                customData: { k: text, [`k${i}`]: text },
+              }),
+            ),
+            ...TIMES.map((time, i) => ev({ eventTime: time, derivedTime: at(i) })),
+          ];
+          await load(rows('a.log', events.slice(0, 3), events.slice(3)));
+          const byId = new Map((await allEvents(storage)).map((e) => [e.id, e]));
+          assert.equal(byId.size, events.length);
+          for (const event of events) {
+            const stored = byId.get(event.id);
+            assert.ok(stored, `event ${event.id} is stored`);
+            assert.deepEqual(asRead(stored), asRead(event));
           }
         });
       });
 
       it('stores a file loaded twice, or a file of events already appended, once, KPI units included', async () => {
-        await withStore(async (storage) => {
-          if (!storage.loadEventFile) return;
-          const dir = tempDir('rows-');
-          try {
-            const events = [
-              kpi('ConversationQueued', 0),
-              kpi('SessionStarted', 20),
-              kpi('ConversationEnded', 90),
-              ev({ eventValue: 'a' }),
-              ev({ eventValue: 'b' }),
-            ];
-            const repeated = events[3] as CanonicalEvent;
-            await storage.appendEvents(events.slice(0, 2));
-            const file = rowFile(dir, 'b.log', events, [repeated]);
-            await storage.loadEventFile(file);
-            await storage.loadEventFile(file);
-            assert.deepEqual(ids(await allEvents(storage)).sort(), ids(events).sort());
-            assert.equal((await storage.queryEvents('o', { limit: 1, count: true })).count, events.length);
-            const units = await storage.aggregateUnits('o', {
-              unit: 'conversation',
-              from: at(-3600),
-              to: at(3600),
-              now: at(3600),
-              dimensions: [],
-              measures: [
-                { name: 'conversations', measure: { fn: 'count' } },
-                { name: 'sessions', measure: { fn: 'sum', fact: 'sessions' } },
-              ],
-              limit: 10,
-            });
-            assert.deepEqual(
-              units.rows.map((r) => [Number(r.conversations), Number(r.sessions)]),
-              [[1, 1]],
-            );
-          } finally {
-            removeDir(dir);
-          }
+        await withRowFiles(async (storage, load, rows) => {
+          const events = [
+            kpi('ConversationQueued', 0),
+            kpi('SessionStarted', 20),
+            kpi('ConversationEnded', 90),
+            ev({ eventValue: 'a' }),
+            ev({ eventValue: 'b' }),
+          ];
+          const repeated = events[3] as CanonicalEvent;
+          await storage.appendEvents(events.slice(0, 2));
+          const file = rows('b.log', events, [repeated]);
+          await load(file);
+          await load(file);
+          assert.deepEqual(ids(await allEvents(storage)).sort(), ids(events).sort());
+          assert.equal((await storage.queryEvents('o', { limit: 1, count: true })).count, events.length);
+          const units = await storage.aggregateUnits('o', {
+            unit: 'conversation',
+            from: at(-3600),
+            to: at(3600),
+            now: at(3600),
+            dimensions: [],
+            measures: [
+              { name: 'conversations', measure: { fn: 'count' } },
+              { name: 'sessions', measure: { fn: 'sum', fact: 'sessions' } },
+            ],
+            limit: 10,
+          });
+          assert.deepEqual(
+            units.rows.map((r) => [Number(r.conversations), Number(r.sessions)]),
+            [[1, 1]],
+          );
         });
       });
 
       it('refuses a file holding an event the store refuses, and stores none of it', async () => {
-        await withStore(async (storage) => {
-          if (!storage.loadEventFile) return;
-          const dir = tempDir('rows-');
-          try {
-            const good = ev({ eventValue: 'good' });
-            const bad = ev({ id: null as unknown as string });
-            await assert.rejects(storage.loadEventFile(rowFile(dir, 'c.log', [good, bad])));
-            assert.deepEqual(await allEvents(storage), []);
-          } finally {
-            removeDir(dir);
-          }
+        await withRowFiles(async (storage, load, rows) => {
+          const good = ev({ eventValue: 'good' });
+          const bad = ev({ id: null as unknown as string });
+          await assert.rejects(load(rows('c.log', [good, bad])));
+          assert.deepEqual(await allEvents(storage), []);
         });
       });
     });
