@@ -12,14 +12,24 @@ import {
   type Organizations,
   publicOrganization,
 } from '../orgs/organizations.ts';
+import { type AuditLog, auditActor } from '../privacy/audit-log.ts';
 
 const OrgParams = Type.Object({ org: Type.String({ description: "The organization's id" }) });
 type OrgParams = Static<typeof OrgParams>;
 const KeyParams = Type.Object({ ...OrgParams.properties, id: Type.String({ description: "The key's id" }) });
 type KeyParams = Static<typeof KeyParams>;
 
-/** `/api/v1/orgs…`: organizations, their API keys and their search tokens. */
-export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, searchTokens: SearchTokens) {
+/**
+ * `/api/v1/orgs…`: organizations, their API keys and their search tokens. Each change is recorded in the audit log
+ * before it is answered: a failed record fails the request (500), so no change is reported done while the log
+ * lacks it; the change itself stays made, and the caller that retries sees it.
+ */
+export function adminRoutes(
+  organizations: Organizations,
+  apiKeys: ApiKeys,
+  searchTokens: SearchTokens,
+  audit: AuditLog,
+) {
   return async (app: FastifyInstance) => {
     const admin = { config: { privilege: 'admin' as const } };
     const adminOfOrg = { config: { privilege: 'admin' as const, orgFrom: 'params' as const } };
@@ -40,6 +50,13 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
       },
       async (request, reply) => {
         const org = await organizations.create(request.body);
+        await audit.record({
+          org: org.id,
+          actor: auditActor(request.credential),
+          action: 'org.create',
+          target: org.id,
+          details: { name: org.name },
+        });
         return reply.code(201).send(publicOrganization(org));
       },
     );
@@ -91,7 +108,18 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
           response: { 200: OrganizationAnswerSchema },
         },
       },
-      async (request) => publicOrganization(await organizations.update(request.org, request.body)),
+      async (request) => {
+        const org = await organizations.update(request.org, request.body);
+        // Settings, never people: the fields set and their new values.
+        await audit.record({
+          org: org.id,
+          actor: auditActor(request.credential),
+          action: 'org.update',
+          target: org.id,
+          details: { settings: request.body },
+        });
+        return publicOrganization(org);
+      },
     );
 
     app.post<{ Params: OrgParams; Body: ApiKeyInput }>(
@@ -116,6 +144,13 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
       },
       async (request, reply) => {
         const { key, apiKey } = await apiKeys.create(request.org, request.body);
+        await audit.record({
+          org: request.org,
+          actor: auditActor(request.credential),
+          action: 'key.create',
+          target: apiKey.id,
+          details: { name: apiKey.name, privileges: apiKey.privileges },
+        });
         // The secret is answered once: no cache may keep it.
         return reply
           .code(201)
@@ -154,7 +189,15 @@ export function adminRoutes(organizations: Organizations, apiKeys: ApiKeys, sear
         if (request.credential.kind === 'apiKey' && request.credential.id === id) {
           throw forbidden('A key cannot revoke itself; use another admin key or the master key');
         }
-        return publicApiKey(await apiKeys.revoke(request.org, id));
+        const revoked = await apiKeys.revoke(request.org, id);
+        await audit.record({
+          org: request.org,
+          actor: auditActor(request.credential),
+          action: 'key.revoke',
+          target: id,
+          details: { name: revoked.name },
+        });
+        return publicApiKey(revoked);
       },
     );
 

@@ -53,4 +53,10 @@ export class RecordCache {
   forget(set: EntitySet, org: string, id: string): void {
     this.entries.delete(cacheKey(set, org, id));
   }
+
+  /** Drops every record of a set in an organization (after deleting rows by a condition, not by id). */
+  forgetAll(set: EntitySet, org: string): void {
+    const prefix = cacheKey(set, org, '');
+    for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
+  }
 }

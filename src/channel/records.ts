@@ -190,6 +190,21 @@ export class ChannelRecords implements RecordLookup {
     return record;
   }
 
+  /**
+   * Deletes the records of a set last changed before `before` (retention), with no removal rule: a record kept
+   * past its retention would keep the person it names. Answers how many.
+   */
+  async expire(set: EntitySet, org: string, before: Date): Promise<number> {
+    const removed = await this.storage.remove(
+      this.table(set),
+      { org },
+      { kind: 'compare', op: 'lt', field: 'modifiedOn', value: before },
+    );
+    // Cached copies must not outlive their rows: a KPI event would still find its conversation.
+    if (removed > 0) this.cache.forgetAll(set, org);
+    return removed;
+  }
+
   /** Deletes a record, unless its set's rules keep it (record-rules.ts: others name it, or it is first-party). */
   async remove(set: EntitySet, org: string, id: string): Promise<void> {
     const record = await this.require(set, org, id, true);

@@ -7,9 +7,11 @@ import { SignInput } from '../auth/search-tokens.ts';
 import { type EntitySet, KPI_DEFINITIONS, PROVIDERS } from '../channel/entity-sets.ts';
 import { showRecord } from '../channel/record-body.ts';
 import type { Config } from '../core/config.ts';
-import { invalid, OpenUAError } from '../core/errors.ts';
+import { type ErrorCode, ErrorCodes, invalid, OpenUAError, type Violation } from '../core/errors.ts';
 import { compileCheck } from '../core/validation.ts';
 import { OrganizationInput, OrganizationSettings, publicOrganization } from '../orgs/organizations.ts';
+import { cliActor } from '../privacy/audit-log.ts';
+import { AuditQuerySchema, auditQueryOf } from '../privacy/audit-routes.ts';
 import type { Services } from '../startup/services.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { StoreBusyError } from '../storage/storage.ts';
@@ -47,6 +49,11 @@ export interface AdminClient {
   deleteAlertRule(org: string, idOrName: string): Promise<unknown>;
   /** `filters`: GET /api/v1/alerts's query (ruleId, status, limit), as strings. */
   listAlerts(org: string, filters: Record<string, string>): Promise<unknown>;
+  /** `filters`: GET /api/v1/audit's query (action, from, to, subject…), as strings. */
+  listAudit(
+    org: string,
+    filters: Record<string, string>,
+  ): Promise<{ entries: unknown[]; next: string | null }>;
   close(): Promise<void>;
 }
 
@@ -63,18 +70,31 @@ function checked<T extends TSchema>(schema: T, input: unknown): Static<T> {
 /** Works on the store directly; on DuckDB, only possible while no server holds its file. */
 class LocalAdmin implements AdminClient {
   constructor(private readonly services: Services) {}
+  // Each change is recorded (actor: the OS user) before the command says it is done, as the admin routes do.
   async createOrg(id: string, name?: string) {
-    return publicOrganization(
-      await this.services.organizations.create(checked(OrganizationInput, { id, name })),
-    );
+    const org = await this.services.organizations.create(checked(OrganizationInput, { id, name }));
+    await this.services.audit.record({
+      org: org.id,
+      actor: cliActor(),
+      action: 'org.create',
+      target: org.id,
+      details: { name: org.name },
+    });
+    return publicOrganization(org);
   }
   async listOrgs() {
     return (await this.services.organizations.list()).map(publicOrganization);
   }
   async updateOrg(id: string, settings: Record<string, unknown>) {
-    return publicOrganization(
-      await this.services.organizations.update(id, checked(OrganizationSettings, settings)),
-    );
+    const org = await this.services.organizations.update(id, checked(OrganizationSettings, settings));
+    await this.services.audit.record({
+      org: org.id,
+      actor: cliActor(),
+      action: 'org.update',
+      target: org.id,
+      details: { settings },
+    });
+    return publicOrganization(org);
   }
   async createRecord(kind: ConfigKind, org: string, input: Record<string, unknown>) {
     await this.services.organizations.require(org);
@@ -101,6 +121,13 @@ class LocalAdmin implements AdminClient {
       org,
       checked(ApiKeyInput, { name, privileges }),
     );
+    await this.services.audit.record({
+      org,
+      actor: cliActor(),
+      action: 'key.create',
+      target: apiKey.id,
+      details: { name: apiKey.name, privileges: apiKey.privileges },
+    });
     return { ...publicApiKey(apiKey), key };
   }
   async listKeys(org: string) {
@@ -108,7 +135,15 @@ class LocalAdmin implements AdminClient {
     return (await this.services.apiKeys.list(org)).map(publicApiKey);
   }
   async revokeKey(org: string, id: string) {
-    return publicApiKey(await this.services.apiKeys.revoke(org, id));
+    const revoked = await this.services.apiKeys.revoke(org, id);
+    await this.services.audit.record({
+      org,
+      actor: cliActor(),
+      action: 'key.revoke',
+      target: id,
+      details: { name: revoked.name },
+    });
+    return publicApiKey(revoked);
   }
   signToken(org: string, input: SignInput) {
     return this.services.searchTokens.sign(org, checked(SignInput, input));
@@ -138,9 +173,49 @@ class LocalAdmin implements AdminClient {
     const page = await this.services.alerts.list(org, alertListQuery(checked(AlertsQuery, filters)));
     return { count: page.count, alerts: await showAlerts(this.services.webhooks, org, page.rows) };
   }
+  async listAudit(org: string, filters: Record<string, string>) {
+    await this.services.organizations.require(org);
+    return this.services.audit.list(org, auditQueryOf(checked(AuditQuerySchema, filters)));
+  }
   close() {
     return this.services.close();
   }
+}
+
+/**
+ * One request to a running server with a key (the admin commands: the master key), answered as its JSON; a refusal
+ * is thrown as the server said it, so a command prints the same field, rule and value a local refusal would.
+ */
+export async function callServer<T>(
+  baseUrl: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const answer = (text ? JSON.parse(text) : {}) as T & {
+    message?: string;
+    code?: string;
+    violations?: Violation[];
+  };
+  // The server's own refusal, said as a local one is (each violation's field, rule and value received).
+  if (!response.ok && answer.code && answer.code in ErrorCodes && answer.message)
+    throw new OpenUAError(
+      answer.code as ErrorCode,
+      `${response.status}: ${answer.message}`,
+      answer.violations,
+    );
+  if (!response.ok) throw new Error(`${response.status}: ${answer.message ?? JSON.stringify(answer)}`);
+  return answer;
 }
 
 /** Asks a running server over HTTP with the master key: the way to administer while it serves. */
@@ -149,19 +224,8 @@ class RemoteAdmin implements AdminClient {
     private readonly baseUrl: string,
     private readonly masterKey: string,
   ) {}
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(new URL(path, this.baseUrl), {
-      method,
-      headers: {
-        authorization: `Bearer ${this.masterKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const answer = (text ? JSON.parse(text) : {}) as T & { message?: string };
-    if (!response.ok) throw new Error(`${response.status}: ${answer.message ?? JSON.stringify(answer)}`);
-    return answer;
+  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return callServer<T>(this.baseUrl, this.masterKey, method, path, body);
   }
   createOrg(id: string, name?: string) {
     return this.call('POST', '/api/v1/orgs', { id, name });
@@ -229,6 +293,12 @@ class RemoteAdmin implements AdminClient {
   }
   listAlerts(org: string, filters: Record<string, string>) {
     return this.call('GET', `/api/v1/alerts?${new URLSearchParams({ ...filters, org })}`);
+  }
+  listAudit(org: string, filters: Record<string, string>) {
+    return this.call<{ entries: unknown[]; next: string | null }>(
+      'GET',
+      `/api/v1/audit?${new URLSearchParams({ ...filters, org })}`,
+    );
   }
   async close() {}
 }

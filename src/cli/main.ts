@@ -3,8 +3,12 @@ import { isPrivilege, PRIVILEGES, type Privilege } from '../auth/privileges.ts';
 import { ConfigError, loadDotEnv, readConfig } from '../core/config.ts';
 import { OpenUAError } from '../core/errors.ts';
 import { type AdminClient, openAdmin } from './admin-client.ts';
+import { auditCommand } from './audit-command.ts';
+import { backupCommand, restoreCommand } from './backup-command.ts';
 import { runDemo } from './demo.ts';
+import { exportCommand } from './export-command.ts';
 import { migrateCommand } from './migrate.ts';
+import { privacyCommand } from './privacy-command.ts';
 import { serve } from './serve.ts';
 import { StartError } from './start-errors.ts';
 
@@ -14,6 +18,10 @@ const integerOption = (value: string): number | string => (/^-?\d+$/.test(value)
 /** JSON `null`, as an option's parsed value: commander turns a parser's own null into ''. */
 const JSON_NULL = Symbol('null');
 const fromJson = (value: unknown) => (value === JSON_NULL ? null : value);
+
+/** A retention: `forever` is null; anything else as integerOption, for the server to check. */
+const daysOrForever = (value: string): number | string | symbol =>
+  value === 'forever' ? JSON_NULL : integerOption(value);
 
 const jsonOption = (value: string): unknown => {
   try {
@@ -90,6 +98,11 @@ export function program(): Command {
     });
 
   cli.addCommand(migrateCommand());
+  cli.addCommand(exportCommand());
+  cli.addCommand(privacyCommand());
+  cli.addCommand(auditCommand());
+  cli.addCommand(backupCommand());
+  cli.addCommand(restoreCommand());
 
   const serverOption = [
     '--server <url>',
@@ -133,6 +146,21 @@ export function program(): Command {
       'comma-separated origins whose pages may read the admin, query and OData answers (CORS), e.g. https://dash.example.com ("": none)',
       originList,
     )
+    .option(
+      '--event-retention-days <days>',
+      'events but KPI events are kept this many days, or forever',
+      daysOrForever,
+    )
+    .option(
+      '--kpi-event-retention-days <days>',
+      'KPI events are kept this many days, or forever',
+      daysOrForever,
+    )
+    .option(
+      '--record-retention-days <days>',
+      'conversation, session and participant records are kept this many days after they last changed, or forever',
+      daysOrForever,
+    )
     .option(...serverOption)
     .action((id: string, o) =>
       withAdmin(o, (a) =>
@@ -148,6 +176,9 @@ export function program(): Command {
             kpiDefaults: fromJson(o.kpiDefaults),
             rateLimits: fromJson(o.rateLimits),
             allowedOrigins: o.allowedOrigins,
+            eventRetentionDays: fromJson(o.eventRetentionDays),
+            kpiEventRetentionDays: fromJson(o.kpiEventRetentionDays),
+            recordRetentionDays: fromJson(o.recordRetentionDays),
           }),
         ),
       ),

@@ -15,6 +15,7 @@ import { type ClickHouseSettings, type Config, readConfig, type StorageSettings 
 import { createServices, ENTITY_TABLES } from '../startup/services.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { type Storage, StoreBusyError, StoreUnreachableError } from '../storage/storage.ts';
+import { STORE_FILE } from '../storage/store-file.ts';
 import { dataDirProblem, StartError } from './start-errors.ts';
 
 export interface MigrateCommand {
@@ -59,7 +60,6 @@ const positiveInt = (value: string) => {
 };
 
 /** The DuckDB file a data directory holds when it has a store. */
-const STORE_FILE = 'openua.duckdb';
 
 /**
  * `openua migrate --to <url>`: copies the DuckDB store of a data directory into ClickHouse (src/admin/migration.ts),

@@ -380,6 +380,12 @@ export const SETTINGS = {
     meaning:
       'seconds between two evaluations of every alert rule (0: none on this server; another one evaluates them)',
   }),
+  retentionSweepSeconds: setting('OPENUA_RETENTION_SWEEP_SECONDS', integer(0, 7 * 86_400), {
+    default: '3600',
+    meaning:
+      "seconds between two sweeps of the organizations' retention (docs/operations/retention.md); the first " +
+      'runs shortly after start (0: none on this server)',
+  }),
   webhookMaxAttempts: setting('OPENUA_WEBHOOK_MAX_ATTEMPTS', integer(1, 50), {
     default: '10',
     meaning: 'the most attempts at one alert webhook delivery, the first included',

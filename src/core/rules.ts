@@ -87,6 +87,9 @@ export const RULES = {
   anomalyOnly: 'The field belongs to anomaly rules only.',
   anomalyWindow: 'An anomaly rule’s window and history cannot give a baseline.',
   notForAnomaly: 'The field does not apply to anomaly rules.',
+
+  // A person's erasure and export (privacy/).
+  oneIdentifier: 'A request about a person names exactly one identifier (`limit` lists the kinds).',
 } as const satisfies Record<string, string>;
 
 export type RuleName = keyof typeof RULES;

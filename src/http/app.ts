@@ -2,13 +2,18 @@ import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { adminRoutes } from '../admin/routes.ts';
 import { alertRoutes } from '../alerts/routes.ts';
+import { backupRoutes } from '../backup/routes.ts';
 import { batchRoutes } from '../batch/routes.ts';
 import { ODATA_BASE, odataRoutes } from '../channel/odata-routes.ts';
 import { channelRoutes } from '../channel/routes.ts';
 import { installErrorHandler } from '../core/error-handler.ts';
 import { logDestination } from '../core/log.ts';
 import { routeValidatorCompiler } from '../core/validation.ts';
+import { RawExports } from '../export/raw-export.ts';
+import { exportRoutes } from '../export/routes.ts';
 import { forecastRoutes } from '../forecast/routes.ts';
+import { auditRoutes } from '../privacy/audit-routes.ts';
+import { privacyRoutes } from '../privacy/routes.ts';
 import { eventsRoute } from '../query/events-route.ts';
 import { queryRoutes } from '../query/query-route.ts';
 import { rejectionsRoutes } from '../query/rejections-route.ts';
@@ -71,7 +76,9 @@ export async function buildApp(
       cookieDomain: config.visitorCookieDomain,
     }),
   );
-  await app.register(adminRoutes(services.organizations, services.apiKeys, services.searchTokens));
+  await app.register(
+    adminRoutes(services.organizations, services.apiKeys, services.searchTokens, services.audit),
+  );
   await app.register(eventsRoute(services.reader));
   await app.register(batchRoutes(services.batch, config.batchBodyLimit));
   await app.register(rejectionsRoutes(services.rejections));
@@ -85,12 +92,22 @@ export async function buildApp(
     alertRoutes(services.alertRules, services.alerts, services.webhooks, services.alertEvaluator),
   );
   await app.register(forecastRoutes(services.forecasts));
+  await app.register(auditRoutes(services.audit));
+  await app.register(privacyRoutes(services.erasures, services, services.audit));
+  await app.register(
+    exportRoutes(new RawExports(services.storage, services.writer, services.dimensions, services.audit)),
+  );
+  await app.register(backupRoutes(services.storage, services.writer, services.audit));
   // The SDK's browser bundles, for the pages that log here to load from here.
   await app.register(sdkRoutes());
   // The dashboard's page and files: it reads everything it shows from the routes above, on this origin.
   await app.register(dashboardRoutes());
   // Alert rules are evaluated by a serving server only (never by a CLI command that opens the store).
   app.addHook('onReady', () => services.alertEvaluator.start(app.log));
+  // Likewise the retention sweep (docs/operations/retention.md).
+  app.addHook('onReady', async () => services.retention.start(app.log));
+  // And a person's erasures (queued ones, and those a stop left unfinished, resume here).
+  app.addHook('onReady', async () => services.erasures.start(app.log));
   app.addHook('onClose', () => services.close());
   return app;
 }

@@ -101,6 +101,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly retentionRemoved = new Counter({
+    name: 'openua_retention_removed_total',
+    help: 'Rows the retention sweep removed, by kind: events, kpiEvents, records (docs/operations/retention.md)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
 
   /** The writer's log writes, loads and acknowledgements. */
   readonly ingest: IngestObserver = {
@@ -136,6 +142,8 @@ export class Metrics {
   readonly webhookAttempt = (outcome: AttemptOutcome) => this.webhookAttempts.inc({ outcome });
 
   readonly rateLimit = (kind: string) => this.rateLimited.inc({ kind });
+
+  readonly retentionRemove = (kind: string, rows: number) => this.retentionRemoved.inc({ kind }, rows);
 
   /** The writer's queue and counters, read at each scrape. */
   watchWriter(writer: GroupCommit, capacity: number): void {

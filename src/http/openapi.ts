@@ -176,6 +176,14 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'Forecast', description: 'Arrivals forecast per interval, and the agents needed (Erlang C)' },
         { name: 'Admin', description: 'Organizations, API keys and search tokens' },
         {
+          name: 'Privacy',
+          description: "A person's erasure and export, and the audit log of privacy and admin actions",
+        },
+        {
+          name: 'Backup',
+          description: 'Backups of a running DuckDB store, and loading every ingest log first',
+        },
+        {
           name: 'Dashboard',
           description: 'The dashboard page and its files, which read everything they show from this API',
         },

@@ -17,6 +17,9 @@ import type { GroupCommit } from '../ingest/group-commit.ts';
 import type { Intake } from '../ingest/intake.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Organizations } from '../orgs/organizations.ts';
+import type { AuditLog } from '../privacy/audit-log.ts';
+import type { Erasures } from '../privacy/erasures.ts';
+import type { Retention } from '../privacy/retention.ts';
 import type { Dimensions } from '../query/dimensions.ts';
 import type { Insights } from '../query/insights.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -55,6 +58,12 @@ export interface Services {
   alertEvaluator: AlertEvaluator;
   /** Arrivals forecasts and staffing, over the query API. */
   forecasts: Forecasts;
+  /** Each organization's retention, swept in the background (started by the server, not the CLI). */
+  retention: Retention;
+  /** A person's erasures, run in the background one at a time (started by the server, not the CLI). */
+  erasures: Erasures;
+  /** Privacy and admin actions, append-only: who, what, when, how many rows. */
+  audit: AuditLog;
   /** The Prometheus registry and the observers every part above reports to. */
   metrics: Metrics;
   /** Whether this start created the `default` organization (an empty data dir). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { overloaded, unavailable } from '../core/errors.ts';
 import type { CanonicalEvent } from '../model/canonical-event.ts';
@@ -147,6 +147,7 @@ export class GroupCommit {
   private readonly syncWaiters: { target: number; resolve: () => void }[] = [];
   /** The records (position and events set aside) written to the dead-letter file by this run. */
   private readonly deadLettered = new Set<string>();
+  private deadLetterTail: Promise<unknown> = Promise.resolve();
   /** This log's checkpoint name (logCheckpointName), read once. */
   private checkpointName: Promise<string> | undefined;
   private readonly counters = {
@@ -296,6 +297,66 @@ export class GroupCommit {
       this.syncWaiters.push({ target, resolve });
       this.scheduleLoad(true);
     });
+  }
+
+  /**
+   * Every event acknowledged before the call is in the store, and the log segments that held them are deleted
+   * (a person's erasure: nothing of theirs may stay in the log on disk). The segment being written is ended
+   * first, so that it can go too; events acknowledged from then on are in the next one.
+   */
+  async purge(): Promise<void> {
+    if (this.held) await this.held;
+    const before = this.log.current;
+    const sealed = await this.log.seal();
+    const last = sealed ?? before - 1;
+    // A write whose append went to the sealed segment may not have counted its record yet.
+    if (this.writing) await this.writing;
+    await this.sync();
+    await this.log.release({ segment: last + 1, offset: 0 });
+  }
+
+  /**
+   * Removes from the dead-letter file every event of `org` set aside whose text contains `text` (a person's
+   * identifier); answers how many. Set-aside events are not in the store, so an erasure finds them only here.
+   */
+  eraseDeadLettered(org: string, text: string): Promise<number> {
+    return this.deadLetterWork(async () => {
+      const file = path.join(this.log.dir, 'dead-letter.jsonl');
+      const content = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (content === undefined || !content.includes(text)) return 0;
+      let removed = 0;
+      const lines: string[] = [];
+      for (const line of content.split('\n')) {
+        if (!line.includes(text)) {
+          if (line) lines.push(line);
+          continue;
+        }
+        const entry = JSON.parse(line) as { events: { org?: unknown }[] };
+        const kept = entry.events.filter((e) => e.org !== org || !JSON.stringify(e).includes(text));
+        removed += entry.events.length - kept.length;
+        if (kept.length > 0) lines.push(JSON.stringify({ ...entry, events: kept }));
+      }
+      const temporary = `${file}.erasing`;
+      const handle = await open(temporary, 'w');
+      try {
+        await handle.writeFile(lines.map((line) => `${line}\n`).join(''));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+      return removed;
+    });
+  }
+
+  /** Dead-letter writes and rewrites, one at a time: a rewrite must not lose an append made under it. */
+  private deadLetterWork<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.deadLetterTail.then(work, work);
+    this.deadLetterTail = run.catch(() => undefined);
+    return run;
   }
 
   stats(): IngestStats {
@@ -564,19 +625,21 @@ export class GroupCommit {
    * Appends events to the dead-letter file and waits until they are on disk; answers the file. The events of a
    * record already written there (a load retried after its poisoned events were set aside) are not written again.
    */
-  private async writeDeadLetter(position: LogPosition, events: readonly CanonicalEvent[]): Promise<string> {
-    const file = path.join(this.log.dir, 'dead-letter.jsonl');
-    const key = `${formatPosition(position)} ${events.length}`;
-    if (this.deadLettered.has(key)) return file;
-    const handle = await open(file, 'a');
-    try {
-      await handle.writeFile(`${JSON.stringify({ at: new Date(), position, events })}\n`);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    this.deadLettered.add(key);
-    return file;
+  private writeDeadLetter(position: LogPosition, events: readonly CanonicalEvent[]): Promise<string> {
+    return this.deadLetterWork(async () => {
+      const file = path.join(this.log.dir, 'dead-letter.jsonl');
+      const key = `${formatPosition(position)} ${events.length}`;
+      if (this.deadLettered.has(key)) return file;
+      const handle = await open(file, 'a');
+      try {
+        await handle.writeFile(`${JSON.stringify({ at: new Date(), position, events })}\n`);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      this.deadLettered.add(key);
+      return file;
+    });
   }
 
   private async deadLetter(record: LoggedRecord): Promise<void> {

@@ -107,6 +107,21 @@ export class IdempotencyIndex {
     return swept;
   }
 
+  /**
+   * Forgets an organization's settled keys that contain `text` (a person's identifier, on erasure); answers how
+   * many. A key being committed is kept: its event is erased with the others once it is in the store.
+   */
+  forgetContaining(org: string, text: string): number {
+    const prefix = entryKey(org, '');
+    let forgotten = 0;
+    for (const [name, entry] of this.entries) {
+      if (entry.settle || !name.startsWith(prefix) || !name.slice(prefix.length).includes(text)) continue;
+      this.entries.delete(name);
+      forgotten++;
+    }
+    return forgotten;
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -53,6 +53,13 @@ export interface Organization {
    * the event routes (which answer any origin): CORS. Null: none.
    */
   allowedOrigins: string[] | null;
+  // Retention (src/privacy/retention.ts), in days: null keeps forever.
+  /** Events of every category but `kpi`, by derived time. */
+  eventRetentionDays: number | null;
+  /** KPI events (category `kpi`), by derived time. */
+  kpiEventRetentionDays: number | null;
+  /** Channel Analytics records (conversations, sessions, participants), by the time they last changed. */
+  recordRetentionDays: number | null;
 }
 
 /**
@@ -99,6 +106,9 @@ export const ORGANIZATIONS: EntityTable<Organization> = {
     kpiDefaults: 'json',
     rateLimits: 'json',
     allowedOrigins: 'text[]',
+    eventRetentionDays: 'integer',
+    kpiEventRetentionDays: 'integer',
+    recordRetentionDays: 'integer',
   },
 };
 
@@ -114,6 +124,15 @@ export const OrganizationInput = Type.Object(
   { additionalProperties: false },
 );
 export type OrganizationInput = Static<typeof OrganizationInput>;
+
+/** A retention in days; null (PATCH's way to unset it) keeps forever. */
+const retentionDays = (what: string) =>
+  Type.Unsafe<number | null>({
+    type: ['integer', 'null'],
+    minimum: 1,
+    maximum: 36_500,
+    description: `${what}: kept this many days (docs/operations/retention.md); null: forever`,
+  });
 
 /**
  * `PATCH /api/v1/orgs/{org}` and `openua org update`: the settings an admin may change. `update` checks the
@@ -135,6 +154,9 @@ export const OrganizationSettings = Type.Object(
     rateLimits: Type.Optional(Type.Unknown()),
     // A list of exact origins, or null (checkAllowedOrigins).
     allowedOrigins: Type.Optional(Type.Unknown()),
+    eventRetentionDays: Type.Optional(retentionDays('Events but KPI events')),
+    kpiEventRetentionDays: Type.Optional(retentionDays('KPI events')),
+    recordRetentionDays: Type.Optional(retentionDays('Conversation, session and participant records')),
   },
   { additionalProperties: false },
 );
@@ -200,6 +222,9 @@ export const OrganizationAnswerSchema = Type.Object({
   allowedOrigins: Type.Array(Type.String(), {
     description: 'The origins whose pages may read the answers (CORS)',
   }),
+  eventRetentionDays: retentionDays('Events but KPI events'),
+  kpiEventRetentionDays: retentionDays('KPI events'),
+  recordRetentionDays: retentionDays('Conversation, session and participant records'),
 });
 type OrganizationAnswer = Static<typeof OrganizationAnswerSchema>;
 
@@ -213,6 +238,9 @@ export const publicOrganization = (org: Organization): OrganizationAnswer => ({
   kpiDefaults: org.kpiDefaults ?? {},
   rateLimits: rateLimitSettings(org),
   allowedOrigins: org.allowedOrigins ?? [],
+  eventRetentionDays: org.eventRetentionDays ?? null,
+  kpiEventRetentionDays: org.kpiEventRetentionDays ?? null,
+  recordRetentionDays: org.recordRetentionDays ?? null,
 });
 
 /**
@@ -313,6 +341,9 @@ export class Organizations {
       kpiDefaults: null,
       rateLimits: null,
       allowedOrigins: null,
+      eventRetentionDays: null,
+      kpiEventRetentionDays: null,
+      recordRetentionDays: null,
     };
     await this.storage.upsert(ORGANIZATIONS, org);
     this.remember(org);

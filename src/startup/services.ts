@@ -23,6 +23,9 @@ import { IngestLog } from '../ingest/ingest-log.ts';
 import { Intake } from '../ingest/intake.ts';
 import { REJECTIONS, Rejections } from '../ingest/rejections.ts';
 import { dedupWindowMs, ingestSettings, ORGANIZATIONS, Organizations } from '../orgs/organizations.ts';
+import { AUDIT_LOG, AuditLog } from '../privacy/audit-log.ts';
+import { Erasures, PRIVACY_ERASURES } from '../privacy/erasures.ts';
+import { Retention } from '../privacy/retention.ts';
 import { DIMENSIONS, Dimensions } from '../query/dimensions.ts';
 import { Insights } from '../query/insights.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -42,6 +45,8 @@ export const ENTITY_TABLES = [
   ALERT_RULES,
   ALERTS,
   WEBHOOK_DELIVERIES,
+  PRIVACY_ERASURES,
+  AUDIT_LOG,
 ] as const;
 
 export interface ServiceOptions {
@@ -140,6 +145,19 @@ export async function createServices(
     insights,
     config.alertIntervalSeconds,
   );
+  const audit = new AuditLog(storage);
+  const retention = new Retention(organizations, reader, storage, channelRecords, audit, {
+    intervalSeconds: config.retentionSweepSeconds,
+    onRemoved: metrics.retentionRemove,
+  });
+  const erasures = new Erasures({
+    storage,
+    writer,
+    rejections,
+    keys,
+    channelRecords,
+    audit,
+  });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -166,6 +184,9 @@ export async function createServices(
     webhooks,
     alertEvaluator,
     forecasts: new Forecasts(insights),
+    erasures,
+    retention,
+    audit,
     metrics,
     firstStart,
     started,
@@ -176,6 +197,8 @@ export async function createServices(
       closing ??= (async () => {
         // Evaluations read the store and webhooks write it: both stop before it closes.
         await alertEvaluator.stop();
+        await erasures.stop();
+        await retention.stop();
         await writer.drain();
         clearInterval(keySweeper);
         await rejections.close();

@@ -190,6 +190,24 @@ export interface UnitQuery {
   limit: number;
 }
 
+/**
+ * One organization's events to export: those whose derived time is in [from, to) and that match `where`, in the
+ * store-wide order (derived time, then id), so that two exports of the same stored events are the same.
+ */
+export interface EventExport {
+  from: Date;
+  to: Date;
+  where?: QueryFilter;
+}
+
+/** An export being read: its events counted before the first is read, then the events in chunks, oldest first. */
+export interface EventScan {
+  rows: number;
+  chunks: AsyncIterable<CanonicalEvent[]>;
+  /** Stops the read and frees what it holds (a reader that goes away early); safe to call more than once. */
+  close(): Promise<void>;
+}
+
 export interface AggregateResult {
   rows: Record<string, Scalar>[];
   /** customData values that did not parse as their dimension's type, by field name, among the rows counted. */
@@ -200,6 +218,12 @@ export interface AggregateResult {
 export interface StorageObserver {
   /** One KPI-unit rebuild transaction: it rebuilt some units, or failed. */
   unitsRebuilt?(outcome: 'rebuilt' | 'failed', seconds: number): void;
+}
+
+/** How many rows a table of the store holds. */
+export interface TableRows {
+  table: string;
+  rows: number;
 }
 
 /** What an engine holds in memory now, and the most it may hold, in bytes. */
@@ -254,12 +278,27 @@ export interface Storage {
   keyedEvents(since: Date): Promise<KeyedEvent[]>;
   /** Events of one organization that match a filter, in the order asked (derived time, newest first, by default). */
   queryEvents(org: string, query: RecordQuery): Promise<RecordPage<CanonicalEvent>>;
+  /** An organization's events for an export, streamed: never the whole result in memory. */
+  scanEvents(org: string, query: EventExport): Promise<EventScan>;
+  /**
+   * Writes an organization's events for an export to `file` as Parquet (storage/parquet-export.ts: its columns),
+   * without holding them all in memory; answers how many.
+   */
+  exportParquet(org: string, query: EventExport, file: string): Promise<number>;
   /** Measures over one organization's events, grouped by dimensions (and a time bucket). */
   aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult>;
   /** Measures over KPI units built from one organization's KPI events, grouped like aggregateEvents. */
   aggregateUnits(org: string, query: UnitQuery): Promise<AggregateResult>;
   /** Changes the fields given on one event; answers whether it exists. */
   updateEvent(org: string, id: string, changes: Partial<CanonicalEvent>): Promise<boolean>;
+  /**
+   * Changes many events, each by id, as updateEvent does, in one go (an engine may do it in one transaction, and
+   * rebuild what derives from them once); answers how many exist. Optional: a caller without it updates each.
+   */
+  updateEvents?(
+    org: string,
+    updates: readonly { id: string; changes: Partial<CanonicalEvent> }[],
+  ): Promise<number>;
   /** Deletes the events of one organization that match; answers how many. */
   deleteEvents(org: string, where: RecordFilter): Promise<number>;
   upsert<Row extends object>(table: EntityTable<Row>, row: Row): Promise<void>;
@@ -286,6 +325,18 @@ export interface Storage {
     where: Partial<Row>,
     filter?: RecordFilter,
   ): Promise<number>;
+  /**
+   * Makes what was deleted or changed in these tables (entity table names, or `events`) physically gone from the
+   * store, not only hidden: old versions of changed rows and deleted rows (a person's erasure). May be slow; an
+   * engine that never keeps them may leave it out.
+   */
+  expunge?(tables: readonly string[]): Promise<void>;
+  /**
+   * Copies every table, all from one read snapshot, into a new store file at `file` while writes go on; answers
+   * each table's rows. `onProgress`: rows copied of all. Only an embedded engine has it (storage/duckdb/backup.ts);
+   * a server engine is backed up with its own tools.
+   */
+  backup?(file: string, onProgress?: (done: number, total: number) => void): Promise<TableRows[]>;
   close(): Promise<void>;
   /** Reports background work (KPI-unit rebuilds) to `observer`; an engine without any may leave it out. */
   observe?(observer: StorageObserver): void;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { ENTITY_SETS } from '../../src/channel/entity-sets.ts';
 import { createProvider, INIT_PATH, initBody, LOG_PATH, ODATA, type Target } from '../helpers/channel.ts';
-import { call } from '../helpers/server.ts';
+import { call, tempDir } from '../helpers/server.ts';
 import { validClickEvent, validSearchEvent, validViewEvent } from '../helpers/ua.ts';
 import type { Json } from './bodies.ts';
 
@@ -308,6 +309,20 @@ export async function makeFixtures(server: Target): Promise<Fixtures> {
     },
     { ...forecast, ahtSeconds: 240, targetAnswerSeconds: 30, maxOccupancy: 0.85 },
   ]);
+
+  // Privacy, in the fuzz organization: erasure jobs and exports of people no event names.
+  const privacy = `?org=${FUZZ_ORG}`;
+  body('/api/v1/privacy/erasures', `/api/v1/privacy/erasures${privacy}`, [
+    { visitorId: `fz-visitor-${tag}` },
+    { username: `fz-user-${tag}`, mode: 'delete' },
+  ]);
+  body('/api/v1/privacy/exports', `/api/v1/privacy/exports${privacy}`, [
+    { conversationId: `fz-conv-${tag}` },
+  ]);
+  // A backup writes where its body says: only ever below a directory of this run's own.
+  const backups = tempDir('openua-fuzz-backups-');
+  body('/api/v1/backups', '/api/v1/backups', [{ dir: path.join(backups, 'one') }]);
+  body('/api/v1/backups/flush', '/api/v1/backups/flush', [{}]);
 
   // Coveo's dimension API (both of its body-taking methods, on the collection and on one dimension).
   const coveo = '/rest/ua/v15/dimensions/custom';

@@ -6,6 +6,8 @@ import type {
   AggregateResult,
   EntityTable,
   EntityWrite,
+  EventExport,
+  EventScan,
   KeyedEvent,
   LastVisit,
   RecordFilter,
@@ -19,6 +21,8 @@ import type {
 } from '../storage.ts';
 import { aggregateEvents } from './aggregate.ts';
 import { type ClickHouseConfig, ClickHouseConnection, displayUrl } from './connection.ts';
+import { exportParquet, scanEvents } from './event-export.ts';
+import { expungeTables } from './expunge.ts';
 import {
   DELETED_COLUMN,
   EVENT_TABLE_COLUMNS,
@@ -140,6 +144,14 @@ export class ClickHouseStorage implements Storage {
     });
   }
 
+  scanEvents(org: string, query: EventExport): Promise<EventScan> {
+    return scanEvents(this.connection, org, query);
+  }
+
+  exportParquet(org: string, query: EventExport, file: string): Promise<number> {
+    return exportParquet(this.connection, org, query, file);
+  }
+
   aggregateEvents(org: string, query: AggregateQuery): Promise<AggregateResult> {
     return aggregateEvents(this.run, org, query);
   }
@@ -162,19 +174,29 @@ export class ClickHouseStorage implements Storage {
     const fields = Object.keys(changes).filter((f) => f !== 'customData');
     for (const field of fields) eventColumn(field);
     if (fields.length === 0 && !changes.customData) return true;
-    const before = rowToEvent(raw);
-    const after = { ...before, ...changes } as CanonicalEvent;
-    // Its partition (the month of its derived time), its key or, in a cluster, its shard.
-    const moved =
-      after.derivedTime.getTime() !== before.derivedTime.getTime() ||
-      after.org !== org ||
-      after.id !== id ||
-      (after.conversationId ?? null) !== (before.conversationId ?? null);
-    const tombstone = nextVersion();
-    const rows = [eventToRow(after, nextVersion())];
-    if (moved) rows.unshift(eventToRow(before, tombstone, true));
-    await this.connection.insert('events', rows);
+    await this.connection.insert('events', changedVersions(rowToEvent(raw), changes));
     return true;
+  }
+
+  /** Every change read and written at once: one SELECT and one INSERT per call. */
+  async updateEvents(
+    org: string,
+    updates: readonly { id: string; changes: Partial<CanonicalEvent> }[],
+  ): Promise<number> {
+    if (updates.length === 0) return 0;
+    for (const { changes } of updates) {
+      for (const field of Object.keys(changes)) if (field !== 'customData') eventColumn(field);
+    }
+    const raws = await this.connection.rows(
+      `SELECT * FROM events FINAL WHERE ${LIVE} AND org = ${literal(org)} AND id IN (${updates.map((u) => literal(u.id)).join(', ')})`,
+    );
+    const stored = new Map(raws.map((raw) => [raw.id as string, rowToEvent(raw)]));
+    const rows = updates.flatMap(({ id, changes }) => {
+      const before = stored.get(id);
+      return before ? changedVersions(before, changes) : [];
+    });
+    await this.connection.insert('events', rows);
+    return updates.filter((u) => stored.has(u.id)).length;
   }
 
   async deleteEvents(org: string, where: RecordFilter): Promise<number> {
@@ -302,9 +324,34 @@ export class ClickHouseStorage implements Storage {
     );
   }
 
+  expunge(tables: readonly string[]): Promise<void> {
+    return expungeTables(this.connection, this.config, tables);
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }
+}
+
+/**
+ * The rows that change an event: it changed at a new version and, when the change moves it (its partition, the month
+ * of its derived time; its key; in a cluster, its shard), a tombstone of it as it was, one version lower: in the old
+ * month the tombstone wins, in the same month the new row does.
+ */
+function changedVersions(
+  before: CanonicalEvent,
+  changes: Partial<CanonicalEvent>,
+): Record<string, unknown>[] {
+  const after = { ...before, ...changes } as CanonicalEvent;
+  const moved =
+    after.derivedTime.getTime() !== before.derivedTime.getTime() ||
+    after.org !== before.org ||
+    after.id !== before.id ||
+    (after.conversationId ?? null) !== (before.conversationId ?? null);
+  const tombstone = nextVersion();
+  const rows = [eventToRow(after, nextVersion())];
+  if (moved) rows.unshift(eventToRow(before, tombstone, true));
+  return rows;
 }
 
 /** Most events a page reads by id (pageByIds); a larger page is one read, whose id list would be a long query. */

@@ -103,6 +103,23 @@ export class ClickHouseConnection {
     });
   }
 
+  /**
+   * Rows of a SELECT as they arrive, in the batches the client parses (JSONEachRow): never the whole answer in
+   * memory. Aborting `signal` stops the request, and ClickHouse cancels the query when its connection closes.
+   */
+  async *stream(sql: string, signal: AbortSignal): AsyncGenerator<Record<string, unknown>[]> {
+    const result = await this.fail(sql, () =>
+      this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: signal }),
+    );
+    try {
+      for await (const rows of result.stream<Record<string, unknown>>()) {
+        yield rows.map((row) => row.json());
+      }
+    } finally {
+      result.close();
+    }
+  }
+
   /** A statement without rows (DDL, ALTER, OPTIMIZE). */
   command(sql: string): Promise<void> {
     return this.fail(sql, async () => {

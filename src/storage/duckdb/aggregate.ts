@@ -179,6 +179,12 @@ class Compiler {
   }
 }
 
+/** A query filter over events as one condition, its values in `params` (named `p…`): for reads that are no aggregate. */
+export function eventCondition(filter: QueryFilter): { sql: string; params: Record<string, DuckDBValue> } {
+  const compiler = new Compiler();
+  return { sql: compiler.filter(filter), params: compiler.params };
+}
+
 /**
  * `distinctKeys`: the store keeps the distinct-key tables (distinct-keys.ts) up to date, so that a distinct
  * count they can answer reads them.

@@ -90,6 +90,14 @@ export class Connections {
     return new Connections(file, instance, new SerialConnection(writer), new SerialConnection(other));
   }
 
+  /**
+   * A new connection of the caller's own, for a long read (an export, a backup) that must hold up neither the
+   * writer nor the other connection's reads and writes; the caller closes it.
+   */
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
   /** What the engine holds in memory now, by use, and its limit. */
   async memory(): Promise<StoreMemory> {
     const rows = await this.other.read(

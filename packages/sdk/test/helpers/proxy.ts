@@ -17,8 +17,13 @@ export interface Relay {
   loseAnswers(count: number, then?: () => void): void;
   /** When each request started (ms since the epoch). */
   requests: number[];
-  /** Each answer that reached the client: when, its status and its Retry-After (seconds). */
-  answers: { at: number; status: number; retryAfter?: number }[];
+  /** Each request as above, with the credential it carried (its Authorization's token), to tell clients apart. */
+  sent: { at: number; credential?: string }[];
+  /**
+   * Each answer that reached the client: when, its status, its Retry-After (seconds), and the credential of the
+   * request on its connection that it answers.
+   */
+  answers: { at: number; status: number; retryAfter?: number; credential?: string }[];
   /** How many answers were cut. */
   lost(): number;
   close(): Promise<void>;
@@ -30,6 +35,7 @@ export async function startRelay(target?: string): Promise<Relay> {
   let lost = 0;
   let whenLost: (() => void) | undefined;
   const requests: number[] = [];
+  const sent: Relay['sent'] = [];
   const answers: Relay['answers'] = [];
   const sockets = new Set<net.Socket>();
   const cut = () => {
@@ -51,8 +57,17 @@ export async function startRelay(target?: string): Promise<Relay> {
     });
     server.on('error', () => client.destroy());
     client.on('close', () => server.destroy());
+    // HTTP/1.1 answers in order on a connection: the oldest request not yet answered is the one answered.
+    const pending: (string | undefined)[] = [];
     client.on('data', (chunk) => {
-      if (/^[A-Z]+ \//.test(chunk.toString('latin1', 0, 16))) requests.push(Date.now());
+      const head = chunk.toString('latin1');
+      if (/^[A-Z]+ \//.test(head.slice(0, 16))) {
+        const credential = /\r\nauthorization: *bearer (\S+)/i.exec(head.split('\r\n\r\n')[0] ?? '')?.[1];
+        const at = Date.now();
+        requests.push(at);
+        sent.push({ at, ...(credential && { credential }) });
+        pending.push(credential);
+      }
       server.write(chunk);
     });
     server.on('data', (chunk) => {
@@ -68,10 +83,12 @@ export async function startRelay(target?: string): Promise<Relay> {
       }
       if (status) {
         const retryAfter = /\r\nretry-after: *(\d+)/i.exec(text.split('\r\n\r\n')[0] ?? '')?.[1];
+        const credential = pending.shift();
         answers.push({
           at: Date.now(),
           status: Number(status),
           ...(retryAfter && { retryAfter: Number(retryAfter) }),
+          ...(credential && { credential }),
         });
       }
       client.write(chunk);
@@ -82,6 +99,7 @@ export async function startRelay(target?: string): Promise<Relay> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    sent,
     answers,
     lost: () => lost,
     to(url) {
